@@ -1,0 +1,171 @@
+"""`ersattning bench`: month, year and floor timings on a cached synthetic region (medians).
+
+The region is generated once (Parquet) and loaded once into a DuckDB file under
+`.cache/`; the timings run in a fresh worker process so that its peak memory is the
+calculation's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+BENCH_MONTH = "2022-03"
+CACHE = Path(os.environ.get("ERSATTNING_CACHE", ".cache"))
+
+
+def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int]], acg_ore: int, cni_ore: int) -> str:
+    """One hand-written DuckDB query: the month's age + ACG + CNI capitation per clinic (öre)."""
+    case = " ".join(
+        f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN {ore}" for lo, hi, ore in bands
+    )
+    return f"""
+    WITH listed AS (
+        SELECT person_id, clinic_id FROM listings
+        WHERE valid_from <= DATE '{month_end}' AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
+    res AS (
+        SELECT person_id, date_diff('year', birth_date, DATE '{month_end}') AS age FROM persons
+        WHERE county_code = '01' AND NOT starts_with(person_id, '99')
+          AND (valid_from IS NULL OR valid_from <= DATE '{month_end}') AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
+    r AS (
+        SELECT person_id, arg_max(acg_weight, month) AS acg, arg_max(cni, month) AS cni
+        FROM risk WHERE month <= '{month}' GROUP BY person_id)
+    SELECT clinic_id,
+           round((sum(CASE {case} END) + sum(acg) * {acg_ore} + sum(cni) * {cni_ore}) / 12) AS ore
+    FROM listed JOIN res USING (person_id) LEFT JOIN r USING (person_id)
+    GROUP BY clinic_id
+    """
+
+
+def ensure_region(persons: int, console: Console) -> tuple[Path, dict]:
+    """Generate (Parquet) and load (DuckDB) the region once; later runs reuse the cache."""
+    from ersattning.inputs import read_inputs
+    from ersattning.store import open_engine, store_inputs
+    from ersattning.synth import generate
+
+    folder = CACHE / "synth" / f"p{persons}-s2022"
+    db = CACHE / "bench" / f"p{persons}.duckdb"
+    meta_path = CACHE / "bench" / f"p{persons}.json"
+    if meta_path.exists() and db.exists():
+        return db, json.loads(meta_path.read_text())
+    meta: dict = {}
+    if not (folder / "DONE").exists():
+        with console.status(f"Generating {persons:,} persons (once)…"):
+            t0 = time.perf_counter()
+            generate(folder, persons=persons, seed=2022, first_year=2021, last_year=2022, fmt="parquet")
+            meta["generate_s"] = round(time.perf_counter() - t0, 2)
+        (folder / "DONE").write_text("ok")
+    with console.status("Validating and loading (once)…"):
+        t0 = time.perf_counter()
+        inputs = read_inputs(folder).require_clean()
+        meta["validate_s"] = round(time.perf_counter() - t0, 2)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        db.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        store_inputs(open_engine(db), inputs.tables)
+        meta["store_s"] = round(time.perf_counter() - t0, 2)
+        meta["rows"] = {k: v.num_rows for k, v in inputs.tables.items()}
+    meta_path.write_text(json.dumps(meta))
+    return db, meta
+
+
+def run_bench(persons: int, json_path: Path | None, runs: int, with_year: bool, console: Console) -> dict:
+    db, meta = ensure_region(persons, console)
+    with console.status(f"Timing ({runs} runs each)…"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ersattning.bench", str(db), str(runs), "1" if with_year else "0"],
+            capture_output=True, text=True, check=False,
+        )
+    if proc.returncode != 0:
+        console.print(proc.stderr)
+        raise SystemExit(proc.returncode)
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = {
+        "persons": persons,
+        "contacts": None,  # no contacts yet: visit pricing is the care-contacts issue
+        "month_s": figures["month_s"],
+        "floor_s": figures["floor_s"],
+        "ratio": round(figures["month_s"] / figures["floor_s"], 2) if figures["floor_s"] else None,
+        "year_s": figures.get("year_s"),
+        "intake_per_s": None,
+        "peak_rss_mb": figures["peak_rss_mb"],
+        "runs": runs,
+        "month": BENCH_MONTH,
+        "clinics": figures["clinics"],
+        "lines": figures["lines"],
+        "month_runs_s": figures["month_runs_s"],
+        "floor_matches_engine": figures["floor_matches_engine"],
+        **{k: v for k, v in meta.items() if k != "rows"},
+        "rows": meta.get("rows"),
+        "cpu_count": os.cpu_count(),
+    }
+    for key in ("persons", "month_s", "floor_s", "ratio", "year_s", "peak_rss_mb", "floor_matches_engine"):
+        console.print(f"{key:>22}: {result[key]}")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+        console.print(f"written {json_path}")
+    return result
+
+
+def _worker(db: str, runs: int, with_year: bool) -> dict:
+    """Timings inside a fresh process: month (engine), floor (one SQL query), year."""
+    from ersattning import rulebook
+    from ersattning.engine import Engine
+    from ersattning.money import to_ore
+    from ersattning.period import last_day, months_of
+    from ersattning.statements import compute_month
+
+    book = rulebook.load()
+    engine = Engine.duckdb(db).attach_stored()
+    month_times, result = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = compute_month(engine, book, BENCH_MONTH)
+        month_times.append(time.perf_counter() - t0)
+    rules = book.at(last_day(BENCH_MONTH))
+    bands = [(lo, hi, to_ore(a)) for lo, hi, a in rules.value("capitation_age.amounts")]
+    sql = floor_sql(last_day(BENCH_MONTH).isoformat(), BENCH_MONTH, bands, to_ore(rules.value("capitation_acg.rate")), to_ore(rules.value("capitation_cni.rate")))
+    raw = engine.con.con
+    floor_times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        floor = raw.execute(sql).fetchall()
+        floor_times.append(time.perf_counter() - t0)
+    # The floor sums the same three components; the engine rounds per line, so per clinic
+    # the two agree to within one öre per line.
+    eng = {}
+    for cid, comp, ore in zip(result.lines["clinic_id"].to_pylist(), result.lines["component"].to_pylist(), result.lines["amount_ore"].to_pylist()):
+        if comp in ("capitation_age", "capitation_acg", "capitation_cni"):
+            eng[cid] = eng.get(cid, 0) + ore
+    matches = all(abs(eng.get(cid, 0) - int(ore)) <= 6 for cid, ore in floor)
+    out = {
+        "month_s": round(statistics.median(month_times), 3),
+        "month_runs_s": [round(t, 3) for t in month_times],
+        "floor_s": round(statistics.median(floor_times), 3),
+        "clinics": result.statements.num_rows,
+        "lines": result.lines.num_rows,
+        "floor_matches_engine": matches,
+    }
+    if with_year:
+        year_times = []
+        for _ in range(max(1, min(3, runs))):
+            t0 = time.perf_counter()
+            for month in months_of(int(BENCH_MONTH[:4])):
+                compute_month(engine, book, month)
+            year_times.append(time.perf_counter() - t0)
+        out["year_s"] = round(statistics.median(year_times), 3)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(_worker(sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1")))

@@ -1,0 +1,175 @@
+"""The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, run, bench.
+
+Thin: each command parses its options and calls the package; no rules live here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ersattning import rulebook as rulebook_mod
+from ersattning.errors import ErsattningError, InputError
+from ersattning.period import parse_month
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Pays Swedish primary care the way Region Stockholm's vårdval does. Start with `ersattning demo`.",
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _rules(rules: Optional[Path]):
+    book = rulebook_mod.load()
+    return book.with_reform(rules) if rules else book
+
+
+def _month(month: str) -> str:
+    try:
+        return parse_month(month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _fail(exc: Exception, code: int = 1):
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code)
+
+
+def _read_clean_inputs(folder: Path, errors_path: Path):
+    """Read and validate the input folder; on any bad row write the error file and stop."""
+    from ersattning.inputs import read_inputs, write_errors
+
+    inputs = read_inputs(folder)
+    if len(inputs.errors):
+        write_errors(inputs.errors, errors_path)
+        _fail(InputError(f"{len(inputs.errors)} problem(s) in the input files; nothing computed. See {errors_path}"))
+    return inputs
+
+
+@app.command()
+def statements(
+    input: Path = typer.Option(..., "--input", exists=True, file_okay=False, help="Folder with clinics.csv, persons.csv, listings.csv, …"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM"),
+    output: Path = typer.Option(..., "--output", help="Folder for statement_lines.csv and statements.csv"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+):
+    """Compute one month's statements from input files, statelessly.
+
+    Example: ersattning statements --input out/demo/input --month 2022-03 --output out/march
+    """
+    from ersattning.engine import Engine
+    from ersattning.statements import compute_month, lines_csv_table, statements_csv_table, write_csv
+
+    month = _month(month)
+    try:
+        book = _rules(rules)
+        inputs = _read_clean_inputs(input, output / "input_errors.csv")
+        result = compute_month(Engine.duckdb().register(inputs.tables), book, month)
+    except ErsattningError as exc:
+        _fail(exc)
+    write_csv(lines_csv_table(result.lines), output / "statement_lines.csv")
+    write_csv(statements_csv_table(result.statements), output / "statements.csv")
+    console.print(
+        f"{month}: {len(result.statements)} statements, {len(result.lines)} lines, "
+        f"total {_sek(sum(result.statements['total_ore'].to_pylist()))} → {output}/statement_lines.csv, statements.csv"
+    )
+
+
+@app.command()
+def load(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder with the input files"),
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    errors: Path = typer.Option(Path("input_errors.csv"), "--errors", help="Where to write the problems found"),
+):
+    """Validate the input files and store them in the database (all or nothing).
+
+    Example: ersattning load out/demo/input --db ersattning.duckdb
+    """
+    from ersattning.store import open_engine, store_inputs
+
+    inputs = _read_clean_inputs(folder, errors)
+    store_inputs(open_engine(db), inputs.tables)
+    counts = ", ".join(f"{name} {t.num_rows}" for name, t in inputs.tables.items())
+    console.print(f"loaded into {db}: {counts}")
+
+
+@app.command()
+def run(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM"),
+    issue: bool = typer.Option(False, "--issue", help="Freeze the month's statements (never changed afterwards)"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+):
+    """Compute a month's statements in the database (draft), or issue them.
+
+    Example: ersattning run --db ersattning.duckdb --month 2022-03 --issue
+    """
+    from ersattning.store import open_engine, run_month
+
+    month = _month(month)
+    try:
+        status, result = run_month(open_engine(db), month, _rules(rules), issue=issue)
+    except ErsattningError as exc:
+        _fail(exc)
+    if result is None:
+        console.print(f"{month} is issued: unchanged (later changes will be adjustment lines on the next month).")
+        return
+    total = sum(result.statements["total_ore"].to_pylist())
+    console.print(f"{month}: {status}, {len(result.statements)} statements, {len(result.lines)} lines, total {_sek(total)}")
+
+
+@app.command()
+def demo(
+    persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
+    year: int = typer.Option(2022, "--year", help="Year to compute"),
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the synthetic inputs and the outputs"),
+):
+    """Build a synthetic Stockholm region, compute every month of a year, print a summary.
+
+    Example: ersattning demo --persons 50000 --year 2022
+    """
+    from ersattning.demo import run_demo
+
+    try:
+        run_demo(persons=persons, year=year, db=db, out=out, console=console)
+    except ErsattningError as exc:
+        _fail(exc)
+
+
+@app.command()
+def bench(
+    persons: int = typer.Option(2_400_000, "--persons", help="Size of the synthetic region"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the figures as one JSON object"),
+    runs: int = typer.Option(5, "--runs", help="Runs per measurement (medians are reported)"),
+    year: bool = typer.Option(True, "--year/--no-year", help="Also time a whole year (12 months)"),
+):
+    """Time a month and a year on the synthetic region (generated once and cached).
+
+    Example: ersattning bench --persons 2400000 --json out/bench.json
+    """
+    from ersattning.bench import run_bench
+
+    run_bench(persons=persons, json_path=json_path, runs=runs, with_year=year, console=console)
+
+
+def _sek(ore: int) -> str:
+    sign = "-" if ore < 0 else ""
+    whole, frac = divmod(abs(int(ore)), 100)
+    return f"{sign}{whole:,}".replace(",", " ") + f".{frac:02d} SEK"
+
+
+def main():  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,102 @@
+"""`ersattning demo`: a synthetic Stockholm region into the embedded database, a year computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ersattning import rulebook as rulebook_mod
+from ersattning.errors import ErsattningError
+from ersattning.money import format_sek
+from ersattning.period import months_of
+from ersattning.statements import lines_csv_table, statements_csv_table, write_csv
+from ersattning.store import open_engine, run_month, store_inputs
+
+
+def _fresh_db(db: Path) -> None:
+    """The demo replaces its database, but never one holding issued statements."""
+    if not db.exists():
+        return
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        has_months = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'months'").fetchone()[0]
+        issued = con.execute("SELECT count(*) FROM months WHERE status = 'issued'").fetchone()[0] if has_months else 0
+    finally:
+        con.close()
+    if issued:
+        raise ErsattningError(f"{db} holds issued statements; the demo will not replace it (use --db another.duckdb)")
+    db.unlink()
+    Path(f"{db}.wal").unlink(missing_ok=True)
+
+
+def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> dict:
+    from ersattning.inputs import read_inputs
+    from ersattning.synth import generate
+
+    input_dir = out / "input"
+    with console.status(f"Building a synthetic Stockholm region of {persons:,} persons…".replace(",", " ")):
+        generate(input_dir, persons=persons, seed=2022, first_year=min(2015, year), last_year=max(2023, year), fmt="csv")
+    with console.status("Validating and loading the input files…"):
+        inputs = read_inputs(input_dir).require_clean()
+        _fresh_db(db)
+        engine = open_engine(db)
+        store_inputs(engine, inputs.tables)
+    book = rulebook_mod.load()
+    all_lines, all_statements = [], []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"Computing {year}", total=12)
+        for month in months_of(year):
+            progress.update(task, description=f"Computing {month}")
+            _, result = run_month(engine, month, book)
+            all_lines.append(result.lines)
+            all_statements.append(result.statements)
+            progress.advance(task)
+    lines = pa.concat_tables(all_lines)
+    statements = pa.concat_tables(all_statements)
+    out_dir = out / "statements" / str(year)
+    write_csv(lines_csv_table(lines), out_dir / "statement_lines.csv")
+    write_csv(statements_csv_table(statements), out_dir / "statements.csv")
+    summary = _print_summary(console, lines, statements, inputs.tables["clinics"], year)
+    console.print(
+        f"\nInputs (the file contract, by example): {input_dir}/\n"
+        f"Statements: {out_dir}/statement_lines.csv, {out_dir}/statements.csv\n"
+        f"Database: {db}  (try: ersattning run --db {db} --month {year}-03)"
+    )
+    return summary
+
+
+def _print_summary(console: Console, lines: pa.Table, statements: pa.Table, clinics: pa.Table, year: int) -> dict:
+    by_component = lines.group_by("component").aggregate([("amount_ore", "sum")]).sort_by([("amount_ore_sum", "descending")])
+    total = sum(by_component["amount_ore_sum"].to_pylist())
+    t = Table(title=f"Region totals {year}, by component")
+    t.add_column("component")
+    t.add_column("SEK", justify="right")
+    t.add_column("share", justify="right")
+    for comp, ore, sek in zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist(), format_sek(by_component["amount_ore_sum"]).to_pylist()):
+        t.add_row(comp, _spaced(sek), f"{100 * ore / total:.1f} %" if total else "-")
+    t.add_row("[b]total[/b]", f"[b]{_spaced(format_sek(pa.array([total]))[0].as_py())}[/b]", "100.0 %")
+    console.print(t)
+
+    per_clinic = statements.group_by("clinic_id").aggregate([("total_ore", "sum")]).sort_by([("total_ore_sum", "descending")])
+    names = dict(zip(clinics["clinic_id"].to_pylist(), clinics["name"].to_pylist()))
+    top = Table(title=f"Top clinics {year} (of {per_clinic.num_rows})")
+    top.add_column("clinic")
+    top.add_column("name")
+    top.add_column("SEK", justify="right")
+    ids = per_clinic["clinic_id"].to_pylist()[:10]
+    for cid, sek in zip(ids, format_sek(per_clinic["total_ore_sum"]).to_pylist()[:10]):
+        top.add_row(cid, names.get(cid, ""), _spaced(sek))
+    console.print(top)
+    return {"total_ore": total, "components": dict(zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist())), "clinics": per_clinic.num_rows}
+
+
+def _spaced(sek: str) -> str:
+    whole, _, frac = sek.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}".replace(",", " ") + "." + frac

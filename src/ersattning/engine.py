@@ -1,0 +1,76 @@
+"""The engine's backends: Ibis over DuckDB (embedded default, a file) or PySpark (optional extra).
+
+Everything in the calculation path is an Ibis expression over whole tables, so the same
+code runs on both; `Engine` holds the connection and the named input tables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+INPUT_TABLES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
+
+
+@dataclass
+class Engine:
+    """A backend connection and the input tables it computes on."""
+
+    con: ibis.BaseBackend
+    backend: str = "duckdb"
+    tables: dict[str, ibis.Table] = field(default_factory=dict)
+
+    @classmethod
+    def duckdb(cls, path: str | Path | None = None) -> "Engine":
+        """DuckDB in memory, or on a database file (created when missing)."""
+        con = ibis.duckdb.connect(str(path) if path else ":memory:")
+        # Two cores: keep DuckDB to the machine it is on; it is the embedded default.
+        con.raw_sql("SET preserve_insertion_order = false")
+        return cls(con, "duckdb")
+
+    @classmethod
+    def pyspark(cls, session=None) -> "Engine":
+        """PySpark on this machine (`local[2]`, loopback only, Arrow transfer on)."""
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        from pyspark.sql import SparkSession
+
+        spark = session or (
+            SparkSession.builder.master("local[2]")
+            .appName("ersattning")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+        return cls(ibis.pyspark.connect(spark), "pyspark")
+
+    def register(self, tables: dict[str, pa.Table], persist: bool = False) -> "Engine":
+        """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them)."""
+        for name, table in tables.items():
+            table = table.drop_columns([c for c in ("source_line",) if c in table.column_names]) if self.backend == "pyspark" else table
+            if persist or self.backend == "pyspark":
+                self.tables[name] = self.con.create_table(name, table, overwrite=True)
+            else:
+                self.tables[name] = self.con.create_table(name, table, temp=True, overwrite=True)
+        return self
+
+    def attach_stored(self) -> "Engine":
+        """Use the input tables already stored in the database file."""
+        existing = set(self.con.list_tables())
+        missing = [n for n in INPUT_TABLES if n not in existing]
+        if missing:
+            from ersattning.errors import InputError
+
+            raise InputError(f"the database has no {', '.join(missing)}: run `ersattning load DIR --db PATH` first")
+        self.tables.update({n: self.con.table(n) for n in INPUT_TABLES})
+        return self
+
+    def __getitem__(self, name: str) -> ibis.Table:
+        return self.tables[name]

@@ -1,0 +1,186 @@
+"""Capitation product rows for one month (RULES.md §2; seeds 000 and 003 Bilaga 2).
+
+Persons listed on the month's last day, resident in Stockholm county on that day and
+not on a reservnummer, pay by age band, ACG weight, CNI, on-call, sick-leave coordination
+(16–68); persons enrolled in basic home care pay the home-care amount; the children's
+mental-health supplement counts listed 6–17 at the half-year snapshot, for the provider
+that holds the assignment (own and affiliated clinics' children).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+
+from ersattning.engine import Engine
+from ersattning.period import first_day, half_year_snapshot, last_day
+from ersattning.pricing import band_code
+from ersattning.rulebook.loader import RulesAt, Rulebook
+
+QUANTITY = "decimal(38, 6)"
+STOCKHOLM_COUNTY = "01"
+CHILD_MH_ASSIGNMENT = "psy_child_320"
+
+
+def _covers(t: ibis.Table, date: dt.date):
+    """Rows whose [valid_from, valid_to] interval (empty = open) holds `date`."""
+    return (t.valid_from.isnull() | (t.valid_from <= date)) & (t.valid_to.isnull() | (t.valid_to >= date))
+
+
+def age_on(birth_date, date: dt.date):
+    """Whole years completed on `date` (a birthday on the date itself counts)."""
+    not_yet = (birth_date.month() * 100 + birth_date.day()) > (date.month * 100 + date.day)
+    return (date.year - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
+
+
+def residents(engine: Engine, date: dt.date) -> ibis.Table:
+    """Persons who may earn capitation on `date`: resident in the county, not on a reservnummer.
+
+    Out-of-county persons get no capitation even if they list (seed 000); a reservnummer
+    is not a personnummer and its holder's county is unknown (RULES.md §8).
+    """
+    p = engine["persons"]
+    return p.filter(
+        _covers(p, date),
+        p.county_code == STOCKHOLM_COUNTY,
+        ~p.person_id.startswith("99"),
+    ).select("person_id", "birth_date")
+
+
+def listed_on(engine: Engine, date: dt.date) -> ibis.Table:
+    """(person_id, clinic_id, age) of persons listed on `date` who may earn capitation."""
+    li = engine["listings"]
+    listed = li.filter(_covers(li, date)).select("person_id", "clinic_id")
+    r = residents(engine, date)
+    j = listed.join(r, "person_id")
+    return j.select("person_id", "clinic_id", age=age_on(j.birth_date, date))
+
+
+def risk_as_of(engine: Engine, month: str) -> ibis.Table:
+    """Each person's ACG weight and CNI in force in `month`: their latest risk row at or before it."""
+    r = engine["risk"]
+    upto = r.filter(r.month <= month)
+    latest = upto.group_by("person_id").aggregate(month=upto.month.max())
+    return upto.join(latest, ["person_id", "month"]).select("person_id", "acg_weight", "cni")
+
+
+def _rows(t: ibis.Table, component: str, code, quantity, month: str, snapshot: dt.date) -> ibis.Table:
+    return t.select(
+        clinic_id=t.clinic_id,
+        month=ibis.literal(month),
+        component=ibis.literal(component),
+        product_code=code if isinstance(code, ibis.Expr) else ibis.literal(code),
+        quantity=quantity.cast(QUANTITY),
+        persons=t.persons.cast("int64"),
+        snapshot=ibis.literal(snapshot.isoformat()),
+    )
+
+
+def _in_range(age, age_range):
+    lo, hi = age_range
+    return (age >= lo) if hi is None else ((age >= lo) & (age <= hi))
+
+
+def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
+    """All capitation product rows of `month` as one table (quantity = persons or weight sums)."""
+    d = last_day(month)
+    rules = book.at(d)
+    listed = listed_on(engine, d)
+    parts: list[ibis.Table] = []
+
+    bands = rules.value("capitation_age.amounts")
+    if bands:
+        cases = [(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]
+        banded = listed.mutate(product_code=ibis.cases(*cases))
+        agg = banded.group_by("clinic_id", "product_code").aggregate(persons=banded.count())
+        parts.append(_rows(agg, "capitation_age", agg.product_code, agg.persons, month, d))
+
+    acg_rate, cni_rate = rules.get("capitation_acg.rate"), rules.get("capitation_cni.rate")
+    if acg_rate or cni_rate:
+        with_risk = listed.join(risk_as_of(engine, month), "person_id", how="left")
+        agg = with_risk.group_by("clinic_id").aggregate(
+            persons=with_risk.count(),
+            acg=with_risk.acg_weight.sum(),
+            cni=with_risk.cni.sum(),
+        )
+        if acg_rate:
+            parts.append(_rows(agg, "capitation_acg", "CAP_ACG", agg.acg.fill_null(0), month, d))
+        if cni_rate:
+            parts.append(_rows(agg, "capitation_cni", "CAP_CNI", agg.cni.fill_null(0), month, d))
+
+    if rules.get("capitation_on_call.amount"):
+        agg = listed.group_by("clinic_id").aggregate(persons=listed.count())
+        parts.append(_rows(agg, "capitation_on_call", "CAP_ON_CALL", agg.persons, month, d))
+
+    if rules.get("capitation_sick_leave_coordination.amount"):
+        ages = rules.value("capitation_sick_leave_coordination.ages")
+        sub = listed.filter(_in_range(listed.age, ages))
+        agg = sub.group_by("clinic_id").aggregate(persons=sub.count())
+        parts.append(_rows(agg, "capitation_sick_leave_coordination", "CAP_SICK_LEAVE", agg.persons, month, d))
+
+    if rules.get("capitation_home_care.amount"):
+        hc = engine["home_care"]
+        enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
+        enrolled = enrolled.join(residents(engine, d), "person_id")
+        agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
+        parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
+
+    child = rules.get("capitation_child_mental_health.amount")
+    if child:
+        parts.append(_child_mental_health(engine, book, month, d))
+
+    if not parts:
+        return _empty(engine)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.union(p)
+    return out
+
+
+def child_snapshot(book: Rulebook, month: str) -> dt.date:
+    """The listing snapshot behind `month`'s children's mental-health supplement.
+
+    30 Nov pays Jan–Jun, 31 May pays Jul–Dec (seed 000). A snapshot from before the
+    assignment started is replaced by the day before its start: the first snapshot
+    (2021-11-30) also pays December 2021 (RULES.md §2 reading).
+    """
+    snap = half_year_snapshot(month)
+    start = book["capitation_child_mental_health.amount"].values[0].start
+    if snap < start <= first_day(month):
+        snap = start - dt.timedelta(days=1)
+    return snap
+
+
+def _child_mental_health(engine: Engine, book: Rulebook, month: str, d: dt.date) -> ibis.Table:
+    snap = child_snapshot(book, month)
+    ages = book.at(d).value("capitation_child_mental_health.ages")
+    kids = listed_on(engine, snap)
+    kids = kids.filter(_in_range(kids.age, ages))
+    per_clinic = kids.group_by("clinic_id").aggregate(persons=kids.count())
+
+    # Who holds the assignment in the paid month: a clinic with its own 320 kombika; a
+    # clinic that handed the assignment over (affiliation) is paid to its provider.
+    k = engine["kombika"]
+    providers = k.filter(_covers(k, d), k.assignment == CHILD_MH_ASSIGNMENT).select(provider_id=k.clinic_id).distinct()
+    a = engine["affiliations"]
+    handed = a.filter(_covers(a, d), a.assignment == CHILD_MH_ASSIGNMENT).select(
+        from_clinic=a.clinic_id, provider=a.provider_clinic_id
+    ).distinct()
+    routed = per_clinic.join(handed, per_clinic.clinic_id == handed.from_clinic, how="left")
+    routed = routed.select(payee=ibis.coalesce(routed.provider, routed.clinic_id), persons=routed.persons)
+    paid = routed.filter(routed.payee.isin(providers.provider_id))
+    agg = paid.group_by(clinic_id=paid.payee).aggregate(persons=paid.persons.sum())
+    return _rows(agg, "capitation_child_mental_health", "CAP_CHILD_MH", agg.persons, month, snap)
+
+
+def _empty(engine: Engine) -> ibis.Table:
+    c = engine["clinics"]
+    return _rows(
+        c.select("clinic_id", persons=ibis.literal(0)).limit(0),
+        "capitation_age",
+        "none",
+        ibis.literal(0),
+        "0000-00",
+        dt.date(1970, 1, 1),
+    )

@@ -1,0 +1,333 @@
+"""Load, check and query the dated rulebook (one YAML file per parameter).
+
+A parameter file holds `description`, `metadata` (`unit`, `kind`, `reference`) and
+`values:` keyed by the ISO date from which each value holds; each value carries its own
+`reference` (a seed file name and section) and may be marked `illustrative: true`
+(a figure the sources do not give). A value holds until the next date; `null` ends it.
+Numbers are read as Decimal from their text: never through a binary float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from ersattning.errors import RulebookError
+
+#: What a value is: an amount or ratio (`number`), a count, age bands with an amount each,
+#: an age range, or a list of codes.
+KINDS = ("number", "count", "age_bands", "age_range", "codes")
+
+#: Units the rulebook may use; a typo in a unit is an error, not a new unit.
+UNITS = (
+    "SEK/listed/year",
+    "SEK/listed/month",
+    "SEK/enrolled/year",
+    "SEK/clinic/month",
+    "SEK/year",
+    "SEK/visit",
+    "share",
+    "areas",
+    "visits/listed/year",
+    "visits/listed_75_plus/year",
+    "visits/listed_65_plus/year",
+    "years",
+    "months",
+    "persons",
+    "area_codes",
+)
+
+_TOP_KEYS = {"description", "metadata", "values"}
+_META_KEYS = {"unit", "kind", "reference", "note"}
+_VALUE_KEYS = {"value", "reference", "illustrative", "note"}
+_BAND = re.compile(r"^(\d+)-(\d*)$")
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """SafeLoader that turns YAML floats into Decimal from their source text."""
+
+
+def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    return Decimal(loader.construct_scalar(node).replace("_", ""))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+# Dates stay strings so that we can check their exact spelling (ISO YYYY-MM-DD).
+_DecimalLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class Value:
+    """One dated value of a parameter, with where it comes from."""
+
+    start: dt.date
+    value: Any  # Decimal | int | tuple | dict | None (None = the parameter ends here)
+    reference: str
+    illustrative: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named parameter (its path under rules/, dotted) and its dated values in order."""
+
+    name: str
+    description: str
+    unit: str
+    kind: str
+    file: str
+    values: tuple[Value, ...] = field(default_factory=tuple)
+
+    def at(self, date: dt.date) -> Value | None:
+        """The value in force on `date`, or None before the first date or after a `null`."""
+        found = None
+        for v in self.values:
+            if v.start <= date:
+                found = v
+            else:
+                break
+        if found is None or found.value is None:
+            return None
+        return found
+
+    def dates(self) -> list[dt.date]:
+        return [v.start for v in self.values]
+
+
+class Rulebook:
+    """All parameters, checked; reads values in force on a date."""
+
+    def __init__(self, parameters: dict[str, Parameter], origin: str = ""):
+        self.parameters = dict(sorted(parameters.items()))
+        self.origin = origin
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.parameters
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise KeyError(f"no parameter {name!r} in the rulebook") from None
+
+    def at(self, date: dt.date) -> "RulesAt":
+        """The values in force on `date` (a rule value applies to the contact's or snapshot's date)."""
+        return RulesAt(self, date)
+
+    def with_reform(self, path: str | Path) -> "Rulebook":
+        """This rulebook with a reform file overlaid; the file is checked whole first."""
+        return apply_reform(self, path)
+
+
+@dataclass(frozen=True)
+class RulesAt:
+    """The rulebook as in force on one date: `rules.value(name)`, `rules.get(name)`."""
+
+    book: Rulebook
+    date: dt.date
+
+    def get(self, name: str) -> Value | None:
+        return self.book[name].at(self.date)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        v = self.get(name)
+        return default if v is None else v.value
+
+    def ref(self, name: str) -> str:
+        """`name@start` of the value in force: the rule id printed on statement lines."""
+        v = self.get(name)
+        return f"{name}@{v.start.isoformat()}" if v else f"{name}@none"
+
+
+def default_rules_dir() -> Path:
+    return Path(str(resources.files("ersattning") / "rules"))
+
+
+def load(directory: str | Path | None = None) -> Rulebook:
+    """Read and check every parameter file under `directory` (default: the package's rules/)."""
+    root = Path(directory) if directory else default_rules_dir()
+    if not root.is_dir():
+        raise RulebookError(str(root), "-", "rules folder not found")
+    params: dict[str, Parameter] = {}
+    for path in sorted(root.rglob("*.yaml")):
+        rel = path.relative_to(root)
+        name = ".".join(rel.with_suffix("").parts)
+        params[name] = _parse_parameter(name, _read_yaml(path), str(rel))
+    if not params:
+        raise RulebookError(str(root), "-", "no parameter files")
+    return Rulebook(params, origin=str(root))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)
+    except yaml.YAMLError as exc:
+        raise RulebookError(str(path), "-", f"not valid YAML: {exc}") from None
+
+
+def _parse_parameter(name: str, doc: Any, file: str) -> Parameter:
+    if not isinstance(doc, dict):
+        raise RulebookError(file, "-", "a parameter file is a mapping with description, metadata, values")
+    unknown = set(doc) - _TOP_KEYS
+    if unknown:
+        raise RulebookError(file, sorted(unknown)[0], "unknown key")
+    for key in ("description", "metadata", "values"):
+        if key not in doc:
+            raise RulebookError(file, key, "missing")
+    meta = doc["metadata"]
+    if not isinstance(meta, dict):
+        raise RulebookError(file, "metadata", "must be a mapping")
+    unknown = set(meta) - _META_KEYS
+    if unknown:
+        raise RulebookError(file, f"metadata.{sorted(unknown)[0]}", "unknown key")
+    unit = meta.get("unit")
+    if unit not in UNITS:
+        raise RulebookError(file, "metadata.unit", f"unknown unit {unit!r}; one of {', '.join(UNITS)}")
+    kind = meta.get("kind", "number")
+    if kind not in KINDS:
+        raise RulebookError(file, "metadata.kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    values = _parse_values(doc["values"], kind, file, meta.get("reference"))
+    return Parameter(name, str(doc["description"]).strip(), unit, kind, file, values)
+
+
+def _parse_values(raw: Any, kind: str, file: str, default_ref: str | None) -> tuple[Value, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise RulebookError(file, "values", "must be a non-empty mapping of ISO dates to values")
+    out: list[Value] = []
+    for key, entry in raw.items():
+        where = f"values.{key}"
+        start = _parse_date(key, file, where)
+        if out and start <= out[-1].start:
+            raise RulebookError(file, where, "dates must be in increasing order")
+        if not isinstance(entry, dict):
+            raise RulebookError(file, where, "each date maps to {value, reference}")
+        unknown = set(entry) - _VALUE_KEYS
+        if unknown:
+            raise RulebookError(file, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        if "value" not in entry:
+            raise RulebookError(file, f"{where}.value", "missing")
+        reference = entry.get("reference", default_ref)
+        if not reference:
+            raise RulebookError(file, f"{where}.reference", "every value needs a source reference")
+        illustrative = entry.get("illustrative", False)
+        if not isinstance(illustrative, bool):
+            raise RulebookError(file, f"{where}.illustrative", "must be true or false")
+        value = None if entry["value"] is None else _parse_value(entry["value"], kind, file, f"{where}.value")
+        out.append(Value(start, value, str(reference), illustrative, str(entry.get("note", ""))))
+    return tuple(out)
+
+
+def _parse_date(key: Any, file: str, where: str) -> dt.date:
+    if not isinstance(key, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key):
+        raise RulebookError(file, where, "a value's key is its start date, ISO YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(key)
+    except ValueError:
+        raise RulebookError(file, where, "not a calendar date") from None
+
+
+def _number(raw: Any, file: str, where: str) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
+        raise RulebookError(file, where, f"expected a number, got {raw!r}")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise RulebookError(file, where, f"not a number: {raw!r}") from None
+
+
+def _age_range(text: Any, file: str, where: str) -> tuple[int, int | None]:
+    m = _BAND.match(str(text))
+    if not m:
+        raise RulebookError(file, where, f"age range is 'MIN-MAX' or 'MIN-' (open), got {text!r}")
+    lo, hi = int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
+    if hi is not None and hi < lo:
+        raise RulebookError(file, where, "age range ends before it starts")
+    return lo, hi
+
+
+def _parse_value(raw: Any, kind: str, file: str, where: str) -> Any:
+    if kind == "number":
+        return _number(raw, file, where)
+    if kind == "count":
+        n = _number(raw, file, where)
+        if n != n.to_integral_value() or n < 0:
+            raise RulebookError(file, where, "a count is a whole number ≥ 0")
+        return int(n)
+    if kind == "age_range":
+        return _age_range(raw, file, where)
+    if kind == "codes":
+        if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+            raise RulebookError(file, where, "expected a list of codes (strings)")
+        return tuple(raw)
+    # age_bands: {"0-5": 390, "6-64": 310, "65-74": 1117, "75-": 1217}: contiguous from 0, last open.
+    if not isinstance(raw, dict) or not raw:
+        raise RulebookError(file, where, "age bands are a mapping 'MIN-MAX': amount")
+    bands = []
+    for text, amount in raw.items():
+        lo, hi = _age_range(text, file, f"{where}.{text}")
+        bands.append((lo, hi, _number(amount, file, f"{where}.{text}")))
+    expected = 0
+    for i, (lo, hi, _) in enumerate(bands):
+        if lo != expected:
+            raise RulebookError(file, where, f"age bands must be contiguous from 0 (gap or overlap at {lo})")
+        if hi is None and i != len(bands) - 1:
+            raise RulebookError(file, where, "only the last age band may be open")
+        expected = (hi + 1) if hi is not None else None
+    if expected is not None:
+        raise RulebookError(file, where, "the last age band must be open-ended ('75-')")
+    return tuple(bands)
+
+
+# ---- reforms ---------------------------------------------------------------------------
+
+_REFORM_KEYS = {"description", "reference", "parameters"}
+
+
+def apply_reform(book: Rulebook, path: str | Path) -> Rulebook:
+    """Overlay a reform file: `parameters: {name: {values: {date: {value, reference}}}}`.
+
+    Every named parameter must exist and every value must parse with the parameter's own
+    kind; the reform's dated values replace the base values on the same dates and hold
+    until the next date of either. Nothing is applied unless the whole file checks.
+    """
+    path = Path(path)
+    file = str(path)
+    doc = _read_yaml(path) if path.exists() else None
+    if doc is None:
+        raise RulebookError(file, "-", "reform file not found or empty")
+    if not isinstance(doc, dict):
+        raise RulebookError(file, "-", "a reform file is a mapping with description and parameters")
+    unknown = set(doc) - _REFORM_KEYS
+    if unknown:
+        raise RulebookError(file, sorted(unknown)[0], "unknown key")
+    params = doc.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise RulebookError(file, "parameters", "must name at least one parameter")
+    changed: dict[str, Parameter] = {}
+    for name, body in params.items():
+        if name not in book:
+            raise RulebookError(file, f"parameters.{name}", "no such parameter in the rulebook")
+        if not isinstance(body, dict) or set(body) - {"values", "description"} or "values" not in body:
+            raise RulebookError(file, f"parameters.{name}", "expected {values: {DATE: {value, reference}}}")
+        base = book[name]
+        overlay = _parse_values(body["values"], base.kind, file, doc.get("reference"))
+        merged = {v.start: v for v in base.values}
+        merged.update({v.start: v for v in overlay})
+        changed[name] = replace(base, values=tuple(merged[d] for d in sorted(merged)))
+    return Rulebook({**book.parameters, **changed}, origin=f"{book.origin} + {file}")
+
+
+def iter_values(book: Rulebook) -> Iterable[tuple[Parameter, Value]]:
+    for p in book.parameters.values():
+        for v in p.values:
+            yield p, v

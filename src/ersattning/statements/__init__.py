@@ -1,0 +1,188 @@
+"""VF: a clinic-month statement — priced lines grouped by component, totals, CSV output.
+
+`compute_month` runs the chain for one month (products → pricing) and returns the
+statement lines and the per-clinic totals as Arrow tables (the DESIGN.md contracts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ersattning.engine import Engine
+from ersattning.money import format_sek, round_half_away
+from ersattning.period import first_day, last_day
+from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
+from ersattning.products.capitation import capitation_rows
+from ersattning.rulebook.loader import Rulebook
+
+#: Statement component → the column of statements.csv it adds to (DESIGN.md components).
+COMPONENT_GROUP = {
+    "capitation_age": "fixed",
+    "capitation_acg": "fixed",
+    "capitation_cni": "fixed",
+    "capitation_on_call": "fixed",
+    "capitation_child_mental_health": "fixed",
+    "capitation_sick_leave_coordination": "fixed",
+    "capitation_home_care": "fixed",
+    "health_promotion": "fixed",
+    "new_clinic": "variable",
+    "visit_fee": "variable",
+    "visit_out_of_county": "variable",
+    "supplement_other_clinic_patient": "variable",
+    "deduction_own_patient_elsewhere": "variable",
+    "supplement_video_unlisted": "variable",
+    "supplement_unlisted": "variable",
+    "supplement_child_0_5_mental_health": "variable",
+    "supplement_kva": "variable",
+    "supplement_peripheral_home_visit": "variable",
+    "cap_reduction": "variable",
+    "goal_quality": "goal",
+    "goal_care_guarantee": "goal",
+    "penalty_quality": "goal",
+    "penalty_no_out_of_hours": "goal",
+    "adjustment": "adjustment",
+}
+GROUPS = ("fixed", "variable", "goal", "adjustment")
+
+LINE_COLUMNS = [
+    "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
+    "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
+]
+
+
+@dataclass
+class MonthResult:
+    """One month's statement lines and statements (amounts in öre) for every clinic."""
+
+    month: str
+    lines: pa.Table
+    statements: pa.Table
+
+
+def product_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
+    """Every product row of the month (capitation now; visits and goals join here)."""
+    return capitation_rows(engine, book, month)
+
+
+def month_prices(book: Rulebook, month: str) -> pa.Table:
+    return price_table(capitation_prices(book.at(last_day(month))), month)
+
+
+def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
+    """Run products → pricing → statements for `month`; the result is a draft statement."""
+    rows = product_rows(engine, book, month)
+    prices = ibis.memtable(month_prices(book, month))
+    priced = price_rows(rows, prices)
+    lines = priced.to_pyarrow()
+    check_priced(lines)
+    lines = _finish_lines(lines)
+    return MonthResult(month, lines, totals(lines, open_clinics(engine, month), month))
+
+
+def _finish_lines(raw: pa.Table) -> pa.Table:
+    """Order lines, give each a stable id and the quantity shown (basis ÷ divisor, 6 decimals).
+
+    The amount was rounded once in the engine from the exact basis; the shown quantity
+    is for reading (e.g. ACG weight sum ÷ 12) and is rounded half away from zero.
+    """
+    raw = raw.sort_by([("clinic_id", "ascending"), ("component", "ascending"), ("product_code", "ascending")])
+    basis = raw["quantity"].cast(pa.decimal128(38, 6))
+    # One value per statement line (a few thousand a month), not per person: exact Decimal.
+    shown = [
+        round_half_away(b / d, 6) for b, d in zip(basis.to_pylist(), raw["divisor"].to_pylist())
+    ]
+    line_id = pc.binary_join_element_wise(raw["clinic_id"], raw["month"], raw["product_code"], ":")
+    return pa.table(
+        {
+            "line_id": line_id,
+            "clinic_id": raw["clinic_id"],
+            "month": raw["month"],
+            "component": raw["component"],
+            "product_code": raw["product_code"],
+            "quantity": pa.array(shown, pa.decimal128(38, 6)),
+            "basis": basis,
+            "divisor": raw["divisor"],
+            "unit": raw["unit"],
+            "unit_price_ore": raw["unit_price_ore"],
+            "amount_ore": raw["amount_ore"],
+            "rule": raw["rule"],
+            "reference": raw["reference"],
+            "illustrative": raw["illustrative"],
+            "persons": raw["persons"],
+            "snapshot": raw["snapshot"],
+        }
+    )
+
+
+def open_clinics(engine: Engine, month: str) -> pa.Table:
+    """Clinics open at some time in `month`: each gets a statement, even with no lines."""
+    c = engine["clinics"]
+    start, end = first_day(month), last_day(month)
+    open_ = c.filter(c.opened <= end, c.closed.isnull() | (c.closed >= start)).select("clinic_id")
+    return open_.to_pyarrow()
+
+
+def totals(lines: pa.Table, clinics: pa.Table, month: str) -> pa.Table:
+    """statements: per clinic, the sum of its lines by group (fixed, variable, goal, adjustment)."""
+    import numpy as np
+
+    ids = sorted(set(clinics["clinic_id"].to_pylist()) | set(lines["clinic_id"].to_pylist()))
+    index = {c: i for i, c in enumerate(ids)}
+    sums = {g: np.zeros(len(ids), dtype=np.int64) for g in GROUPS}
+    if len(lines):
+        agg = lines.group_by(["clinic_id", "component"]).aggregate([("amount_ore", "sum")])
+        for clinic, component, amount in zip(agg["clinic_id"].to_pylist(), agg["component"].to_pylist(), agg["amount_ore_sum"].to_pylist()):
+            sums[COMPONENT_GROUP[component]][index[clinic]] += amount
+    total = sum(sums.values())
+    return pa.table(
+        {
+            "clinic_id": pa.array(ids, pa.string()),
+            "month": pa.array([month] * len(ids), pa.string()),
+            **{f"{g}_ore": pa.array(sums[g]) for g in GROUPS},
+            "total_ore": pa.array(total if len(ids) else np.zeros(0, np.int64)),
+        }
+    )
+
+
+def lines_csv_table(lines: pa.Table) -> pa.Table:
+    """statement_lines.csv (DESIGN.md contract, then extra columns): SEK with two decimals."""
+    unit_price = format_sek(lines["unit_price_ore"])
+    return pa.table(
+        {
+            "clinic_id": lines["clinic_id"],
+            "month": lines["month"],
+            "component": lines["component"],
+            "product_code": lines["product_code"],
+            "quantity": lines["quantity"],
+            "unit_price_sek": unit_price,
+            "amount_sek": format_sek(lines["amount_ore"]),
+            "rule": lines["rule"],
+            "line_id": lines["line_id"],
+            "basis": lines["basis"],
+            "divisor": lines["divisor"],
+            "unit": lines["unit"],
+            "persons": lines["persons"],
+            "snapshot": lines["snapshot"],
+            "reference": lines["reference"],
+            "illustrative": lines["illustrative"],
+        }
+    )
+
+
+def statements_csv_table(statements: pa.Table) -> pa.Table:
+    """statements.csv (DESIGN.md contract): clinic_id, month, fixed/variable/goal/adjustment/total in SEK."""
+    out = {"clinic_id": statements["clinic_id"], "month": statements["month"]}
+    for g in (*GROUPS, "total"):
+        out[f"{g}_sek"] = format_sek(statements[f"{g}_ore"])
+    return pa.table(out)
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))

@@ -1,0 +1,119 @@
+"""The embedded database (DuckDB file): stored inputs, computed months, issued statements.
+
+`load` stores validated input tables; `run` computes a month into draft lines and
+statements; `issue` freezes a month (an issued month is never recomputed or changed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+
+from ersattning import rulebook as rulebook_mod
+from ersattning.engine import Engine
+from ersattning.errors import StatementError
+from ersattning.statements import MonthResult, compute_month
+
+DEFAULT_DB = "ersattning.duckdb"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS statement_lines (
+    line_id VARCHAR, clinic_id VARCHAR, month VARCHAR, component VARCHAR, product_code VARCHAR,
+    quantity DECIMAL(38,6), basis DECIMAL(38,6), divisor BIGINT, unit VARCHAR,
+    unit_price_ore BIGINT, amount_ore BIGINT, rule VARCHAR, reference VARCHAR,
+    illustrative BOOLEAN, persons BIGINT, snapshot VARCHAR
+);
+CREATE TABLE IF NOT EXISTS statements (
+    clinic_id VARCHAR, month VARCHAR, fixed_ore BIGINT, variable_ore BIGINT, goal_ore BIGINT,
+    adjustment_ore BIGINT, total_ore BIGINT
+);
+CREATE TABLE IF NOT EXISTS months (
+    month VARCHAR PRIMARY KEY, status VARCHAR, computed_at TIMESTAMP, issued_at TIMESTAMP,
+    issued_by VARCHAR, content_hash VARCHAR, rules VARCHAR
+);
+"""
+
+
+def open_engine(db: str | Path) -> Engine:
+    engine = Engine.duckdb(db)
+    engine.con.raw_sql(_SCHEMA)
+    return engine
+
+
+def store_inputs(engine: Engine, tables: dict[str, pa.Table]) -> None:
+    """Replace the stored input tables with `tables` (already validated)."""
+    engine.register(tables, persist=True)
+
+
+def month_status(engine: Engine, month: str) -> str | None:
+    rows = engine.con.con.execute("SELECT status FROM months WHERE month = ?", [month]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def content_hash(result_lines: pa.Table, statements: pa.Table) -> str:
+    """SHA-256 over the month's lines and totals in a fixed order: what was issued, exactly."""
+    h = hashlib.sha256()
+    for table in (result_lines, statements):
+        cols = [c for c in table.column_names]
+        for batch in table.sort_by([(c, "ascending") for c in ("clinic_id", "month")] if "clinic_id" in cols else []).to_batches():
+            for col in cols:
+                h.update(col.encode())
+                h.update(str(batch.column(col).to_pylist()).encode())
+    return h.hexdigest()
+
+
+def run_month(engine: Engine, month: str, book=None, issue: bool = False) -> tuple[str, MonthResult | None]:
+    """Compute `month` into the database as a draft (or issue it); an issued month is left as it is."""
+    book = book or rulebook_mod.load()
+    status = month_status(engine, month)
+    if status == "issued":
+        return "issued", None
+    engine.attach_stored()
+    result = compute_month(engine, book, month)
+    con = engine.con.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM statement_lines WHERE month = ?", [month])
+        con.execute("DELETE FROM statements WHERE month = ?", [month])
+        con.register("_new_lines", result.lines)
+        con.register("_new_statements", result.statements)
+        con.execute("INSERT INTO statement_lines SELECT * FROM _new_lines")
+        con.execute("INSERT INTO statements SELECT * FROM _new_statements")
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        con.execute("DELETE FROM months WHERE month = ?", [month])
+        if issue:
+            con.execute(
+                "INSERT INTO months VALUES (?, 'issued', ?, ?, ?, ?, ?)",
+                [month, now, now, _user(), content_hash(result.lines, result.statements), book.origin],
+            )
+        else:
+            con.execute("INSERT INTO months VALUES (?, 'draft', ?, NULL, NULL, NULL, ?)", [month, now, book.origin])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_new_lines")
+        con.unregister("_new_statements")
+    return ("issued" if issue else "draft"), result
+
+
+def stored_month(engine: Engine, month: str) -> tuple[pa.Table, pa.Table]:
+    """The stored lines and statements of `month` (as computed or issued)."""
+    con = engine.con.con
+    if month_status(engine, month) is None:
+        raise StatementError(f"{month} has not been run: `ersattning run --db PATH --month {month}`")
+    lines = con.execute("SELECT * FROM statement_lines WHERE month = ? ORDER BY clinic_id, component, product_code", [month]).to_arrow_table()
+    statements = con.execute("SELECT * FROM statements WHERE month = ? ORDER BY clinic_id", [month]).to_arrow_table()
+    return lines, statements
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"

@@ -1,0 +1,41 @@
+"""Shared test helpers: small typed input tables built from plain rows (the contracts' types)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+from ersattning.engine import Engine
+from ersattning.inputs.schema import CONTRACTS
+
+
+def typed_tables(**rows: list[dict]) -> dict[str, pa.Table]:
+    """Every contract table, typed; `rows` gives the non-empty ones as lists of dicts."""
+    out = {}
+    for name, contract in CONTRACTS.items():
+        schema = contract.schema
+        data = rows.get(name, [])
+        cols = {}
+        for field in schema:
+            if field.name == "source_line":
+                cols[field.name] = pa.array(range(2, len(data) + 2), pa.int64())
+                continue
+            values = [_convert(r.get(field.name), field.type) for r in data]
+            cols[field.name] = pa.array(values, field.type)
+        out[name] = pa.table(cols, schema=schema)
+    return out
+
+
+def _convert(value, type_):
+    if value is None or value == "":
+        return None
+    if pa.types.is_date32(type_):
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    if pa.types.is_decimal(type_):
+        return Decimal(str(value))
+    return str(value)
+
+
+def duckdb_engine(tables: dict[str, pa.Table]) -> Engine:
+    return Engine.duckdb().register(tables)
