@@ -10,11 +10,23 @@ from ersattning.engine import Engine
 from ersattning.inputs.schema import CONTRACTS
 
 
+#: Live contacts as the engine reads them (the register's current view).
+CONTACTS_SCHEMA = pa.schema([
+    ("kombika", pa.string()), ("contact_id", pa.string()), ("person_id", pa.string()), ("date", pa.date32()),
+    ("contact_type", pa.string()), ("profession", pa.string()), ("diagnoses", pa.string()), ("actions", pa.string()),
+])
+
+
 def typed_tables(**rows: list[dict]) -> dict[str, pa.Table]:
-    """Every contract table, typed; `rows` gives the non-empty ones as lists of dicts."""
+    """Every contract table, typed; `rows` gives the non-empty ones as lists of dicts.
+
+    `contacts` is included only when given (no contacts = no visit lines).
+    """
     out = {}
-    for name, contract in CONTRACTS.items():
-        schema = contract.schema
+    schemas = {name: contract.schema for name, contract in CONTRACTS.items()}
+    if "contacts" in rows:
+        schemas["contacts"] = CONTACTS_SCHEMA
+    for name, schema in schemas.items():
         data = rows.get(name, [])
         cols = {}
         for field in schema:

@@ -32,7 +32,7 @@ def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int
         SELECT person_id, clinic_id FROM listings
         WHERE valid_from <= DATE '{month_end}' AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     res AS (
-        SELECT person_id, date_diff('year', birth_date, DATE '{month_end}') AS age FROM persons
+        SELECT person_id, datesub('year', birth_date, DATE '{month_end}') AS age FROM persons
         WHERE county_code = '01' AND NOT starts_with(person_id, '99')
           AND (valid_from IS NULL OR valid_from <= DATE '{month_end}') AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     r AS (

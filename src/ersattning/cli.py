@@ -49,6 +49,7 @@ def _read_clean_inputs(folder: Path, errors_path: Path):
 
     inputs = read_inputs(folder)
     if len(inputs.errors):
+        errors_path.parent.mkdir(parents=True, exist_ok=True)
         write_errors(inputs.errors, errors_path)
         _fail(InputError(f"{len(inputs.errors)} problem(s) in the input files; nothing computed. See {errors_path}"))
     return inputs

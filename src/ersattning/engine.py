@@ -7,6 +7,7 @@ code runs on both; `Engine` holds the connection and the named input tables.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class Engine:
     con: ibis.BaseBackend
     backend: str = "duckdb"
     tables: dict[str, ibis.Table] = field(default_factory=dict)
+    _cached: list = field(default_factory=list, repr=False)
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
@@ -47,6 +49,7 @@ class Engine:
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="ersattning-spark-"))
             .getOrCreate()
         )
         return cls(ibis.pyspark.connect(spark), "pyspark")
@@ -55,7 +58,12 @@ class Engine:
         """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them)."""
         for name, table in tables.items():
             table = table.drop_columns([c for c in ("source_line",) if c in table.column_names]) if self.backend == "pyspark" else table
-            if persist or self.backend == "pyspark":
+            if self.backend == "pyspark":
+                # A temporary view over a DataFrame made from Arrow: nothing is written to a
+                # Spark warehouse on disk (ibis' PySpark backend has no temporary tables).
+                self.con._session.createDataFrame(table).createOrReplaceTempView(name)
+                self.tables[name] = self.con.table(name)
+            elif persist:
                 self.tables[name] = self.con.create_table(name, table, overwrite=True)
             else:
                 self.tables[name] = self.con.create_table(name, table, temp=True, overwrite=True)
@@ -63,7 +71,9 @@ class Engine:
 
     def attach_stored(self) -> "Engine":
         """Use the input tables already stored in the database file."""
-        existing = set(self.con.list_tables())
+        # ibis' list_tables() calls a DuckDB API that DuckDB 2.0 removed; ask the catalogue.
+        rows = self.con.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        existing = {r[0] for r in rows}
         missing = [n for n in INPUT_TABLES if n not in existing]
         if missing:
             from ersattning.errors import InputError
@@ -71,6 +81,20 @@ class Engine:
             raise InputError(f"the database has no {', '.join(missing)}: run `ersattning load DIR --db PATH` first")
         self.tables.update({n: self.con.table(n) for n in INPUT_TABLES})
         return self
+
+    def cache(self, expr: ibis.Table) -> ibis.Table:
+        """Compute an intermediate table once (a temporary table, or a cached DataFrame on Spark).
+
+        Released by `release_cached()` when the month is done, so that a year's run does
+        not hold twelve months of intermediate tables.
+        """
+        cached = expr.cache()
+        self._cached.append(cached)
+        return cached
+
+    def release_cached(self) -> None:
+        while self._cached:
+            self._cached.pop().release()
 
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]

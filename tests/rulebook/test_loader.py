@@ -158,3 +158,62 @@ def test_a_rules_folder_copy_with_a_broken_file_fails_naming_it(tmp_path):
     with pytest.raises(RulebookError) as info:
         rulebook.load(tmp_path / "rules")
     assert info.value.file == "capitation_cni/rate.yaml"
+
+
+DECISION = """\
+description: Test table.
+metadata: {unit: product_codes, kind: decision_table}
+values:
+  2021-02-01:
+    reference: "seed 002"
+    value:
+      - {when: {out_of_county: true}, product: null}
+      - {when: {profession: [psychologist], age_max: 17}, product: P}
+      - {when: {}, product: B}
+"""
+
+
+def test_decision_tables_parse_rows_in_order(tmp_path):
+    book = rulebook.load(write(tmp_path, DECISION, "visit_fee/decision_table.yaml"))
+    rows = book.at(dt.date(2022, 1, 1)).value("visit_fee.decision_table")
+    assert rows == (({"out_of_county": True}, None), ({"profession": ("psychologist",), "age_max": 17}, "P"), ({}, "B"))
+
+
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("out_of_county: true", "out_of_county: yes please", "values.2021-02-01.value[0].when.out_of_county"),
+        ("profession: [psychologist]", "professin: [psychologist]", "values.2021-02-01.value[1].when.professin"),
+        ("{when: {}, product: B}", "{when: {}}", "values.2021-02-01.value[2]"),
+    ],
+)
+def test_decision_table_errors_name_the_row(tmp_path, old, new, key):
+    write(tmp_path, DECISION.replace(old, new), "visit_fee/decision_table.yaml")
+    with pytest.raises(RulebookError) as info:
+        rulebook.load(tmp_path)
+    assert info.value.key == key
+
+
+def test_price_lists_are_decimal_amounts_per_code(tmp_path):
+    text = "description: p\nmetadata: {unit: SEK/visit, kind: price_list}\nvalues:\n  2021-02-01: {value: {VF_BASE: 110, NEW: 212.50, DED: -300}, reference: s}\n"
+    book = rulebook.load(write(tmp_path, text, "visit_fee/prices.yaml"))
+    assert book.at(dt.date(2021, 2, 1)).value("visit_fee.prices") == {"VF_BASE": 110, "NEW": Decimal("212.50"), "DED": -300}
+    write(tmp_path, text.replace("212.50", "lots"), "visit_fee/prices.yaml")
+    with pytest.raises(RulebookError, match="NEW"):
+        rulebook.load(tmp_path)
+
+
+def test_every_visit_product_in_a_decision_table_has_a_price_on_the_same_dates():
+    # A product without a price is an error at run time; the shipped rulebook has none.
+    from ersattning.products.visits import VISIT_COMPONENTS
+
+    book = rulebook.load()
+    for component in VISIT_COMPONENTS:
+        table, prices = book[f"{component}.decision_table"], book[f"{component}.prices"]
+        for version in table.values:
+            if version.value is None:
+                continue
+            priced = prices.at(version.start)
+            for _, product in version.value:
+                if product is not None:
+                    assert priced and product in priced.value, f"{component}: {product} unpriced on {version.start}"

@@ -27,6 +27,7 @@ DEFAULTS = {
     "listings": {"valid_from": "2000-01-01"},
     "kombika": {"assignment": "hlv", "valid_from": "2000-01-01"},
     "affiliations": {"assignment": "psy_child_320"},
+    "contacts": {"contact_type": "clinic_visit", "profession": "doctor"},
 }
 
 

@@ -34,25 +34,41 @@ def age_on(birth_date, date: dt.date):
     return (date.year - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
 
 
-def residents(engine: Engine, date: dt.date) -> ibis.Table:
+def _born_in_ages(birth_date, date: dt.date, ages: tuple[int, int | None]):
+    """Birth dates of persons whose age on `date` is within `ages` (a bound, not a filter on age)."""
+    lo, hi = ages
+    cond = birth_date <= _years_before(date, lo)
+    if hi is not None:
+        cond &= birth_date > _years_before(date, hi + 1)
+    return cond
+
+
+def _years_before(date: dt.date, years: int) -> dt.date:
+    try:
+        return date.replace(year=date.year - years)
+    except ValueError:  # 29 February in a year that has none: the birthday falls on 1 March
+        return date.replace(year=date.year - years, month=3, day=1) - dt.timedelta(days=1)
+
+
+def residents(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None = None) -> ibis.Table:
     """Persons who may earn capitation on `date`: resident in the county, not on a reservnummer.
 
     Out-of-county persons get no capitation even if they list (seed 000); a reservnummer
-    is not a personnummer and its holder's county is unknown (RULES.md §8).
+    is not a personnummer and its holder's county is unknown (RULES.md §8). `ages` narrows
+    the scan to those aged within the range on `date` (through their birth dates).
     """
     p = engine["persons"]
-    return p.filter(
-        _covers(p, date),
-        p.county_code == STOCKHOLM_COUNTY,
-        ~p.person_id.startswith("99"),
-    ).select("person_id", "birth_date")
+    conditions = [_covers(p, date), p.county_code == STOCKHOLM_COUNTY, ~p.person_id.startswith("99")]
+    if ages is not None:
+        conditions.append(_born_in_ages(p.birth_date, date, ages))
+    return p.filter(*conditions).select("person_id", "birth_date")
 
 
-def listed_on(engine: Engine, date: dt.date) -> ibis.Table:
+def listed_on(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None = None, resident: ibis.Table | None = None) -> ibis.Table:
     """(person_id, clinic_id, age) of persons listed on `date` who may earn capitation."""
     li = engine["listings"]
     listed = li.filter(_covers(li, date)).select("person_id", "clinic_id")
-    r = residents(engine, date)
+    r = resident if resident is not None else residents(engine, date, ages)
     j = listed.join(r, "person_id")
     return j.select("person_id", "clinic_id", age=age_on(j.birth_date, date))
 
@@ -61,8 +77,8 @@ def risk_as_of(engine: Engine, month: str) -> ibis.Table:
     """Each person's ACG weight and CNI in force in `month`: their latest risk row at or before it."""
     r = engine["risk"]
     upto = r.filter(r.month <= month)
-    latest = upto.group_by("person_id").aggregate(month=upto.month.max())
-    return upto.join(latest, ["person_id", "month"]).select("person_id", "acg_weight", "cni")
+    # One pass: the values on each person's latest row (arg_max by month; months are unique per person).
+    return upto.group_by("person_id").aggregate(acg_weight=upto.acg_weight.argmax(upto.month), cni=upto.cni.argmax(upto.month))
 
 
 def _rows(t: ibis.Table, component: str, code, quantity, month: str, snapshot: dt.date) -> ibis.Table:
@@ -86,7 +102,9 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     """All capitation product rows of `month` as one table (quantity = persons or weight sums)."""
     d = last_day(month)
     rules = book.at(d)
-    listed = listed_on(engine, d)
+    # Every capitation item reads the same residents and listed persons: compute them once.
+    resident = engine.cache(residents(engine, d))
+    listed = engine.cache(listed_on(engine, d, resident=resident))
     parts: list[ibis.Table] = []
 
     bands = rules.value("capitation_age.amounts")
@@ -122,7 +140,7 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     if rules.get("capitation_home_care.amount"):
         hc = engine["home_care"]
         enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
-        enrolled = enrolled.join(residents(engine, d), "person_id")
+        enrolled = enrolled.join(resident, "person_id")
         agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
         parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
 
@@ -155,8 +173,7 @@ def child_snapshot(book: Rulebook, month: str) -> dt.date:
 def _child_mental_health(engine: Engine, book: Rulebook, month: str, d: dt.date) -> ibis.Table:
     snap = child_snapshot(book, month)
     ages = book.at(d).value("capitation_child_mental_health.ages")
-    kids = listed_on(engine, snap)
-    kids = kids.filter(_in_range(kids.age, ages))
+    kids = listed_on(engine, snap, ages=ages)
     per_clinic = kids.group_by("clinic_id").aggregate(persons=kids.count())
 
     # Who holds the assignment in the paid month: a clinic with its own 320 kombika; a

@@ -5,6 +5,7 @@ in force on a date; `Rulebook.with_reform(path)` overlays a reform file checked 
 """
 
 from ersattning.rulebook.loader import (
+    FACTS,
     KINDS,
     UNITS,
     Parameter,
@@ -14,4 +15,4 @@ from ersattning.rulebook.loader import (
     load,
 )
 
-__all__ = ["KINDS", "UNITS", "Parameter", "Rulebook", "Value", "default_rules_dir", "load"]
+__all__ = ["FACTS", "KINDS", "UNITS", "Parameter", "Rulebook", "Value", "default_rules_dir", "load"]

@@ -23,7 +23,24 @@ from ersattning.errors import RulebookError
 
 #: What a value is: an amount or ratio (`number`), a count, age bands with an amount each,
 #: an age range, or a list of codes.
-KINDS = ("number", "count", "age_bands", "age_range", "codes")
+KINDS = ("number", "count", "age_bands", "age_range", "codes", "decision_table", "price_list")
+
+#: Contact facts a decision-table row may test (computed by `products.facts`), and the
+#: type of value each takes: a word (or a list of words), a flag, or a number bound.
+FACTS = {
+    "contact_type": "word",
+    "profession": "word",
+    "assignment": "word",
+    "setting": "word",  # physical (at the clinic), digital, home
+    "listing": "word",  # here, group, other, none (the patient's listing on the date)
+    "out_of_county": "flag",
+    "reservnummer": "flag",
+    "new_clinic": "flag",
+    "peripheral": "flag",
+    "actions_include": "word",
+    "age_min": "number",
+    "age_max": "number",
+}
 
 #: Units the rulebook may use; a typo in a unit is an error, not a new unit.
 UNITS = (
@@ -33,6 +50,7 @@ UNITS = (
     "SEK/clinic/month",
     "SEK/year",
     "SEK/visit",
+    "product_codes",
     "share",
     "areas",
     "visits/listed/year",
@@ -269,6 +287,12 @@ def _parse_value(raw: Any, kind: str, file: str, where: str) -> Any:
         if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
             raise RulebookError(file, where, "expected a list of codes (strings)")
         return tuple(raw)
+    if kind == "decision_table":
+        return _decision_table(raw, file, where)
+    if kind == "price_list":
+        if not isinstance(raw, dict) or not raw:
+            raise RulebookError(file, where, "a price list maps product codes to amounts")
+        return {str(code): _number(amount, file, f"{where}.{code}") for code, amount in raw.items()}
     # age_bands: {"0-5": 390, "6-64": 310, "65-74": 1117, "75-": 1217}: contiguous from 0, last open.
     if not isinstance(raw, dict) or not raw:
         raise RulebookError(file, where, "age bands are a mapping 'MIN-MAX': amount")
@@ -286,6 +310,45 @@ def _parse_value(raw: Any, kind: str, file: str, where: str) -> Any:
     if expected is not None:
         raise RulebookError(file, where, "the last age band must be open-ended ('75-')")
     return tuple(bands)
+
+
+def _decision_table(raw: Any, file: str, where: str) -> tuple[tuple[dict, str | None], ...]:
+    """Rows `{when: {fact: value}, product: CODE}` in order; the first matching row wins.
+
+    A value is a word or a list of words (any of them), true/false for a flag, a number
+    for `age_min`/`age_max`. `product: null` stops the table: the contact gets no product
+    from it (e.g. out-of-county patients in the ordinary fee table).
+    """
+    if not isinstance(raw, list) or not raw:
+        raise RulebookError(file, where, "a decision table is a list of rows {when, product}")
+    rows = []
+    for i, row in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(row, dict) or set(row) - {"when", "product", "note"} or "product" not in row:
+            raise RulebookError(file, at, "each row is {when: {fact: value}, product: CODE or null}")
+        when = row.get("when") or {}
+        if not isinstance(when, dict):
+            raise RulebookError(file, f"{at}.when", "conditions are a mapping fact: value")
+        checked = {}
+        for fact, value in when.items():
+            kind = FACTS.get(fact)
+            if kind is None:
+                raise RulebookError(file, f"{at}.when.{fact}", f"unknown fact; one of {', '.join(FACTS)}")
+            if kind == "flag" and not isinstance(value, bool):
+                raise RulebookError(file, f"{at}.when.{fact}", "expected true or false")
+            if kind == "number":
+                value = int(_number(value, file, f"{at}.when.{fact}"))
+            if kind == "word":
+                words = value if isinstance(value, list) else [value]
+                if not words or not all(isinstance(w, str) for w in words):
+                    raise RulebookError(file, f"{at}.when.{fact}", "expected a word or a list of words")
+                value = tuple(words)
+            checked[fact] = value
+        product = row["product"]
+        if product is not None and not isinstance(product, str):
+            raise RulebookError(file, f"{at}.product", "a product code (text) or null")
+        rows.append((checked, product))
+    return tuple(rows)
 
 
 # ---- reforms ---------------------------------------------------------------------------

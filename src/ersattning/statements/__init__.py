@@ -19,6 +19,7 @@ from ersattning.money import format_sek, round_half_away
 from ersattning.period import first_day, last_day
 from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.capitation import capitation_rows
+from ersattning.products.visits import check_visit_prices, visit_lines
 from ersattning.rulebook.loader import Rulebook
 
 #: Statement component → the column of statements.csv it adds to (DESIGN.md components).
@@ -65,9 +66,11 @@ class MonthResult:
     statements: pa.Table
 
 
-def product_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
-    """Every product row of the month (capitation now; visits and goals join here)."""
-    return capitation_rows(engine, book, month)
+#: Columns of a priced line as the engine returns it, before `_finish_lines`.
+PRICED_COLUMNS = (
+    "clinic_id", "month", "component", "product_code", "quantity", "persons", "snapshot",
+    "unit_price_ore", "unit", "divisor", "rule", "reference", "illustrative", "amount_ore",
+)
 
 
 def month_prices(book: Rulebook, month: str) -> pa.Table:
@@ -76,10 +79,16 @@ def month_prices(book: Rulebook, month: str) -> pa.Table:
 
 def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     """Run products → pricing → statements for `month`; the result is a draft statement."""
-    rows = product_rows(engine, book, month)
     prices = ibis.memtable(month_prices(book, month))
-    priced = price_rows(rows, prices)
-    lines = priced.to_pyarrow()
+    try:
+        priced = price_rows(capitation_rows(engine, book, month), prices).select(*PRICED_COLUMNS)
+        if "contacts" in engine.tables:
+            visits = visit_lines(engine, book, engine["contacts"], month).select(*PRICED_COLUMNS)
+            priced = priced.union(visits)
+        lines = priced.to_pyarrow()
+    finally:
+        engine.release_cached()
+    check_visit_prices(lines)
     check_priced(lines)
     lines = _finish_lines(lines)
     return MonthResult(month, lines, totals(lines, open_clinics(engine, month), month))
@@ -97,7 +106,7 @@ def _finish_lines(raw: pa.Table) -> pa.Table:
     shown = [
         round_half_away(b / d, 6) for b, d in zip(basis.to_pylist(), raw["divisor"].to_pylist())
     ]
-    line_id = pc.binary_join_element_wise(raw["clinic_id"], raw["month"], raw["product_code"], ":")
+    line_id = _unique_ids(pc.binary_join_element_wise(raw["clinic_id"], raw["month"], raw["product_code"], ":"), raw["rule"])
     return pa.table(
         {
             "line_id": line_id,
@@ -118,6 +127,16 @@ def _finish_lines(raw: pa.Table) -> pa.Table:
             "snapshot": raw["snapshot"],
         }
     )
+
+
+def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
+    """clinic:month:product, with the rule version appended where a price changed mid-month."""
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return ids
+    clash = pc.is_in(ids, value_set=repeated)
+    return pc.if_else(clash, pc.binary_join_element_wise(ids, rules, "@"), ids)
 
 
 def open_clinics(engine: Engine, month: str) -> pa.Table:

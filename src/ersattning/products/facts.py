@@ -1,0 +1,102 @@
+"""Contact facts (ERSMO's inputs), computed on the whole contacts table for a period.
+
+For each contact: the performing clinic and the kombika's assignment; the patient's age
+on the date; out of county (residence on the date); listed here / in the group / at another
+clinic / unlisted (listing on the date); physical, digital or at home; the clinic within its
+new-clinic window; peripheral area; the reported actions (RULES.md §3, DESIGN.md facts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+
+from ersattning.engine import Engine
+from ersattning.products.capitation import STOCKHOLM_COUNTY
+from ersattning.rulebook.loader import Rulebook
+
+#: Where a contact takes place, by contact type (seed 002: physical visits at the clinic,
+#: digital visits, visits in the home or other place).
+SETTING = {
+    "clinic_visit": "physical",
+    "team_visit": "physical",
+    "group_team_visit": "physical",
+    "group_visit": "physical",
+    "home_visit": "home",
+    "home_care_visit": "home",
+    "video": "digital",
+    "phone": "digital",
+}
+
+
+def _covers_on(t: ibis.Table, date_col) -> ibis.Value:
+    return (t.valid_from.isnull() | (t.valid_from <= date_col)) & (t.valid_to.isnull() | (t.valid_to >= date_col))
+
+
+def birth_date_from_id(person_id) -> ibis.Value:
+    """Date of birth read from a 12-digit personnummer or samordningsnummer (day − 60)."""
+    y = person_id.substr(0, 4).cast("int32")
+    m = person_id.substr(4, 2).cast("int32")
+    d = person_id.substr(6, 2).cast("int32")
+    d = ibis.ifelse(d > 60, d - 60, d)
+    return ibis.date(y, m, d)
+
+
+def age_at(birth_date, date_col) -> ibis.Value:
+    """Whole years completed on each contact's date."""
+    not_yet = (birth_date.month() * 100 + birth_date.day()) > (date_col.month() * 100 + date_col.day())
+    return (date_col.year() - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
+
+
+def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
+    """Facts for the contacts dated start..end (inclusive); one row per contact."""
+    c = contacts.filter(contacts.date >= start, contacts.date <= end)
+
+    k = engine["kombika"]
+    c = c.join(k.select("kombika", k_clinic=k.clinic_id, assignment=k.assignment, k_from=k.valid_from, k_to=k.valid_to), "kombika")
+    c = c.filter((c.k_from <= c.date) & (c.k_to.isnull() | (c.k_to >= c.date))).drop("k_from", "k_to")
+
+    cl = engine["clinics"].select(clinic_id="clinic_id", group_id="group_id", area_code="area_code", opened="opened")
+    c = c.join(cl, c.k_clinic == cl.clinic_id).drop("k_clinic")
+
+    # Residence on the date (the population register, not the number, says which county).
+    p = engine["persons"]
+    res = p.select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, county_code=p.county_code, r_birth=p.birth_date)
+    c = c.left_join(
+        res,
+        [c.person_id == res.r_pid, res.r_from.isnull() | (res.r_from <= c.date), res.r_to.isnull() | (res.r_to >= c.date)],
+    ).drop("r_pid", "r_from", "r_to")
+
+    # Listing on the date, and the listing clinic's group.
+    li = engine["listings"]
+    lst = li.select(l_pid=li.person_id, listing_clinic=li.clinic_id, l_from=li.valid_from, l_to=li.valid_to)
+    c = c.left_join(lst, [c.person_id == lst.l_pid, lst.l_from <= c.date, lst.l_to.isnull() | (lst.l_to >= c.date)]).drop(
+        "l_pid", "l_from", "l_to"
+    )
+    groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
+    c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
+
+    rules_end = book.at(end)
+    window = rules_end.value("new_clinic.window_months")
+    peripheral = rules_end.value("supplement_peripheral_home_visit.areas") or ()
+
+    reserv = c.person_id.startswith("99")
+    birth = ibis.coalesce(c.r_birth, ibis.ifelse(reserv, ibis.null("date"), birth_date_from_id(c.person_id)))
+    new_clinic = (c.date < c.opened + ibis.interval(months=int(window))) if window else ibis.literal(False)
+    return c.select(
+        "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
+        "clinic_id", "group_id", "assignment", "listing_clinic",
+        age=age_at(birth, c.date),
+        out_of_county=~reserv & (c.county_code.isnull() | (c.county_code != STOCKHOLM_COUNTY)),
+        reservnummer=reserv,
+        setting=c.contact_type.cases(*SETTING.items(), else_="physical"),
+        listing=ibis.cases(
+            (c.listing_clinic.isnull(), "none"),
+            (c.listing_clinic == c.clinic_id, "here"),
+            (c.listing_group == c.group_id, "group"),
+            else_="other",
+        ),
+        new_clinic=new_clinic,
+        peripheral=c.area_code.isin(list(peripheral)) if peripheral else ibis.literal(False),
+    )
