@@ -1,0 +1,134 @@
+"""`generate`: writes a deterministic synthetic Stockholm region as the DESIGN.md input files.
+
+Files: clinics, kombika, persons, listings, risk, home_care, goals, affiliations, as CSV
+(header, UTF-8, ISO dates, empty = missing) or Parquet with the same columns, all text.
+The same (persons, seed, first_year, last_year) always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ersattning.synth.areas import load_areas
+from ersattning.synth.arrays import OPEN, day
+from ersattning.synth.clinics import affiliations_table, clinics_table, goals_table, kombika_table, make_clinics, psy_providers
+from ersattning.synth.listings import make_home_care, make_listings
+from ersattning.synth.population import make_population, persons_table
+from ersattning.synth.risk import risk_tables
+
+FILES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
+FORMATS = ("csv", "parquet")
+# One random stream per stage, so that changing one stage leaves the others' draws alone.
+_STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", "goals", "providers")
+_CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
+
+
+def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first_year: int = 2015,
+             last_year: int = 2023, fmt: str = "csv") -> dict:
+    """Write the synthetic region's input files into `out_dir` and return a summary.
+
+    `persons` is the number of Stockholm county residents on 31 December of `last_year`
+    (exact). Persons who lived in the county earlier in the years (deaths, out-migration),
+    out-of-county persons (~0.5 % of `persons`) and reservnummer holders (~0.2 %, county
+    `01` with an area but no residence dates) come on top. Risk rows cover first_year to
+    last_year: one per person and year (`YYYY-01`, or the month they arrive) plus one in
+    the month of a move; listings may start before first_year. Parquet columns are the
+    CSV's text. A file of the other format with the same name in `out_dir` is removed, so
+    that the folder holds one version of each file.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+    if persons < 1:
+        raise ValueError("persons must be at least 1")
+    if not 2005 <= first_year <= last_year <= 2099:
+        # persons live to 104: everyone present must be born 1900 or later (personnummer centuries 19, 20)
+        raise ValueError("need 2005 <= first_year <= last_year <= 2099")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = dict(zip(_STAGES, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STAGES)))))
+
+    areas = load_areas()
+    pop = make_population(rng["population"], areas, persons, first_year, last_year)
+    clinics = make_clinics(rng["clinics"], areas, persons, first_year, last_year)
+    listings = make_listings(rng["listings"], pop, clinics, areas, first_year, last_year)
+    home_care = make_home_care(rng["home_care"], pop, clinics, listings)
+    provider, affiliated_to = psy_providers(rng["providers"], clinics, last_year)
+
+    tables = {  # built one at a time, so that only one output table is held at once
+        "clinics": lambda: clinics_table(clinics, areas),
+        "kombika": lambda: kombika_table(rng["kombika"], clinics, provider),
+        "persons": lambda: persons_table(pop, areas),
+        "listings": lambda: listings.table(pop, clinics),
+        "home_care": lambda: home_care.table(pop, clinics),
+        "goals": lambda: goals_table(rng["goals"], clinics, first_year, last_year),
+        "affiliations": lambda: affiliations_table(clinics, affiliated_to),
+    }
+    rows = {name: _write(build(), out, name, fmt) for name, build in tables.items()}
+    rows["risk"] = _write_stream(risk_tables(rng["risk"], pop, listings, areas, first_year, last_year), out, "risk", fmt)
+
+    end = day(last_year, 12, 31)
+    residents = pop.resident & (pop.entry <= end) & (pop.exit >= end)
+    on_end = (listings.start <= end) & (listings.end >= end)
+    listed = np.zeros(len(pop), dtype=bool)
+    listed[listings.person[on_end]] = True
+    digital = np.zeros(len(pop), dtype=bool)
+    digital[listings.person[on_end & clinics.digital[listings.clinic]]] = True
+    return {
+        "out_dir": str(out),
+        "format": fmt,
+        "seed": seed,
+        "first_year": first_year,
+        "last_year": last_year,
+        "persons": int(residents.sum()),
+        "persons_ever": int(len(pop)),
+        "out_of_county": int((~pop.resident & ~pop.reserv).sum()),
+        "reservnummer": int(pop.reserv.sum()),
+        "samordningsnummer": int(pop.coordination.sum()),
+        "rows": {name: rows[name] for name in FILES},
+        "n_clinics": len(clinics),
+        "n_digital_clinics": int(clinics.digital.sum()),
+        "n_new_clinics": int(clinics.new.sum()),
+        "n_closed_clinics": int((clinics.closed < OPEN).sum()),
+        "n_psy_providers": int(provider.sum()),
+        "n_affiliated": int((affiliated_to >= 0).sum()),
+        "unlisted_share": round(float(1 - (listed & residents).sum() / residents.sum()), 4),
+        "digital_share": round(float((digital & residents).sum() / max(1, (listed & residents).sum())), 4),
+    }
+
+
+def _path(out: Path, name: str, fmt: str) -> Path:
+    for other in FORMATS:
+        if other != fmt:
+            (out / f"{name}.{other}").unlink(missing_ok=True)
+    return out / f"{name}.{fmt}"
+
+
+def _write(table: pa.Table, out: Path, name: str, fmt: str) -> int:
+    path = _path(out, name, fmt)
+    if fmt == "csv":
+        pacsv.write_csv(table, path, _CSV_OPTIONS)
+    else:
+        pq.write_table(table, path)
+    return table.num_rows
+
+
+def _write_stream(tables, out: Path, name: str, fmt: str) -> int:
+    """Write a file from a sequence of tables of one schema without holding them all."""
+    path = _path(out, name, fmt)
+    writer, count = None, 0
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pacsv.CSVWriter(path, table.schema, write_options=_CSV_OPTIONS) if fmt == "csv" \
+                    else pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            count += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return count
