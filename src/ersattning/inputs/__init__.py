@@ -1,0 +1,29 @@
+"""The input files (DESIGN.md "Data contracts (input files)"): read a folder, check every value
+and every rule between rows and files, and hand back typed tables plus an error table.
+
+    inputs = read_inputs("in/").require_clean()   # InputError(errors=table) if anything is wrong
+    listings = inputs.tables["listings"]          # typed Arrow table with source_line
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ersattning.inputs.read import RawInput, read_raw
+from ersattning.inputs.schema import CONTRACTS, ERROR_CODES, ERRORS_SCHEMA, Column, Contract
+from ersattning.inputs.validate import InputSet, validate, write_errors
+
+__all__ = [
+    "CONTRACTS", "ERROR_CODES", "ERRORS_SCHEMA", "Column", "Contract", "InputSet", "RawInput",
+    "read_inputs", "read_raw", "validate", "write_errors",
+]
+
+
+def read_inputs(folder: Path | str) -> InputSet:
+    """Read and validate every contract file in `folder` (NAME.csv or NAME.parquet).
+
+    Never raises for bad data: problems are rows of `InputSet.errors`; call
+    `.require_clean()` to refuse. Raises InputError only when `folder` is not a folder.
+    """
+    raw = read_raw(folder)
+    return validate(raw.tables, raw.sources, raw.errors)
