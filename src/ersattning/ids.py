@@ -41,12 +41,14 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         ids = ids.combine_chunks()
     ids = ids.cast(pa.string())
     n = len(ids)
-    kinds = np.full(n, None, dtype=object)
+    # Kinds as small integer codes (0 = invalid), turned into strings once at the end:
+    # no Python object per row.
+    kinds = np.zeros(n, dtype=np.int8)
     if n == 0:
         return pa.array([], pa.string())
     is_reserv = pc.fill_null(pc.match_substring_regex(ids, r"^99[0-9A-Za-z]{10}$"), False).to_numpy(zero_copy_only=False)
     is_digits = pc.fill_null(pc.match_substring_regex(ids, r"^(19|20)[0-9]{10}$"), False).to_numpy(zero_copy_only=False)
-    kinds[is_reserv] = RESERVNUMMER
+    kinds[is_reserv] = 3
     idx = np.flatnonzero(is_digits)
     if len(idx):
         d = _digits(pc.take(ids, pa.array(idx)))
@@ -58,9 +60,11 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         ok_date = _valid_dates(year, month, real_day)
         ok_luhn = luhn_check_digits(d[:, 2:11]) == d[:, 11]
         ok = ok_date & ok_luhn
-        kinds[idx[ok & ~coordination]] = PERSONNUMMER
-        kinds[idx[ok & coordination]] = SAMORDNINGSNUMMER
-    return pa.array(kinds, pa.string())
+        kinds[idx[ok & ~coordination]] = 1
+        kinds[idx[ok & coordination]] = 2
+    indices = pa.array(kinds - 1, pa.int8(), mask=kinds == 0)
+    dictionary = pa.array([PERSONNUMMER, SAMORDNINGSNUMMER, RESERVNUMMER], pa.string())
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
 def _valid_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
