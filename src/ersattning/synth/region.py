@@ -1,12 +1,13 @@
 """`generate`: writes a deterministic synthetic Stockholm region as the DESIGN.md input files.
 
-Files: clinics, kombika, persons, listings, risk, home_care, goals, affiliations, as CSV
-(header, UTF-8, ISO dates, empty = missing) or Parquet with the same columns, all text.
-The same (persons, seed, first_year, last_year) always gives the same bytes.
+Files: clinics, kombika, persons, listings, risk, home_care, goals, affiliations (and, by
+default, contacts: `synth.contacts`), as CSV (header, UTF-8, ISO dates, empty = missing) or
+Parquet with the same columns, all text. The same arguments always give the same bytes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 from ersattning.synth.areas import load_areas
 from ersattning.synth.arrays import OPEN, day
 from ersattning.synth.clinics import affiliations_table, clinics_table, goals_table, kombika_table, make_clinics, psy_providers
+from ersattning.synth.contacts import ContactInputs, acg_from_risk, contact_tables
 from ersattning.synth.listings import make_home_care, make_listings
 from ersattning.synth.population import make_population, persons_table
 from ersattning.synth.risk import risk_tables
@@ -29,7 +31,8 @@ _CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
 
 
 def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first_year: int = 2015,
-             last_year: int = 2023, fmt: str = "csv") -> dict:
+             last_year: int = 2023, fmt: str = "csv", contacts: bool = True,
+             contact_years: Iterable[int] | None = None) -> dict:
     """Write the synthetic region's input files into `out_dir` and return a summary.
 
     `persons` is the number of Stockholm county residents on 31 December of `last_year`
@@ -40,6 +43,9 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     the month of a move; listings may start before first_year. Parquet columns are the
     CSV's text. A file of the other format with the same name in `out_dir` is removed, so
     that the folder holds one version of each file.
+
+    With `contacts` (the default) it also writes `contacts` (`synth.contacts`): a year of
+    care contacts for each of `contact_years` (default first_year..last_year, within them).
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -48,6 +54,9 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     if not 2005 <= first_year <= last_year <= 2099:
         # persons live to 104: everyone present must be born 1900 or later (personnummer centuries 19, 20)
         raise ValueError("need 2005 <= first_year <= last_year <= 2099")
+    years = sorted(set(range(first_year, last_year + 1) if contact_years is None else contact_years)) if contacts else []
+    if any(not first_year <= y <= last_year for y in years):
+        raise ValueError("contact_years must lie within first_year..last_year")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = dict(zip(_STAGES, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STAGES)))))
@@ -59,9 +68,10 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     home_care = make_home_care(rng["home_care"], pop, clinics, listings)
     provider, affiliated_to = psy_providers(rng["providers"], clinics, last_year)
 
+    kombika = kombika_table(rng["kombika"], clinics, provider)  # kept: the contacts are reported on it
     tables = {  # built one at a time, so that only one output table is held at once
         "clinics": lambda: clinics_table(clinics, areas),
-        "kombika": lambda: kombika_table(rng["kombika"], clinics, provider),
+        "kombika": lambda: kombika,
         "persons": lambda: persons_table(pop, areas),
         "listings": lambda: listings.table(pop, clinics),
         "home_care": lambda: home_care.table(pop, clinics),
@@ -69,7 +79,21 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
         "affiliations": lambda: affiliations_table(clinics, affiliated_to),
     }
     rows = {name: _write(build(), out, name, fmt) for name, build in tables.items()}
-    rows["risk"] = _write_stream(risk_tables(rng["risk"], pop, listings, areas, first_year, last_year), out, "risk", fmt)
+    acg: dict[int, np.ndarray] = {}
+
+    def keep_acg(tables):  # each contact year's ACG weights, as written, scale the persons' visits
+        for year, table in zip(range(first_year, last_year + 1), tables):
+            if year in years:
+                acg[year] = acg_from_risk(table, pop.person_id)
+            yield table
+
+    rows["risk"] = _write_stream(keep_acg(risk_tables(rng["risk"], pop, listings, areas, first_year, last_year)), out, "risk", fmt)
+    if years:
+        inputs = ContactInputs.from_region(pop, clinics, listings, home_care, kombika, affiliated_to, areas, acg)
+        rows["contacts"] = _write_stream(contact_tables(inputs, years, seed), out, "contacts", fmt)
+    else:
+        for other in FORMATS:
+            (out / f"contacts.{other}").unlink(missing_ok=True)
 
     end = day(last_year, 12, 31)
     residents = pop.resident & (pop.entry <= end) & (pop.exit >= end)
@@ -89,7 +113,8 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
         "out_of_county": int((~pop.resident & ~pop.reserv).sum()),
         "reservnummer": int(pop.reserv.sum()),
         "samordningsnummer": int(pop.coordination.sum()),
-        "rows": {name: rows[name] for name in FILES},
+        "rows": {name: rows[name] for name in (*FILES, "contacts") if name in rows},
+        "contact_years": years,
         "n_clinics": len(clinics),
         "n_digital_clinics": int(clinics.digital.sum()),
         "n_new_clinics": int(clinics.new.sum()),
