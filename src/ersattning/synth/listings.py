@@ -203,10 +203,11 @@ def _merge(spells: Spells) -> Spells:
     return Spells(p[head], c[head], s[head], e[tail])
 
 
-def make_home_care(rng: np.random.Generator, pop: Population, clinics: Clinics, listings: Spells) -> Spells:
+def make_home_care(rng: np.random.Generator, pop: Population, clinics: Clinics, listings: Spells, last_day: int) -> Spells:
     """Enrolment in basic home care: from an age drawn per person (mostly 75+) until the
     listing ends (or earlier for some), at the listing clinic; residents at physical
-    clinics only (no home care for out-of-county patients)."""
+    clinics only (no home care for out-of-county patients). Only enrolments that start by
+    `last_day` (the region's horizon) are kept: the region says nothing about later years."""
     n = len(pop)
     u = rng.random(n)
     onset = np.interp(u, HOME_CARE_ONSET, HOME_CARE_AGES)
@@ -217,5 +218,5 @@ def make_home_care(rng: np.random.Generator, pop: Population, clinics: Clinics, 
     eligible = pop.resident[p] & ~clinics.digital[listings.clinic] & (begins[p] < OPEN)
     s = np.maximum(listings.start, begins[p])
     e = np.minimum(listings.end, ends[p])
-    keep = eligible & (s <= e)
+    keep = eligible & (s <= e) & (s <= last_day)
     return Spells(p[keep], listings.clinic[keep], s[keep], e[keep])

@@ -65,7 +65,7 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     pop = make_population(rng["population"], areas, persons, first_year, last_year)
     clinics = make_clinics(rng["clinics"], areas, persons, first_year, last_year)
     listings = make_listings(rng["listings"], pop, clinics, areas, first_year, last_year)
-    home_care = make_home_care(rng["home_care"], pop, clinics, listings)
+    home_care = make_home_care(rng["home_care"], pop, clinics, listings, day(last_year, 12, 31))
     provider, affiliated_to = psy_providers(rng["providers"], clinics, last_year)
 
     kombika = kombika_table(rng["kombika"], clinics, provider)  # kept: the contacts are reported on it
