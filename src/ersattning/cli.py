@@ -73,7 +73,19 @@ def statements(
     try:
         book = _rules(rules)
         inputs = _read_clean_inputs(input, output / "input_errors.csv")
-        result = compute_month(Engine.duckdb().register(inputs.tables), book, month)
+        engine = Engine.duckdb().register(inputs.tables)
+        contacts_file = _contacts_file(input)
+        if contacts_file is not None:
+            import datetime as dt
+
+            from ersattning.register import read_contacts, write_contact_errors
+
+            contacts, contact_errors = read_contacts(contacts_file, inputs.tables, today=dt.date.today())
+            output.mkdir(parents=True, exist_ok=True)
+            write_contact_errors(contact_errors, output / "contact_errors.csv")
+            engine.register({"contacts": contacts})
+            console.print(f"contacts: {contacts.num_rows} live, {contact_errors.num_rows} rejected → {output}/contact_errors.csv")
+        result = compute_month(engine, book, month)
     except ErsattningError as exc:
         _fail(exc)
     write_csv(lines_csv_table(result.lines), output / "statement_lines.csv")
@@ -160,6 +172,54 @@ def bench(
     from ersattning.bench import run_bench
 
     run_bench(persons=persons, json_path=json_path, runs=runs, with_year=year, console=console)
+
+
+def _contacts_file(folder: Path) -> Optional[Path]:
+    """contacts.csv, .jsonl or .parquet in the input folder, if the folder has contacts."""
+    found = [folder / f"contacts.{ext}" for ext in ("csv", "jsonl", "parquet") if (folder / f"contacts.{ext}").exists()]
+    if len(found) > 1:
+        raise typer.BadParameter(f"more than one contacts file in {folder}: keep one of {', '.join(p.name for p in found)}")
+    return found[0] if found else None
+
+
+@app.command()
+def report(
+    file: Path = typer.Argument(..., help="Contact file: CSV with a header, JSON Lines (.jsonl) or Parquet"),
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file (with master data loaded)"),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Where to write contact_errors.csv (default: beside FILE)"),
+):
+    """Report care contacts to the register (GVR): check every row, log the good ones, write the errors.
+
+    Rejected rows go to contact_errors.csv; the exit code is 0 even then, non-zero only when nothing could be read.
+
+    Example: ersattning report contacts.csv --db ersattning.duckdb
+    """
+    from ersattning.register import UnreadableContactFile, intake, write_contact_errors
+    from ersattning.store import open_engine
+
+    errors_path = errors or file.parent / "contact_errors.csv"
+    if not file.is_file():
+        _fail(InputError(f"{file} is not a file"))
+    if not db.is_file():
+        _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
+    try:
+        engine = open_engine(db)
+        result = intake(engine, file)
+    except UnreadableContactFile as exc:
+        write_contact_errors(exc.errors, errors_path)
+        _fail(InputError(f"{exc} (see {errors_path})"))
+    except ErsattningError as exc:
+        _fail(exc)
+    write_contact_errors(result.errors, errors_path)
+    console.print(f"{result.source}: {result.rows} rows — {result.accepted} accepted, {result.rejected} rejected, "
+                  f"{result.unchanged} unchanged (batch {result.batch_id} in {db})")
+    if result.errors.num_rows:
+        counts = result.errors.group_by("code").aggregate([("code", "count")]).sort_by("code").to_pylist()
+        table = Table("code", "errors")
+        for row in counts:
+            table.add_row(row["code"], str(row["code_count"]))
+        console.print(table)
+    console.print(f"errors: {errors_path}")
 
 
 def _sek(ore: int) -> str:

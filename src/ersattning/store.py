@@ -73,6 +73,7 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False) -> tup
     if status == "issued":
         return "issued", None
     engine.attach_stored()
+    attach_contacts(engine)
     result = compute_month(engine, book, month)
     con = engine.con.con
     con.execute("BEGIN TRANSACTION")
@@ -100,6 +101,19 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False) -> tup
         con.unregister("_new_lines")
         con.unregister("_new_statements")
     return ("issued" if issue else "draft"), result
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    rows = engine.con.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return bool(rows[0])
+
+
+def attach_contacts(engine: Engine, as_of=None) -> None:
+    """Price the register's live contacts (GVR's current view) when any were reported."""
+    if has_table(engine, "contact_events"):
+        from ersattning.register import current_contacts
+
+        engine.tables["contacts"] = current_contacts(engine.con, as_of=as_of)
 
 
 def stored_month(engine: Engine, month: str) -> tuple[pa.Table, pa.Table]:

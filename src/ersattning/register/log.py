@@ -1,0 +1,284 @@
+"""GVR's append-only event log in the DuckDB file: intake of a contact file as one transaction,
+and the current view of the contacts as of any moment (an Ibis expression the pricing joins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ersattning.engine import Engine
+from ersattning.errors import InputError
+from ersattning.inputs.schema import CONTRACTS
+from ersattning.inputs.validate import _np
+from ersattning.register.read import read_contact_file
+from ersattning.register.schema import CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, REPORT
+from ersattning.register.validate import CONTENT_HASH_SQL, Checked, arrow, check_contacts, drop_checked, run
+
+VIEW_COLUMNS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses",
+                "actions", "reported_at", "received_at", "event_id")
+_EVENT_COLUMNS = ("event_id, batch_id, received_at, source, line, kombika, contact_id, record_type, person_id, "
+                  '"date", contact_type, profession, diagnoses, actions, reported_at, content_hash')
+
+
+class UnreadableContactFile(InputError):
+    """The contact file cannot be parsed at all: nothing in it was taken in. `errors` holds
+    the `unreadable` row(s) for contact_errors.csv."""
+
+
+@dataclass
+class IntakeResult:
+    """What one intake did: counts (rows = accepted + rejected + unchanged) and the error rows."""
+
+    batch_id: int
+    source: str
+    received_at: dt.datetime
+    rows: int
+    accepted: int
+    rejected: int
+    unchanged: int
+    errors: pa.Table = field(repr=False)
+
+
+# --- connections ----------------------------------------------------------------------------
+
+def _duckdb(target) -> duckdb.DuckDBPyConnection:
+    """The raw DuckDB connection of an Engine, an Ibis DuckDB backend or a DuckDB connection."""
+    if isinstance(target, Engine):
+        target = target.con
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return target
+    raw = getattr(target, "con", None)
+    if isinstance(raw, duckdb.DuckDBPyConnection):
+        return raw
+    if isinstance(target, (str, Path)):
+        return duckdb.connect(str(target))
+    raise TypeError(f"expected an Engine, an Ibis DuckDB backend, a DuckDB connection or a database path, not {type(target).__name__}")
+
+
+def _ibis(target) -> ibis.BaseBackend:
+    if isinstance(target, Engine):
+        return target.con
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return ibis.duckdb.from_connection(target)
+    if isinstance(target, (str, Path)):
+        return ibis.duckdb.connect(str(target))
+    return target
+
+
+def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the log tables when the database has none yet (a read-only file that has them is fine)."""
+    if not {"contact_batches", "contact_events", "contact_errors"} <= _tables(con):
+        con.sql(LOG_DDL)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in run(con, "SELECT table_name FROM information_schema.tables")}
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+def intake(engine_or_con, path: Path | str, received_at: dt.datetime | None = None) -> IntakeResult:
+    """Take in one contact file (CSV, JSON Lines or Parquet) as one batch, in one transaction.
+
+    Rows with any problem are rejected (their errors are returned and logged); the good rows
+    are appended to the event log unless they change nothing (counted `unchanged`). Raises
+    UnreadableContactFile (nothing taken in, nothing logged) when the file cannot be parsed,
+    InputError when the database holds no master data (`ersattning load` first).
+    """
+    con = _duckdb(engine_or_con)
+    received_at = _local_naive(received_at or dt.datetime.now())
+    path = Path(path)
+    raw, read_errors = read_contact_file(path)
+    if raw is None:
+        raise UnreadableContactFile(f"{path.name}: {read_errors['message'][0].as_py()}; nothing was taken in",
+                                    errors=read_errors)
+    _require_master_data(con)
+    ensure_log(con)
+    run(con, "BEGIN TRANSACTION")
+    try:
+        checked = check_contacts(con, raw, path.name, received_at.date(), log="contact_events")
+        try:
+            (batch_id,), = run(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM contact_batches")
+            accepted = _insert_events(con, checked, batch_id, received_at, path.name)
+            _insert_errors(con, checked.errors, batch_id, received_at)
+            unchanged = checked.rows - checked.rejected - accepted
+            _insert_batch(con, batch_id, received_at, path.name, checked.rows, accepted, checked.rejected, unchanged)
+        finally:
+            drop_checked(con, checked)
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    return IntakeResult(int(batch_id), path.name, received_at, checked.rows, accepted, checked.rejected, unchanged,
+                        checked.errors)
+
+
+def _require_master_data(con: duckdb.DuckDBPyConnection) -> None:
+    missing = [t for t in ("clinics", "kombika") if t not in _tables(con)]
+    if not missing and run(con, "SELECT count(*) FROM kombika")[0][0] == 0:
+        missing = ["kombika"]
+    if missing:
+        raise InputError(f"the database has no {' or '.join(missing)} (no master data loaded): "
+                         "run `ersattning load DIR --db PATH` first")
+
+
+# Which kept rows change nothing, against the events already stored for their keys (only
+# rows whose key is in the log are hashed here):
+# - with reported_at: an event with the same content at the same or a later time is stored
+#   (it outranks this row for good, whatever arrives later: skipping it keeps the view
+#   independent of the arrival order);
+# - without (its time is its arrival): the contact's current version has the same content
+#   (a re-sent report, or a cancel of a withdrawn contact).
+_UNCHANGED = """
+    WITH stored AS (
+        SELECT e.kombika, e.contact_id, e.content_hash, coalesce(e.reported_at, e.received_at) AS eff
+        FROM contact_events e SEMI JOIN (SELECT kombika, contact_id FROM {batch} WHERE _keep) b
+             USING (kombika, contact_id)),
+    cand AS (
+        SELECT _row, kombika, contact_id, reported_at, {hash} AS content_hash
+        FROM {batch} SEMI JOIN (SELECT DISTINCT kombika, contact_id FROM stored) s USING (kombika, contact_id)
+        WHERE _keep),
+    latest_same AS (SELECT kombika, contact_id, content_hash, max(eff) AS eff FROM stored GROUP BY ALL),
+    cur AS (
+        SELECT kombika, contact_id, content_hash FROM stored
+        QUALIFY row_number() OVER (PARTITION BY kombika, contact_id ORDER BY eff DESC, content_hash DESC) = 1)
+    SELECT c._row FROM cand c
+    LEFT JOIN latest_same s ON c.reported_at IS NOT NULL AND s.kombika = c.kombika
+         AND s.contact_id = c.contact_id AND s.content_hash = c.content_hash
+    LEFT JOIN cur ON c.reported_at IS NULL AND cur.kombika = c.kombika AND cur.contact_id = c.contact_id
+    WHERE coalesce(s.eff >= c.reported_at, false) OR coalesce(cur.content_hash = c.content_hash, false)
+"""
+
+
+def _insert_events(con, checked: Checked, batch_id: int, received_at: dt.datetime, source: str) -> int:
+    """Append the kept rows that change something; event ids follow the file's line order."""
+    (first,), = run(con, "SELECT coalesce(max(event_id), 0) FROM contact_events")
+    unchanged = arrow(con, _UNCHANGED.format(batch=checked.view, hash=CONTENT_HASH_SQL))["_row"].to_numpy()
+    insert = checked.keep.copy()
+    insert[unchanged] = False
+    if not insert.any():
+        return 0
+    checked.replace(con, _insert=pa.array(insert), _event_id=pa.array(int(first) + np.cumsum(insert)))
+    run(con, f"""
+        INSERT INTO contact_events ({_EVENT_COLUMNS})
+        SELECT _event_id, {int(batch_id)}, ?::TIMESTAMP, ?, line, kombika, contact_id, record_type, person_id,
+               "date", contact_type, profession, diagnoses, actions, reported_at, {CONTENT_HASH_SQL}
+        FROM {checked.view} WHERE _insert""", [received_at, source])
+    return int(insert.sum())
+
+
+def _insert_errors(con, errors: pa.Table, batch_id: int, received_at: dt.datetime) -> None:
+    if not errors.num_rows:
+        return
+    name = f"_gvr_errors_{uuid.uuid4().hex[:12]}"
+    con.register(name, errors)
+    try:
+        run(con, f"""
+            INSERT INTO contact_errors (batch_id, received_at, source, line, kombika, contact_id, code, field, message)
+            SELECT {int(batch_id)}, ?::TIMESTAMP, source, line, kombika, contact_id, code, field, message FROM {name}""",
+                    [received_at])
+    finally:
+        con.unregister(name)
+
+
+def _insert_batch(con, batch_id: int, received_at: dt.datetime, source: str, rows: int, accepted: int,
+                  rejected: int, unchanged: int) -> None:
+    run(con, 'INSERT INTO contact_batches (batch_id, received_at, source, "rows", accepted, rejected, unchanged) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [batch_id, received_at, source, rows, accepted, rejected, unchanged])
+
+
+def _local_naive(t: dt.datetime | dt.date) -> dt.datetime:
+    """Timestamps are stored as local wall-clock time without zone, like a PAS's reported_at."""
+    if not isinstance(t, dt.datetime):
+        t = dt.datetime.combine(t, dt.time())
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+# --- the current view ------------------------------------------------------------------------
+
+def current_contacts(con, as_of: dt.datetime | dt.date | str | None = None) -> ibis.Table:
+    """The live contacts as an Ibis expression: per (kombika, contact_id), among the events
+    received at or before `as_of` (a date = the end of that day), the version with the
+    latest reported_at (received_at when missing), ties broken by content_hash; a key whose
+    winning version is a cancel is left out."""
+    backend = _ibis(con)
+    ensure_log(_duckdb(backend))
+    e = backend.table("contact_events")
+    if as_of is not None:
+        e = e.filter(e.received_at <= _as_of(as_of))
+    eff = e.reported_at.fill_null(e.received_at)
+    window = ibis.window(group_by=[e.kombika, e.contact_id], order_by=[eff.desc(), e.content_hash.desc()])
+    ranked = e.mutate(_version=ibis.row_number().over(window))
+    live = ranked.filter((ranked._version == 0) & (ranked.record_type == REPORT))
+    return live.select(*VIEW_COLUMNS)
+
+
+def current_contacts_arrow(con, as_of: dt.datetime | dt.date | str | None = None) -> pa.Table:
+    """`current_contacts` computed, as an Arrow table sorted by kombika and contact_id."""
+    return current_contacts(con, as_of).order_by(["kombika", "contact_id"]).to_pyarrow()
+
+
+def _as_of(as_of) -> dt.datetime:
+    if isinstance(as_of, str):
+        as_of = dt.datetime.fromisoformat(as_of) if "T" in as_of or " " in as_of else dt.date.fromisoformat(as_of)
+    if isinstance(as_of, dt.datetime):
+        return _local_naive(as_of)
+    return dt.datetime.combine(as_of, dt.time.max)
+
+
+# --- stateless reading (the `statements` command) ---------------------------------------------
+
+def read_contacts(path: Path | str, master: dict[str, pa.Table], today: dt.date) -> tuple[pa.Table, pa.Table]:
+    """Read and check a contact file against master data, without a database.
+
+    Returns (contacts, errors): the live version of each contact (per key the latest
+    reported_at, ties by content; cancels applied), typed as CONTACTS_SCHEMA, and one error
+    row per problem. An unreadable file gives no contacts and its `unreadable` error row.
+    """
+    path = Path(path)
+    raw, errors = read_contact_file(path)
+    if raw is None:
+        return CONTACTS_SCHEMA.empty_table(), errors
+    con = duckdb.connect()
+    try:
+        run(con, "SET threads TO 2")
+        for name in ("kombika", "clinics"):
+            table = master.get(name)
+            con.register(name, table if table is not None else CONTRACTS[name].empty_table())
+        checked = check_contacts(con, raw, path.name, today, log=None)
+        live = checked.keep.copy()
+        if checked.repeated.num_rows:
+            # Keys given more than once: the latest reported_at wins, ties by content; rows
+            # without reported_at count as reported at the end of `today`.
+            con.register("_gvr_repeated", checked.repeated)
+            older = arrow(con, """
+                SELECT _row FROM _gvr_repeated
+                QUALIFY row_number() OVER (PARTITION BY kombika, contact_id
+                        ORDER BY coalesce(reported_at, ?::TIMESTAMP) DESC, content_hash DESC) > 1""",
+                          [dt.datetime.combine(today, dt.time.max)])["_row"].to_numpy()
+            live[older] = False
+        drop_checked(con, checked)
+    finally:
+        con.close()
+    live &= _np(pc.equal(checked.work["record_type"], REPORT))
+    contacts = checked.work.filter(pa.array(live)).rename_columns(
+        {"line": "source_line"}).select(CONTACTS_SCHEMA.names)
+    return contacts.cast(CONTACTS_SCHEMA), checked.errors
+
+
+def write_contact_errors(errors: pa.Table, path: Path | str) -> Path:
+    """contact_errors.csv: source, line, kombika, contact_id, code, field, message."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = errors.select(ERRORS_SCHEMA.names).cast(ERRORS_SCHEMA)
+    pacsv.write_csv(table, str(path))
+    return path

@@ -1,0 +1,118 @@
+"""The contact file contract (DESIGN.md `contacts.csv`), the error codes sent back to the
+clinic, and the tables of the append-only event log, as data.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ersattning.inputs.schema import CODE, DATE, KOMBIKA, PERSON_ID, TEXT, Column, Contract
+
+REPORT, CANCEL = "report", "cancel"
+RECORD_TYPES = (REPORT, CANCEL)
+
+CONTACT_TYPES = (
+    "clinic_visit", "home_visit", "home_care_visit", "video", "phone", "team_visit",
+    "group_team_visit", "group_visit",
+)
+PROFESSIONS = (
+    "doctor", "nurse", "assistant_nurse", "psychologist", "psychotherapist", "counsellor",
+    "physiotherapist", "occupational_therapist", "dietitian", "other_licensed",
+)
+
+# `required` here means "required on a report": a cancel needs only the key (and record_type).
+CONTACTS = Contract("contacts", False, (
+    Column("contact_id", CODE, True),
+    Column("kombika", KOMBIKA, True),
+    Column("person_id", PERSON_ID, True, personal=True),
+    Column("date", DATE, True),
+    Column("contact_type", CODE, True),
+    Column("profession", CODE, True),
+    Column("diagnoses", TEXT, False),
+    Column("actions", TEXT, False),
+    Column("record_type", CODE, False),
+    Column("reported_at", TEXT, False),
+))
+KEY = ("kombika", "contact_id")
+REQUIRED_ON_REPORT = tuple(c.name for c in CONTACTS.columns if c.required)
+# The fields whose values make up a contact's content (its hash); reported_at is *when*, not *what*.
+CONTENT = ("kombika", "contact_id", "record_type", "person_id", "date", "contact_type", "profession", "diagnoses", "actions")
+
+# Typed contacts as `read_contacts` returns them: the live version of each contact.
+CONTACTS_SCHEMA = pa.schema([
+    pa.field("contact_id", pa.string()),
+    pa.field("kombika", pa.string()),
+    pa.field("person_id", pa.string()),
+    pa.field("date", pa.date32()),
+    pa.field("contact_type", pa.string()),
+    pa.field("profession", pa.string()),
+    pa.field("diagnoses", pa.string()),
+    pa.field("actions", pa.string()),
+    pa.field("reported_at", pa.timestamp("us")),
+    pa.field("source_line", pa.int64()),
+])
+
+ERRORS_SCHEMA = pa.schema([
+    pa.field("source", pa.string()),
+    pa.field("line", pa.int64()),
+    pa.field("kombika", pa.string()),
+    pa.field("contact_id", pa.string()),
+    pa.field("code", pa.string()),
+    pa.field("field", pa.string()),
+    pa.field("message", pa.string()),
+])
+
+# code -> what the clinic (its PAS) should do about it; sent back with every rejected row.
+CONTACT_ERROR_CODES: dict[str, str] = {
+    "unreadable": "The file cannot be parsed at all (not UTF-8 CSV with a header, JSON Lines or Parquet; a truncated "
+                  "file; a line with the wrong number of fields; no contact_id or kombika column). Nothing in it was "
+                  "taken in: fix or re-export the file and send all of it again.",
+    "missing_value": "A required value is empty (a report needs contact_id, kombika, person_id, date, contact_type "
+                     "and profession; a cancel needs contact_id and kombika): fill it in and report the contact again.",
+    "bad_date": "The contact date is not an ISO date YYYY-MM-DD that exists in the calendar: correct it and report again.",
+    "future_date": "The contact date is after the day the file was received: a contact is reported after it took "
+                   "place; correct the date or report the contact once it has happened.",
+    "unknown_kombika": "The kombika is not one of the region's reporting units: report on the kombika assigned to "
+                       "the assignment (a subcontractor on its own kombika), or ask the region to register it.",
+    "inactive_kombika": "The kombika exists but was not valid on the contact date: report on the kombika valid "
+                        "that day, or correct the date.",
+    "before_clinic_opened": "The contact date is before the kombika's clinic opened or after it closed: correct "
+                            "the date or the kombika.",
+    "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits YYYYMMDDNNNC, calendar date, Luhn "
+                     "check digit) or reservnummer (99 + 10 characters): correct the patient's identity in the PAS.",
+    "bad_contact_type": "Not a contact type of the contract (clinic_visit, home_visit, home_care_visit, video, phone, "
+                        "team_visit, group_team_visit, group_visit): correct it.",
+    "bad_profession": "Not a profession of the contract (doctor, nurse, assistant_nurse, psychologist, "
+                      "psychotherapist, counsellor, physiotherapist, occupational_therapist, dietitian, "
+                      "other_licensed): correct it.",
+    "bad_diagnosis": "A diagnosis is not shaped like an ICD-10-SE code (a letter, two digits, then optionally a point "
+                     "and more letters or digits: J06.9, I10, F32.1; several separated by ';'): correct the code.",
+    "bad_action": "An action is not shaped like a KVÅ code (two letters and three digits such as UX007 or XV016, "
+                  "or three letters and two digits; several separated by ';'): correct the code.",
+    "bad_record_type": "record_type must be report, cancel or empty (= report): correct it.",
+    "bad_reported_at": "reported_at is not a timestamp YYYY-MM-DDTHH:MM:SS that exists in the calendar: correct it "
+                       "or leave it empty (then the time the file was received is used).",
+    "cancel_unknown": "A cancel of a contact (kombika, contact_id) that was never reported, neither before nor in the "
+                      "same file: check the kombika and contact_id; nothing needs cancelling if it was never reported.",
+    "conflicting_duplicate": "The same contact (kombika, contact_id) appears more than once in the file, with different "
+                             "content and the same reported_at (or none), so the file does not say which is right: "
+                             "every row of that contact in the file was rejected; send the contact once.",
+}
+
+# The event log (append-only: rows are only ever inserted). One transaction per batch.
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS contact_batches (
+    batch_id BIGINT, received_at TIMESTAMP, source VARCHAR, "rows" BIGINT, accepted BIGINT,
+    rejected BIGINT, unchanged BIGINT
+);
+CREATE TABLE IF NOT EXISTS contact_events (
+    event_id BIGINT, batch_id BIGINT, received_at TIMESTAMP, source VARCHAR, line BIGINT,
+    kombika VARCHAR, contact_id VARCHAR, record_type VARCHAR, person_id VARCHAR, date DATE,
+    contact_type VARCHAR, profession VARCHAR, diagnoses VARCHAR, actions VARCHAR,
+    reported_at TIMESTAMP, content_hash VARCHAR
+);
+CREATE TABLE IF NOT EXISTS contact_errors (
+    batch_id BIGINT, received_at TIMESTAMP, source VARCHAR, line BIGINT, kombika VARCHAR,
+    contact_id VARCHAR, code VARCHAR, field VARCHAR, message VARCHAR
+);
+"""
