@@ -141,6 +141,7 @@ def run_bench(persons: int, json_path: Path | None, runs: int, with_year: bool, 
         "intake_per_s": round(statistics.median(rates)),
         "intake_runs_per_s": [round(r) for r in rates],
         "peak_rss_mb": figures["peak_rss_mb"],
+        "intake_peak_rss_mb": peak_rss_mb(),  # this process: generation, validation and intake
         "runs": runs,
         "month": BENCH_MONTH,
         "clinics": figures["clinics"],
@@ -215,8 +216,20 @@ def _worker(db: str, runs: int, with_year: bool) -> dict:
                 compute_month(engine, book, month)
             year_times.append(time.perf_counter() - t0)
         out["year_s"] = round(statistics.median(year_times), 3)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM). Not ru_maxrss: on Linux that survives
+    exec, so a worker would report its parent's peak (here: the 10 M-contact intake)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 if __name__ == "__main__":

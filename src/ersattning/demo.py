@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,14 +40,26 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
     from ersattning.inputs import read_inputs
     from ersattning.synth import generate
 
+    from ersattning.register import intake, write_contact_errors
+
     input_dir = out / "input"
     with console.status(f"Building a synthetic Stockholm region of {persons:,} persons…".replace(",", " ")):
-        generate(input_dir, persons=persons, seed=2022, first_year=min(2015, year), last_year=max(2023, year), fmt="csv")
+        generate(input_dir, persons=persons, seed=2022, first_year=min(2015, year), last_year=max(2023, year), fmt="csv",
+                 contact_years=[year])
     with console.status("Validating and loading the input files…"):
         inputs = read_inputs(input_dir).require_clean()
         _fresh_db(db)
         engine = open_engine(db)
         store_inputs(engine, inputs.tables)
+    with console.status("Reporting the year's care contacts to the register (GVR)…"):
+        # Reported as of the day after the year, so that no contact of the year is "in the future".
+        reported = intake(engine, input_dir / "contacts.csv", received_at=dt.datetime(year + 1, 1, 5, 8, 0))
+        errors_path = out / "contact_errors.csv"
+        write_contact_errors(reported.errors, errors_path)
+    console.print(
+        f"Contacts: {reported.accepted:,} accepted, {reported.rejected:,} rejected (with a reason each in {errors_path}), "
+        f"{reported.unchanged:,} unchanged".replace(",", " ")
+    )
     book = rulebook_mod.load()
     all_lines, all_statements = [], []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:

@@ -24,14 +24,18 @@ class Engine:
     con: ibis.BaseBackend
     backend: str = "duckdb"
     tables: dict[str, ibis.Table] = field(default_factory=dict)
+    #: (first, last) -> the live contacts dated in that period, when they come from a register.
+    contacts_between: object = None
     _cached: list = field(default_factory=list, repr=False)
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
         """DuckDB in memory, or on a database file (created when missing)."""
         con = ibis.duckdb.connect(str(path) if path else ":memory:")
-        # Two cores: keep DuckDB to the machine it is on; it is the embedded default.
         con.raw_sql("SET preserve_insertion_order = false")
+        # DuckDB's default (80 % of RAM) lets its buffer pool grow far past what a month needs;
+        # a cap keeps the full region within the 4 GiB target (it spills to disk if needed).
+        con.raw_sql(f"SET memory_limit = '{os.environ.get('ERSATTNING_DUCKDB_MEMORY', '3GB')}'")
         return cls(con, "duckdb")
 
     @classmethod
@@ -81,6 +85,12 @@ class Engine:
             raise InputError(f"the database has no {', '.join(missing)}: run `ersattning load DIR --db PATH` first")
         self.tables.update({n: self.con.table(n) for n in INPUT_TABLES})
         return self
+
+    def contacts(self, first, last) -> ibis.Table | None:
+        """The contacts to price for first..last: the register's live view, or a given table."""
+        if self.contacts_between is not None:
+            return self.contacts_between(first, last)
+        return self.tables.get("contacts")
 
     def cache(self, expr: ibis.Table) -> ibis.Table:
         """Compute an intermediate table once (a temporary table, or a cached DataFrame on Spark).

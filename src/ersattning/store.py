@@ -113,7 +113,7 @@ def attach_contacts(engine: Engine, as_of=None) -> None:
     if has_table(engine, "contact_events"):
         from ersattning.register import current_contacts
 
-        engine.tables["contacts"] = current_contacts(engine.con, as_of=as_of)
+        engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))
 
 
 def stored_month(engine: Engine, month: str) -> tuple[pa.Table, pa.Table]:

@@ -267,3 +267,20 @@ def test_current_view_is_an_ibis_expression(db, tmp_path):
     joined = expr.join(db.con.table("kombika"), "kombika").group_by("clinic_id").aggregate(n=expr.contact_id.count())
     assert joined.to_pyarrow().to_pylist() == [{"clinic_id": "C1", "n": 3}]
     assert current_contacts_arrow(db).schema.field("date").type == pa.date32()
+
+
+def test_a_months_view_equals_the_whole_view_for_that_month_even_when_a_correction_moves_a_date(db, tmp_path):
+    """`dated_between` ranks only the keys with some version in the month; a correction that
+    moves a contact from March to April takes it out of March and into April."""
+    first = [contact("a", date="2024-03-10"), contact("b", date="2024-03-11"), contact("c", date="2024-04-02")]
+    intake(db, write_contacts(tmp_path / "b1.csv", first), received_at=RECEIVED)
+    moved = [contact("a", date="2024-04-05", reported_at="2024-04-06T08:00:00"),   # March → April
+             contact("c", date="2024-03-30", reported_at="2024-04-06T08:00:00")]   # April → March
+    intake(db, write_contacts(tmp_path / "b2.csv", moved), received_at=RECEIVED + dt.timedelta(days=1))
+
+    whole = current_contacts_arrow(db)
+    for first_day, last_day in ((dt.date(2024, 3, 1), dt.date(2024, 3, 31)), (dt.date(2024, 4, 1), dt.date(2024, 4, 30))):
+        expected = sorted(r["contact_id"] for r in whole.to_pylist() if first_day <= r["date"] <= last_day)
+        got = sorted(current_contacts(db.con, dated_between=(first_day, last_day)).to_pyarrow()["contact_id"].to_pylist())
+        assert got == expected
+    assert sorted(current_contacts(db.con, dated_between=(dt.date(2024, 3, 1), dt.date(2024, 3, 31))).to_pyarrow()["contact_id"].to_pylist()) == ["b", "c"]

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from ersattning.ids import classify, make_personnummer
 from ersattning.register import current_contacts_arrow, intake
-from ersattning.register.validate import _valid_person_ids
 
 TIMES = [f"2024-03-0{d}T10:00:00" for d in range(1, 4)]  # few, so that equal reported_at happen
 PROFESSIONS = ["doctor", "nurse"]
@@ -73,18 +72,3 @@ def test_a_late_correction_does_not_hide_a_later_identical_version(tmp_path):
              for i, p in ((1, "doctor"), (2, "nurse"), (3, "doctor"))]
     for order in ([0, 1, 2], [0, 2, 1], [1, 2, 0], [2, 1, 0]):
         assert _view_after(order, files)["profession"].to_pylist() == ["doctor"], order
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(
-    st.text(alphabet="0123456789", min_size=10, max_size=13),
-    st.text(alphabet="9aZ0ö-+ ", min_size=12, max_size=12),
-    st.builds(lambda s: "99" + s, st.text(alphabet="0123456789abcXYZ_", min_size=10, max_size=10)),
-), min_size=1, max_size=30), st.integers(0, 2**31))
-def test_fast_person_id_check_agrees_with_classify(texts, seed):
-    rng = np.random.default_rng(seed)
-    valid = list(make_personnummer(
-        np.datetime64("1900-01-01") + rng.integers(0, 45000, 5).astype("timedelta64[D]"), rng.integers(0, 1000, 5),
-        coordination=rng.random(5) < 0.3))
-    ids = pa.array(texts + valid, pa.string())
-    assert _valid_person_ids(ids).tolist() == classify(ids).is_valid().to_pylist()

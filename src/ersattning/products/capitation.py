@@ -102,45 +102,44 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     """All capitation product rows of `month` as one table (quantity = persons or weight sums)."""
     d = last_day(month)
     rules = book.at(d)
-    # Every capitation item reads the same residents and listed persons: compute them once.
-    resident = engine.cache(residents(engine, d))
-    listed = engine.cache(listed_on(engine, d, resident=resident))
     parts: list[ibis.Table] = []
 
+    # One pass over the listed persons: per clinic and age band, the persons, their ACG and
+    # CNI sums and the sick-leave ages; every per-listed item is cut from this small table.
+    listed = listed_on(engine, d)
     bands = rules.value("capitation_age.amounts")
-    if bands:
-        cases = [(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]
-        banded = listed.mutate(product_code=ibis.cases(*cases))
-        agg = banded.group_by("clinic_id", "product_code").aggregate(persons=banded.count())
-        parts.append(_rows(agg, "capitation_age", agg.product_code, agg.persons, month, d))
-
-    acg_rate, cni_rate = rules.get("capitation_acg.rate"), rules.get("capitation_cni.rate")
-    if acg_rate or cni_rate:
-        with_risk = listed.join(risk_as_of(engine, month), "person_id", how="left")
-        agg = with_risk.group_by("clinic_id").aggregate(
+    band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
+    sick_ages = rules.value("capitation_sick_leave_coordination.ages")
+    sick = _in_range(listed.age, sick_ages) if sick_ages else ibis.literal(False)
+    listed = listed.mutate(band=band, sick=sick.ifelse(1, 0))
+    with_risk = listed.left_join(risk_as_of(engine, month), "person_id")
+    per_band = engine.cache(
+        with_risk.group_by(clinic_id=with_risk.clinic_id, product_code=with_risk.band).aggregate(
             persons=with_risk.count(),
             acg=with_risk.acg_weight.sum(),
             cni=with_risk.cni.sum(),
+            sick=with_risk.sick.sum(),
         )
-        if acg_rate:
-            parts.append(_rows(agg, "capitation_acg", "CAP_ACG", agg.acg.fill_null(0), month, d))
-        if cni_rate:
-            parts.append(_rows(agg, "capitation_cni", "CAP_CNI", agg.cni.fill_null(0), month, d))
-
+    )
+    if bands:
+        parts.append(_rows(per_band, "capitation_age", per_band.product_code, per_band.persons, month, d))
+    per_clinic = per_band.group_by("clinic_id").aggregate(
+        persons=per_band.persons.sum(), acg=per_band.acg.sum(), cni=per_band.cni.sum(), sick=per_band.sick.sum()
+    )
+    if rules.get("capitation_acg.rate"):
+        parts.append(_rows(per_clinic, "capitation_acg", "CAP_ACG", per_clinic.acg.fill_null(0), month, d))
+    if rules.get("capitation_cni.rate"):
+        parts.append(_rows(per_clinic, "capitation_cni", "CAP_CNI", per_clinic.cni.fill_null(0), month, d))
     if rules.get("capitation_on_call.amount"):
-        agg = listed.group_by("clinic_id").aggregate(persons=listed.count())
-        parts.append(_rows(agg, "capitation_on_call", "CAP_ON_CALL", agg.persons, month, d))
-
+        parts.append(_rows(per_clinic, "capitation_on_call", "CAP_ON_CALL", per_clinic.persons, month, d))
     if rules.get("capitation_sick_leave_coordination.amount"):
-        ages = rules.value("capitation_sick_leave_coordination.ages")
-        sub = listed.filter(_in_range(listed.age, ages))
-        agg = sub.group_by("clinic_id").aggregate(persons=sub.count())
-        parts.append(_rows(agg, "capitation_sick_leave_coordination", "CAP_SICK_LEAVE", agg.persons, month, d))
+        sick = per_clinic.filter(per_clinic.sick > 0).mutate(persons=per_clinic.sick)
+        parts.append(_rows(sick, "capitation_sick_leave_coordination", "CAP_SICK_LEAVE", sick.sick, month, d))
 
     if rules.get("capitation_home_care.amount"):
         hc = engine["home_care"]
         enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
-        enrolled = enrolled.join(resident, "person_id")
+        enrolled = enrolled.join(residents(engine, d), "person_id")
         agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
         parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
 

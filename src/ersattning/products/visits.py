@@ -70,29 +70,48 @@ def _condition(f: ibis.Table, when: dict) -> ibis.Value:
     return cond
 
 
-def product_code(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) -> ibis.Value:
-    """The product each contact gets from one component's decision table (null = none)."""
+def product_code(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) -> ibis.Value | None:
+    """The product each contact gets from one component's decision table (null = none);
+    None when no version of the table is in force in the period (the component is left out)."""
     cases = []
     for version, v_from, v_to in _versions(table, start, end):
         in_force = (f.date >= v_from) & (f.date <= v_to)
         for when, product in version.value:
             cases.append((in_force & _condition(f, when), ibis.literal(product, type="string")))
     if not cases:
-        return ibis.null("string")
+        return None
     return ibis.cases(*cases, else_=ibis.null("string"))
 
 
-def price_list_table(book: Rulebook, start: dt.date, end: dt.date) -> pa.Table:
-    """Every visit product's price versions overlapping start..end (HEJ), in öre."""
-    cols = {k: [] for k in ("component", "product_code", "p_from", "p_to", "unit_price_ore", "rule", "reference", "illustrative")}
+def _in_force(f: ibis.Table, book: Rulebook, start: dt.date, end: dt.date) -> dict[str, ibis.Value]:
+    """component -> product-code expression, for the components with a table in force."""
+    codes = {c: product_code(f, book[f"{c}.decision_table"], start, end) for c in VISIT_COMPONENTS}
+    return {c: code for c, code in codes.items() if code is not None}
+
+
+def price_periods(book: Rulebook, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """start..end cut where any visit decision table or price list changes (usually one piece)."""
+    cuts = {start}
     for component in VISIT_COMPONENTS:
-        param = book[f"{component}.prices"]
-        for version, v_from, v_to in _versions(param, start, end):
+        for name in (f"{component}.decision_table", f"{component}.prices"):
+            cuts.update(v.start for v in book[name].values if start < v.start <= end)
+    bounds = sorted(cuts)
+    return [(b, (bounds[i + 1] - dt.timedelta(days=1)) if i + 1 < len(bounds) else end) for i, b in enumerate(bounds)]
+
+
+def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> pa.Table:
+    """Every visit product's price in each period (HEJ), in öre, with its rule and source."""
+    cols = {k: [] for k in ("period", "component", "product_code", "unit_price_ore", "rule", "reference", "illustrative")}
+    for i, (p_from, _) in enumerate(periods):
+        for component in VISIT_COMPONENTS:
+            param = book[f"{component}.prices"]
+            version = param.at(p_from)
+            if version is None:
+                continue
             for code, amount in version.value.items():
+                cols["period"].append(i)
                 cols["component"].append(component)
                 cols["product_code"].append(code)
-                cols["p_from"].append(v_from)
-                cols["p_to"].append(v_to)
                 cols["unit_price_ore"].append(to_ore(amount))
                 cols["rule"].append(f"{component}.decision_table+{param.name}@{version.start.isoformat()}")
                 cols["reference"].append(version.reference)
@@ -100,7 +119,7 @@ def price_list_table(book: Rulebook, start: dt.date, end: dt.date) -> pa.Table:
     return pa.table(
         cols,
         schema=pa.schema([
-            ("component", pa.string()), ("product_code", pa.string()), ("p_from", pa.date32()), ("p_to", pa.date32()),
+            ("period", pa.int64()), ("component", pa.string()), ("product_code", pa.string()),
             ("unit_price_ore", pa.int64()), ("rule", pa.string()), ("reference", pa.string()), ("illustrative", pa.bool_()),
         ]),
     )
@@ -111,8 +130,7 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
     start, end = first_day(month), last_day(month)
     f = contact_facts(engine, book, contacts, start, end)
     parts = []
-    for component in VISIT_COMPONENTS:
-        code = product_code(f, book[f"{component}.decision_table"], start, end)
+    for component, code in _in_force(f, book, start, end).items():
         payee = f.listing_clinic if component in BILLED_TO_LISTING_CLINIC else f.clinic_id
         part = f.select(
             "kombika", "contact_id", "person_id", "date",
@@ -129,14 +147,34 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
 
 
 def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
-    """Priced visit lines per (clinic, component, product, price version) for `month`."""
+    """Priced visit lines per (clinic, component, product, price version) for `month`.
+
+    One pass over the contacts' facts: every component's product is a column, contacts are
+    counted per (clinic, listing clinic, price period, products), and only that small table
+    is turned into one row per component and priced.
+    """
     start, end = first_day(month), last_day(month)
-    cp = contact_products(engine, book, contacts, month)
-    prices = ibis.memtable(price_list_table(book, start, end))
-    priced = cp.left_join(
-        prices,
-        [cp.component == prices.component, cp.product_code == prices.product_code, prices.p_from <= cp.date, prices.p_to >= cp.date],
+    periods = price_periods(book, start, end)
+    f = contact_facts(engine, book, contacts, start, end)
+    period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
+    codes = _in_force(f, book, start, end)
+    if not codes:  # before the first visit model in the rulebook: no visit lines
+        return _no_lines(month)
+    counted = engine.cache(
+        f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **codes).aggregate(n=f.count())
     )
+    parts = []
+    for component in codes:
+        payee = counted.listing_clinic if component in BILLED_TO_LISTING_CLINIC else counted.clinic_id
+        part = counted.select(
+            payee=payee, period=counted.period, component=ibis.literal(component), product_code=counted[component], n=counted.n
+        )
+        parts.append(part.filter(part.product_code.notnull()))
+    products = parts[0]
+    for p in parts[1:]:
+        products = products.union(p)
+    prices = ibis.memtable(price_list_table(book, periods))
+    priced = products.left_join(prices, ["period", "component", "product_code"])
     grouped = priced.group_by(
         clinic_id=priced.payee,
         component=priced.component,
@@ -145,14 +183,15 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
         rule=priced.rule,
         reference=priced.reference,
         illustrative=priced.illustrative,
-    ).aggregate(n=priced.count(), persons=priced.person_id.nunique())
+    ).aggregate(n=priced.n.sum())
     return grouped.select(
         "clinic_id",
         month=ibis.literal(month),
         component="component",
         product_code="product_code",
         quantity=grouped.n.cast("decimal(38, 6)"),
-        persons=grouped.persons.cast("int64"),
+        # Visit lines count contacts; the patients behind them are in the trace, not here.
+        persons=ibis.null("int64"),
         snapshot=ibis.null("string"),
         unit_price_ore="unit_price_ore",
         unit=ibis.literal("SEK/visit"),
@@ -164,11 +203,28 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
     )
 
 
-def check_visit_prices(lines: pa.Table) -> None:
-    """A visit product without a price in force is an error with the product named."""
+def _no_lines(month: str) -> ibis.Table:
+    schema = {
+        "clinic_id": "string", "month": "string", "component": "string", "product_code": "string",
+        "quantity": "decimal(38, 6)", "persons": "int64", "snapshot": "string", "unit_price_ore": "int64",
+        "unit": "string", "divisor": "int64", "rule": "string", "reference": "string", "illustrative": "boolean",
+        "amount_ore": "int64",
+    }
+    return ibis.memtable(pa.Table.from_pylist([], schema=ibis.schema(schema).to_pyarrow()))
+
+
+def check_visit_prices(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str, lines: pa.Table) -> None:
+    """A visit product without a price in force is an error naming the product and the
+    contacts (kombika:contact_id) it was given to: never a silent zero."""
     import pyarrow.compute as pc
 
     missing = lines.filter(pc.and_(pc.equal(lines["unit"], "SEK/visit"), pc.is_null(lines["unit_price_ore"])))
-    if len(missing):
-        codes = sorted(set(missing["product_code"].to_pylist()))
-        raise StatementError(f"no price in force for visit product(s) {', '.join(codes)}")
+    if not len(missing):
+        return
+    codes = sorted(set(missing["product_code"].to_pylist()))
+    # Only on this error path: the contact-level products, filtered in Arrow (DuckDB 2.0
+    # fails to bind an IN pushed through this union).
+    cp = contact_products(engine, book, contacts, month).to_pyarrow()
+    hit = cp.filter(pc.is_in(cp["product_code"], value_set=pa.array(codes))).sort_by([("kombika", "ascending"), ("contact_id", "ascending")]).slice(0, 5)
+    keys = ", ".join(f"{k}:{c}" for k, c in zip(hit["kombika"].to_pylist(), hit["contact_id"].to_pylist()))
+    raise StatementError(f"no price in force for visit product(s) {', '.join(codes)} in {month}; contacts {keys}")

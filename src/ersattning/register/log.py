@@ -205,20 +205,32 @@ def _local_naive(t: dt.datetime | dt.date) -> dt.datetime:
 
 # --- the current view ------------------------------------------------------------------------
 
-def current_contacts(con, as_of: dt.datetime | dt.date | str | None = None) -> ibis.Table:
+def current_contacts(con, as_of: dt.datetime | dt.date | str | None = None,
+                     dated_between: tuple[dt.date, dt.date] | None = None) -> ibis.Table:
     """The live contacts as an Ibis expression: per (kombika, contact_id), among the events
     received at or before `as_of` (a date = the end of that day), the version with the
     latest reported_at (received_at when missing), ties broken by content_hash; a key whose
-    winning version is a cancel is left out."""
+    winning version is a cancel is left out.
+
+    `dated_between=(first, last)` gives only the live contacts dated in that period, ranking
+    only the events of keys with some version dated there (a live version is one of its
+    key's events, so no live contact of the period is missed, even when a correction moved
+    its date): a month's pricing does not sort the whole log."""
     backend = _ibis(con)
     ensure_log(_duckdb(backend))
     e = backend.table("contact_events")
     if as_of is not None:
         e = e.filter(e.received_at <= _as_of(as_of))
+    if dated_between is not None:
+        first, last = dated_between
+        keys = e.filter((e.date >= first) & (e.date <= last)).select("kombika", "contact_id").distinct()
+        e = e.semi_join(keys, ["kombika", "contact_id"])
     eff = e.reported_at.fill_null(e.received_at)
     window = ibis.window(group_by=[e.kombika, e.contact_id], order_by=[eff.desc(), e.content_hash.desc()])
     ranked = e.mutate(_version=ibis.row_number().over(window))
     live = ranked.filter((ranked._version == 0) & (ranked.record_type == REPORT))
+    if dated_between is not None:
+        live = live.filter((live.date >= dated_between[0]) & (live.date <= dated_between[1]))
     return live.select(*VIEW_COLUMNS)
 
 

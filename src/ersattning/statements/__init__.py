@@ -80,15 +80,18 @@ def month_prices(book: Rulebook, month: str) -> pa.Table:
 def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     """Run products → pricing → statements for `month`; the result is a draft statement."""
     prices = ibis.memtable(month_prices(book, month))
+    contacts = None
     try:
         priced = price_rows(capitation_rows(engine, book, month), prices).select(*PRICED_COLUMNS)
-        if "contacts" in engine.tables:
-            visits = visit_lines(engine, book, engine["contacts"], month).select(*PRICED_COLUMNS)
+        contacts = engine.contacts(first_day(month), last_day(month))
+        if contacts is not None:
+            visits = visit_lines(engine, book, contacts, month).select(*PRICED_COLUMNS)
             priced = priced.union(visits)
         lines = priced.to_pyarrow()
+        if contacts is not None:
+            check_visit_prices(engine, book, contacts, month, lines)
     finally:
         engine.release_cached()
-    check_visit_prices(lines)
     check_priced(lines)
     lines = _finish_lines(lines)
     return MonthResult(month, lines, totals(lines, open_clinics(engine, month), month))
