@@ -31,7 +31,7 @@ def luhn_check_digits(nine_digits: np.ndarray) -> np.ndarray:
     return (10 - total % 10) % 10
 
 
-def _fixed_width_bytes(values: pa.Array, width: int) -> np.ndarray:
+def fixed_width_bytes(values: pa.Array, width: int) -> np.ndarray:
     """(n, width) uint8 matrix of strings all `width` bytes long (the caller checked that)."""
     values = pc.binary_join_element_wise(values, "")  # a fresh, offset-free copy
     if len(values) == 0:
@@ -55,7 +55,7 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     kinds = np.zeros(n, dtype=np.int8)
     twelve = np.flatnonzero(pc.fill_null(pc.equal(pc.binary_length(ids), 12), False).to_numpy(zero_copy_only=False))
     if len(twelve):
-        b = _fixed_width_bytes(ids.take(pa.array(twelve, pa.int64())), 12)
+        b = fixed_width_bytes(ids.take(pa.array(twelve, pa.int64())), 12)
         digit = (b >= 48) & (b <= 57)
         lower = b | 32
         alnum = digit | ((lower >= 97) & (lower <= 122))
@@ -65,7 +65,7 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         day = d[:, 6] * 10 + d[:, 7]
         coordination = day > 60
         numeric = digit.all(axis=1) & ((century == 19) | (century == 20))
-        dated = _valid_dates(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(coordination, day - 60, day))
+        dated = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(coordination, day - 60, day))
         luhn = luhn_check_digits(np.where(digit[:, 2:11], d[:, 2:11], 0)) == d[:, 11]
         ok = numeric & dated & luhn
         code = np.where(reserv, 3, np.where(ok & coordination, 2, np.where(ok, 1, 0)))
@@ -75,11 +75,10 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
-def _valid_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    ok = (month >= 1) & (month <= 12) & (day >= 1)
-    safe_month = np.clip(month, 1, 12)
-    start = (np.clip(year, 1900, 2100) - 1970) * 12 + safe_month - 1
-    first = start.astype("datetime64[M]")
+def calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Whether each (year, month, day) is a date in the calendar, on whole arrays."""
+    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
     days_in_month = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
     return ok & (day <= days_in_month)
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ersattning.errors import InputError
-from ersattning.ids import classify
+from ersattning.ids import calendar_ok, classify, fixed_width_bytes
 from ersattning.inputs import schema as s
 from ersattning.inputs.schema import CONTRACTS, ERRORS_SCHEMA, SOURCE_LINE, Column, Contract
 
@@ -359,31 +359,14 @@ def _dictionary_parse(values: pa.Array, parse) -> tuple[pa.Array, np.ndarray, ob
     return typed, wrong, extra, encoded.indices
 
 
-def _fixed_width_bytes(values: pa.Array, width: int) -> np.ndarray:
-    """(n, width) uint8 view of strings all `width` bytes long (the caller checked that)."""
-    values = pc.binary_join_element_wise(values, "")  # a fresh, offset-free copy
-    if len(values) == 0:
-        return np.zeros((0, width), np.uint8)
-    bufs = values.buffers()
-    offsets = np.frombuffer(bufs[1], np.int32, count=len(values) + 1)
-    return np.frombuffer(bufs[2], np.uint8)[offsets[0]:offsets[-1]].reshape(-1, width)
-
-
-def _calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-    first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-    days_in_month = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
-    return ok & (day <= days_in_month)
-
-
 def _parse_dates(unique: pa.Array) -> tuple[pa.Array, np.ndarray]:
     shaped = _np(pc.match_substring_regex(unique, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
     idx = np.flatnonzero(shaped)
-    d = _fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 10).astype(np.int64) - 48
+    d = fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 10).astype(np.int64) - 48
     year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
     month = d[:, 5] * 10 + d[:, 6]
     day = d[:, 8] * 10 + d[:, 9]
-    good = _calendar_ok(year, month, day)
+    good = calendar_ok(year, month, day)
     ok = np.zeros(len(unique), bool)
     ok[idx[good]] = True
     days = np.zeros(len(unique), np.int32)
@@ -396,7 +379,7 @@ def _parse_months(unique: pa.Array) -> tuple[pa.Array, np.ndarray, None]:
     """Month numbers (year * 12 + month - 1) of YYYY-MM strings."""
     ok = _np(pc.match_substring_regex(unique, r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
     idx = np.flatnonzero(ok)
-    d = _fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 7).astype(np.int64) - 48
+    d = fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 7).astype(np.int64) - 48
     numbers = np.zeros(len(unique), np.int64)
     numbers[idx] = (d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]) * 12 + d[:, 5] * 10 + d[:, 6] - 1
     return pa.array(numbers, pa.int64(), mask=~ok), ok, None
@@ -448,10 +431,10 @@ def _person_id_problems(ids: pa.Array) -> tuple[np.ndarray, tuple]:
         r = np.where(short, 1, 0)
         t = np.flatnonzero(twelve)
         if len(t):
-            d = _fixed_width_bytes(sub.take(pa.array(t, pa.int64())), 12).astype(np.int64) - 48
+            d = fixed_width_bytes(sub.take(pa.array(t, pa.int64())), 12).astype(np.int64) - 48
             century = d[:, 0] * 10 + d[:, 1]
             day = d[:, 6] * 10 + d[:, 7]
-            date_ok = _calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(day > 60, day - 60, day))
+            date_ok = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(day > 60, day - 60, day))
             r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, 4))
         reason[idx] = r
     return invalid, (reason, _ID_REASONS)
