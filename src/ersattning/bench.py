@@ -188,7 +188,7 @@ def _worker(db: str, runs: int, with_year: bool) -> dict:
     floor_times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        floor = raw.execute(sql).fetchall()
+        raw.execute(sql).fetchall()
         floor_times.append(time.perf_counter() - t0)
     # The floor sums capitation (age, ACG, CNI) without the engine's per-line rounding, so
     # the capitation parts must agree within a few öre per clinic; visits are not compared

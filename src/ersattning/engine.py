@@ -61,7 +61,6 @@ class Engine:
     def register(self, tables: dict[str, pa.Table], persist: bool = False) -> "Engine":
         """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them)."""
         for name, table in tables.items():
-            table = table.drop_columns([c for c in ("source_line",) if c in table.column_names]) if self.backend == "pyspark" else table
             if self.backend == "pyspark":
                 # A temporary view over a DataFrame made from Arrow: nothing is written to a
                 # Spark warehouse on disk (ibis' PySpark backend has no temporary tables).
@@ -73,11 +72,13 @@ class Engine:
                 self.tables[name] = self.con.create_table(name, table, temp=True, overwrite=True)
         return self
 
+    def table_names(self) -> set[str]:
+        """Tables in the DuckDB database (ibis' list_tables() calls an API DuckDB 2.0 removed)."""
+        return {r[0] for r in self.con.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
     def attach_stored(self) -> "Engine":
         """Use the input tables already stored in the database file."""
-        # ibis' list_tables() calls a DuckDB API that DuckDB 2.0 removed; ask the catalogue.
-        rows = self.con.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        existing = {r[0] for r in rows}
+        existing = self.table_names()
         missing = [n for n in INPUT_TABLES if n not in existing]
         if missing:
             from ersattning.errors import InputError

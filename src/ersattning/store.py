@@ -54,15 +54,18 @@ def month_status(engine: Engine, month: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def content_hash(result_lines: pa.Table, statements: pa.Table) -> str:
-    """SHA-256 over the month's lines and totals in a fixed order: what was issued, exactly."""
+def content_hash(lines: pa.Table, statements: pa.Table) -> str:
+    """SHA-256 over the month's lines and totals, ordered by key: what was issued, exactly.
+
+    Independent of how the tables happen to be chunked, so a later recomputation of the
+    same content gives the same hash.
+    """
     h = hashlib.sha256()
-    for table in (result_lines, statements):
-        cols = [c for c in table.column_names]
-        for batch in table.sort_by([(c, "ascending") for c in ("clinic_id", "month")] if "clinic_id" in cols else []).to_batches():
-            for col in cols:
-                h.update(col.encode())
-                h.update(str(batch.column(col).to_pylist()).encode())
+    for table, key in ((lines, "line_id"), (statements, "clinic_id")):
+        ordered = table.sort_by(key).combine_chunks()
+        for col in ordered.column_names:
+            h.update(col.encode())
+            h.update(repr(ordered[col].to_pylist()).encode())
     return h.hexdigest()
 
 
@@ -103,14 +106,9 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False) -> tup
     return ("issued" if issue else "draft"), result
 
 
-def has_table(engine: Engine, name: str) -> bool:
-    rows = engine.con.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    return bool(rows[0])
-
-
 def attach_contacts(engine: Engine, as_of=None) -> None:
     """Price the register's live contacts (GVR's current view) when any were reported."""
-    if has_table(engine, "contact_events"):
+    if "contact_events" in engine.table_names():
         from ersattning.register import current_contacts
 
         engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))

@@ -109,3 +109,20 @@ def test_run_without_load_says_what_to_do(tmp_path):
     result = runner.invoke(app, ["run", "--db", str(tmp_path / "empty.duckdb"), "--month", "2022-03"])
     assert result.exit_code == 1
     assert "ersattning load" in result.output
+
+
+def test_the_issue_hash_depends_on_content_not_on_chunking(tmp_path):
+    import pyarrow as pa
+
+    from ersattning import rulebook
+    from ersattning.engine import Engine
+    from ersattning.inputs import read_inputs
+    from ersattning.statements import compute_month
+    from ersattning.store import content_hash
+
+    result = compute_month(Engine.duckdb().register(read_inputs(folder(tmp_path)).tables), rulebook.load(), "2022-03")
+    rechunked = pa.Table.from_batches(result.lines.to_batches(max_chunksize=1))
+    assert content_hash(rechunked, result.statements) == content_hash(result.lines, result.statements)
+    changed = result.lines.set_column(result.lines.schema.get_field_index("amount_ore"), "amount_ore",
+                                      pa.array([a + 1 for a in result.lines["amount_ore"].to_pylist()], pa.int64()))
+    assert content_hash(changed, result.statements) != content_hash(result.lines, result.statements)

@@ -7,13 +7,11 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 from gvr_files import MASTER, PIDS, cancel, contact, write_contacts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ersattning.ids import classify, make_personnummer
 from ersattning.register import current_contacts_arrow, intake
 
 TIMES = [f"2024-03-0{d}T10:00:00" for d in range(1, 4)]  # few, so that equal reported_at happen

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from support import duckdb_engine, typed_tables
-from ersattning import rulebook
 from ersattning.statements import compute_month
 
 HERE = Path(__file__).parent

@@ -4,11 +4,9 @@ order changes nothing, and each line's amount is its exact quantity × price rou
 from __future__ import annotations
 
 import datetime as dt
-import random
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
-import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -16,7 +16,7 @@ import ibis
 from ersattning.engine import Engine
 from ersattning.period import first_day, half_year_snapshot, last_day
 from ersattning.pricing import band_code
-from ersattning.rulebook.loader import RulesAt, Rulebook
+from ersattning.rulebook.loader import Rulebook
 
 QUANTITY = "decimal(38, 6)"
 STOCKHOLM_COUNTY = "01"
