@@ -24,6 +24,7 @@ demo: $(VENV)/.base
 	$(VENV)/bin/ersattning demo
 
 test: $(VENV)/.test
+	$(VENV)/bin/ruff check --select F --output-format concise src tests
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.base
