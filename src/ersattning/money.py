@@ -49,7 +49,3 @@ def format_sek(ore: pa.Array | pa.ChunkedArray) -> pa.Array:
     whole, frac = np.divmod(np.abs(values), 100)
     text = np.char.add(np.char.add(np.char.add(sign, whole.astype(str)), "."), np.char.zfill(frac.astype(str), 2))
     return pa.array(text, pa.string())
-
-
-def ore_to_decimal(ore: int) -> Decimal:
-    return Decimal(ore) / 100

@@ -30,10 +30,6 @@ def months_of(year: int) -> list[str]:
     return [f"{year}-{m:02d}" for m in range(1, 13)]
 
 
-def month_of(date: dt.date) -> str:
-    return f"{date.year:04d}-{date.month:02d}"
-
-
 def half_year_snapshot(month: str) -> dt.date:
     """Listing snapshot that sets a half-year supplement: 30 Nov pays Jan–Jun, 31 May pays Jul–Dec (seed 000)."""
     y, m = int(month[:4]), int(month[5:7])

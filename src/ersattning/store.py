@@ -15,7 +15,6 @@ import pyarrow as pa
 
 from ersattning import rulebook as rulebook_mod
 from ersattning.engine import Engine
-from ersattning.errors import StatementError
 from ersattning.statements import MonthResult, compute_month
 
 DEFAULT_DB = "ersattning.duckdb"
@@ -112,16 +111,6 @@ def attach_contacts(engine: Engine, as_of=None) -> None:
         from ersattning.register import current_contacts
 
         engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))
-
-
-def stored_month(engine: Engine, month: str) -> tuple[pa.Table, pa.Table]:
-    """The stored lines and statements of `month` (as computed or issued)."""
-    con = engine.con.con
-    if month_status(engine, month) is None:
-        raise StatementError(f"{month} has not been run: `ersattning run --db PATH --month {month}`")
-    lines = con.execute("SELECT * FROM statement_lines WHERE month = ? ORDER BY clinic_id, component, product_code", [month]).to_arrow_table()
-    statements = con.execute("SELECT * FROM statements WHERE month = ? ORDER BY clinic_id", [month]).to_arrow_table()
-    return lines, statements
 
 
 def _user() -> str:

@@ -30,10 +30,6 @@ SETTING = {
 }
 
 
-def _covers_on(t: ibis.Table, date_col) -> ibis.Value:
-    return (t.valid_from.isnull() | (t.valid_from <= date_col)) & (t.valid_to.isnull() | (t.valid_to >= date_col))
-
-
 def birth_date_from_id(person_id) -> ibis.Value:
     """Date of birth read from a 12-digit personnummer or samordningsnummer (day − 60)."""
     y = person_id.substr(0, 4).cast("int32")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -388,9 +388,3 @@ def apply_reform(book: Rulebook, path: str | Path) -> Rulebook:
         merged.update({v.start: v for v in overlay})
         changed[name] = replace(base, values=tuple(merged[d] for d in sorted(merged)))
     return Rulebook({**book.parameters, **changed}, origin=f"{book.origin} + {file}")
-
-
-def iter_values(book: Rulebook) -> Iterable[tuple[Parameter, Value]]:
-    for p in book.parameters.values():
-        for v in p.values:
-            yield p, v
