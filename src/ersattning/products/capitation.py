@@ -28,10 +28,11 @@ def _covers(t: ibis.Table, date: dt.date):
     return (t.valid_from.isnull() | (t.valid_from <= date)) & (t.valid_to.isnull() | (t.valid_to >= date))
 
 
-def age_on(birth_date, date: dt.date):
-    """Whole years completed on `date` (a birthday on the date itself counts)."""
-    not_yet = (birth_date.month() * 100 + birth_date.day()) > (date.month * 100 + date.day)
-    return (date.year - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
+def age_on(birth_date, date: dt.date | ibis.Value):
+    """Whole years completed on `date`, a fixed date or a date column (a birthday on the date itself counts)."""
+    on = ibis.literal(date) if isinstance(date, dt.date) else date
+    not_yet = (birth_date.month() * 100 + birth_date.day()) > (on.month() * 100 + on.day())
+    return (on.year() - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
 
 
 def _born_in_ages(birth_date, date: dt.date, ages: tuple[int, int | None]):
@@ -149,10 +150,7 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
 
     if not parts:
         return _empty(engine)
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out
+    return ibis.union(*parts)
 
 
 def child_snapshot(book: Rulebook, month: str) -> dt.date:

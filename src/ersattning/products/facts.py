@@ -13,7 +13,7 @@ import datetime as dt
 import ibis
 
 from ersattning.engine import Engine
-from ersattning.products.capitation import STOCKHOLM_COUNTY
+from ersattning.products.capitation import STOCKHOLM_COUNTY, age_on
 from ersattning.rulebook.loader import Rulebook
 
 #: Where a contact takes place, by contact type (seed 002: physical visits at the clinic,
@@ -37,12 +37,6 @@ def birth_date_from_id(person_id) -> ibis.Value:
     d = person_id.substr(6, 2).cast("int32")
     d = ibis.ifelse(d > 60, d - 60, d)
     return ibis.date(y, m, d)
-
-
-def age_at(birth_date, date_col) -> ibis.Value:
-    """Whole years completed on each contact's date."""
-    not_yet = (birth_date.month() * 100 + birth_date.day()) > (date_col.month() * 100 + date_col.day())
-    return (date_col.year() - birth_date.year() - ibis.ifelse(not_yet, 1, 0)).cast("int32")
 
 
 def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
@@ -83,7 +77,7 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     return c.select(
         "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
         "clinic_id", "group_id", "assignment", "listing_clinic",
-        age=age_at(birth, c.date),
+        age=age_on(birth, c.date),
         out_of_county=~reserv & (c.county_code.isnull() | (c.county_code != STOCKHOLM_COUNTY)),
         reservnummer=reserv,
         setting=c.contact_type.cases(*SETTING.items(), else_="physical"),

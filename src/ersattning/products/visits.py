@@ -140,10 +140,7 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
             product_code=code,
         )
         parts.append(part.filter(part.product_code.notnull()))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out
+    return ibis.union(*parts)
 
 
 def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
@@ -170,9 +167,7 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
             payee=payee, period=counted.period, component=ibis.literal(component), product_code=counted[component], n=counted.n
         )
         parts.append(part.filter(part.product_code.notnull()))
-    products = parts[0]
-    for p in parts[1:]:
-        products = products.union(p)
+    products = ibis.union(*parts)
     prices = ibis.memtable(price_list_table(book, periods))
     priced = products.left_join(prices, ["period", "component", "product_code"])
     grouped = priced.group_by(
