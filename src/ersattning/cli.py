@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ersattning import rulebook as rulebook_mod
 from ersattning.errors import ErsattningError, InputError
+from ersattning.money import sek_text
 from ersattning.period import parse_month
 
 app = typer.Typer(
@@ -92,7 +93,7 @@ def statements(
     write_csv(statements_csv_table(result.statements), output / "statements.csv")
     console.print(
         f"{month}: {len(result.statements)} statements, {len(result.lines)} lines, "
-        f"total {_sek(sum(result.statements['total_ore'].to_pylist()))} → {output}/statement_lines.csv, statements.csv"
+        f"total {sek_text(sum(result.statements['total_ore'].to_pylist())) + ' SEK'} → {output}/statement_lines.csv, statements.csv"
     )
 
 
@@ -136,7 +137,7 @@ def run(
         console.print(f"{month} is issued: unchanged (later changes will be adjustment lines on the next month).")
         return
     total = sum(result.statements["total_ore"].to_pylist())
-    console.print(f"{month}: {status}, {len(result.statements)} statements, {len(result.lines)} lines, total {_sek(total)}")
+    console.print(f"{month}: {status}, {len(result.statements)} statements, {len(result.lines)} lines, total {sek_text(total)} SEK")
 
 
 @app.command()
@@ -220,12 +221,6 @@ def report(
             table.add_row(row["code"], str(row["code_count"]))
         console.print(table)
     console.print(f"errors: {errors_path}")
-
-
-def _sek(ore: int) -> str:
-    sign = "-" if ore < 0 else ""
-    whole, frac = divmod(abs(int(ore)), 100)
-    return f"{sign}{whole:,}".replace(",", " ") + f".{frac:02d} SEK"
 
 
 def main():  # pragma: no cover - console entry point

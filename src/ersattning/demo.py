@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ersattning import rulebook as rulebook_mod
 from ersattning.errors import ErsattningError
-from ersattning.money import format_sek
+from ersattning.money import sek_text
 from ersattning.period import months_of
 from ersattning.statements import lines_csv_table, statements_csv_table, write_csv
 from ersattning.store import open_engine, run_month, store_inputs
@@ -91,9 +91,9 @@ def _print_summary(console: Console, lines: pa.Table, statements: pa.Table, clin
     t.add_column("component")
     t.add_column("SEK", justify="right")
     t.add_column("share", justify="right")
-    for comp, ore, sek in zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist(), format_sek(by_component["amount_ore_sum"]).to_pylist()):
-        t.add_row(comp, _spaced(sek), f"{100 * ore / total:.1f} %" if total else "-")
-    t.add_row("[b]total[/b]", f"[b]{_spaced(format_sek(pa.array([total]))[0].as_py())}[/b]", "100.0 %")
+    for comp, ore in zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist()):
+        t.add_row(comp, sek_text(ore), f"{100 * ore / total:.1f} %" if total else "-")
+    t.add_row("[b]total[/b]", f"[b]{sek_text(total)}[/b]", "100.0 %")
     console.print(t)
 
     per_clinic = statements.group_by("clinic_id").aggregate([("total_ore", "sum")]).sort_by([("total_ore_sum", "descending")])
@@ -103,13 +103,7 @@ def _print_summary(console: Console, lines: pa.Table, statements: pa.Table, clin
     top.add_column("name")
     top.add_column("SEK", justify="right")
     ids = per_clinic["clinic_id"].to_pylist()[:10]
-    for cid, sek in zip(ids, format_sek(per_clinic["total_ore_sum"]).to_pylist()[:10]):
-        top.add_row(cid, names.get(cid, ""), _spaced(sek))
+    for cid, ore in zip(ids, per_clinic["total_ore_sum"].to_pylist()[:10]):
+        top.add_row(cid, names.get(cid, ""), sek_text(ore))
     console.print(top)
     return {"total_ore": total, "components": dict(zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist())), "clinics": per_clinic.num_rows}
-
-
-def _spaced(sek: str) -> str:
-    whole, _, frac = sek.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    return f"{sign}{int(whole.lstrip('-')):,}".replace(",", " ") + "." + frac

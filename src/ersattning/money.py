@@ -49,3 +49,10 @@ def format_sek(ore: pa.Array | pa.ChunkedArray) -> pa.Array:
     whole, frac = np.divmod(np.abs(values), 100)
     text = np.char.add(np.char.add(np.char.add(sign, whole.astype(str)), "."), np.char.zfill(frac.astype(str), 2))
     return pa.array(text, pa.string())
+
+
+def sek_text(ore: int) -> str:
+    """Öre as SEK for people to read: spaces between thousands, two decimals ("-12 345.05")."""
+    sign = "-" if ore < 0 else ""
+    whole, frac = divmod(abs(int(ore)), 100)
+    return f"{sign}{whole:,}".replace(",", " ") + f".{frac:02d}"
