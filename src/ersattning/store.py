@@ -162,7 +162,7 @@ def month_fingerprint(engine: Engine, book, month: str) -> str:
 
     for name in INPUT_TABLES:
         if name in names:
-            h.update(repr((name, con.execute(f'SELECT count(*), sum(hash("{name}")) FROM "{name}"').fetchone())).encode())
+            h.update(repr((name, con.execute(f'SELECT count(*), sum(hash("{name}")) FROM "{name}"').fetchall()[0])).encode())
     if "contact_events" in names:
         first = first_day(month) if not month.endswith("-01") else first_day(f"{int(month[:4]) - 1}-01")
         row = con.execute(
@@ -170,9 +170,9 @@ def month_fingerprint(engine: Engine, book, month: str) -> str:
                SELECT count(*), sum(hash(e.content_hash, e.received_at, e.record_type, e.date))
                FROM contact_events e JOIN keys USING (kombika, contact_id)""",
             [first, last_day(month)],
-        ).fetchone()
+        ).fetchall()[0]
         h.update(repr(("contacts", row)).encode())
-    h.update(repr(con.execute("SELECT count(*), sum(hash(manual_lines)) FROM manual_lines WHERE month = ?", [month]).fetchone()).encode())
+    h.update(repr(con.execute("SELECT count(*), sum(hash(manual_lines)) FROM manual_lines WHERE month = ?", [month]).fetchall()[0]).encode())
     return h.hexdigest()
 
 
@@ -291,14 +291,14 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
     if not (user or "").strip():
         raise StatementError("user is required: every manual line says who added it")
     con = engine.con.con
-    if "clinics" not in engine.table_names() or not con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchone()[0]:
+    if "clinics" not in engine.table_names() or not con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchall()[0][0]:
         raise StatementError(f"no clinic {clinic_id!r} in the database")
     status = month_status(engine, month)
     if status == "issued":
         raise StatementError(f"{month} is issued and never changes: add the line to the next open month")
     con.execute("BEGIN TRANSACTION")
     try:
-        seq = con.execute("SELECT nextval('manual_line_seq')").fetchone()[0]
+        seq = con.execute("SELECT nextval('manual_line_seq')").fetchall()[0][0]
         manual_id = f"M{seq:06d}"
         now = _now()
         con.execute(
