@@ -40,7 +40,9 @@ def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str
         raise ExportError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     if not Path(db).is_file():
         raise ExportError(f"there is no database {db}: run `ersattning load` and `ersattning run` first")
-    con = duckdb.connect(str(db), read_only=True)
+    # Not read_only: DuckDB refuses a second connection to a file with another configuration
+    # than one already open in this process (the web app, a test). Nothing here writes.
+    con = duckdb.connect(str(db))
     try:
         data = load_month(con, month, clinic)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from ersattning.export.data import MonthData
+from ersattning.export.data import ExportError, MonthData
 from ersattning.statements import COMPONENT_GROUP, GROUPS
 
 #: Component group -> sheet name (also the summary's column heading).
@@ -52,6 +52,9 @@ def write_month_xlsx(data: MonthData, output: Path, clinic: str | None = None) -
         }
         _summary(wb.add_worksheet(SUMMARY_SHEET), data, fmt)
         lines = data.lines.to_pylist()
+        unknown = sorted({r["component"] for r in lines} - set(COMPONENT_GROUP))
+        if unknown:  # a component statements/ does not group yet: say so rather than drop lines
+            raise ExportError(f"components without a group in statements.COMPONENT_GROUP: {', '.join(unknown)}")
         for group in GROUPS:
             rows = [r for r in lines if COMPONENT_GROUP[r["component"]] == group]
             _lines_sheet(wb.add_worksheet(GROUP_LABELS[group]), rows, fmt)
