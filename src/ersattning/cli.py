@@ -223,6 +223,37 @@ def report(
     console.print(f"errors: {errors_path}")
 
 
+@app.command()
+def export(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file with computed months"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (computed with `ersattning run`)"),
+    fmt: str = typer.Option(..., "--format", help="csv | xlsx | ubl (PEPPOL BIS Billing 3.0 e-invoice)"),
+    output: Path = typer.Option(..., "--output", help="Folder for the files"),
+    clinic: Optional[str] = typer.Option(None, "--clinic", help="Only this clinic"),
+    draft: bool = typer.Option(False, "--draft", help="ubl only: allow a draft month (documents marked UTKAST, not to be sent)"),
+):
+    """Write a stored month's statements as files: CSV, an Excel workbook, or one e-invoice per clinic.
+
+    Example: ersattning export --db ersattning.duckdb --month 2022-03 --format ubl --output out/invoices
+    """
+    from ersattning.export import export_month
+
+    try:
+        result = export_month(db, _month(month), fmt, output, clinic=clinic, draft=draft)
+    except ErsattningError as exc:
+        _fail(exc)
+    for path in result.files:
+        console.print(str(path))
+    if result.draft:
+        err.print(f"[yellow]note:[/yellow] {month} is a draft (not issued); the files are marked as such")
+    for cid, why in result.skipped.items():
+        err.print(f"skipped {cid}: {why}")
+    for cid, why in result.refused.items():
+        err.print(f"[red]refused[/red] {cid}: {why}")
+    if result.refused:
+        raise typer.Exit(1)
+
+
 def main():  # pragma: no cover - console entry point
     app()
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
-MONEY_CODE = ["money.py", "pricing", "products", "statements", "store.py"]
+MONEY_CODE = ["money.py", "pricing", "products", "statements", "store.py", "export"]
 FLOAT_TYPES = re.compile(r"^(float\d*|double|real)$", re.IGNORECASE)
 MODEL_NUMBERS = {1200, 1133, 1217, 1117, 410, 376, 307, 205, 203, 325, 48, 37, 36, 390, 310}
 MODEL_DATE = re.compile(r"20(1[5-9]|2[0-3])-\d\d-\d\d")

@@ -67,7 +67,7 @@ def test_same_seed_gives_identical_bytes(tmp_path):
 def test_files_and_columns_follow_the_contract(region):
     folder, summary, t = region
     expected = {
-        "clinics": ["clinic_id", "name", "group_id", "area_code", "opened", "closed"],
+        "clinics": ["clinic_id", "name", "group_id", "area_code", "opened", "closed", "org_number"],
         "kombika": ["kombika", "clinic_id", "assignment", "valid_from", "valid_to"],
         "persons": ["person_id", "birth_date", "sex", "county_code", "area_code", "valid_from", "valid_to"],
         "listings": ["person_id", "clinic_id", "valid_from", "valid_to"],

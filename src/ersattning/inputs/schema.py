@@ -25,6 +25,7 @@ SEX = "sex"              # F / M
 GOAL = "goal"            # one of GOALS
 KOMBIKA = "kombika"      # 11 characters (RULES.md §8)
 COUNTY = "county"        # 2 digits, "01" = Stockholm
+ORG_NUMBER = "org_number"  # organisationsnummer NNNNNN-NNNN or 10 digits, Luhn check digit; typed as 10 digits
 
 SEXES = ("F", "M")
 STOCKHOLM_COUNTY = "01"
@@ -92,6 +93,8 @@ CONTRACTS: dict[str, Contract] = {
         Contract("clinics", True, (
             _c("clinic_id", CODE), _c("name", TEXT), _c("group_id", CODE), _c("area_code", CODE),
             _c("opened", DATE), _c("closed", DATE, False),
+            # The provider's organisationsnummer, for the e-invoice (a sole trader's is a personnummer).
+            _c("org_number", ORG_NUMBER, False, personal=True),
         )),
         Contract("kombika", False, (
             _c("kombika", KOMBIKA), _c("clinic_id", CODE), _c("assignment", CODE),
@@ -144,6 +147,7 @@ ERROR_CODES: dict[str, str] = {
     "out_of_range": "The value is outside its allowed range (a share between 0 and 1, a count a whole number): correct it.",
     "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits, valid date and check digit) or reservnummer (99 + 10 characters): correct it.",
     "bad_enum": "Not one of the allowed values (sex F/M; goal care_guarantee_share, quality_areas_met, penalty_areas_failed, out_of_hours_clinic): correct it.",
+    "bad_org_number": "Not a Swedish organisationsnummer: 10 digits, written NNNNNN-NNNN or NNNNNNNNNN, the last a Luhn check digit of the first nine: correct it (the e-invoice needs it).",
     "bad_code": "A code of the wrong shape (kombika 11 characters, county_code 2 digits, no leading or trailing spaces in codes): correct it.",
     "bad_interval": "The interval ends before it starts (valid_to before valid_from, closed before opened): correct the dates.",
     "duplicate": "The same key is given twice (clinic_id; kombika or residence or home care or affiliation with overlapping validity; risk person and month; goal clinic, period and goal): remove or end one of the rows.",

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ersattning.errors import InputError
-from ersattning.ids import calendar_ok, classify, fixed_width_bytes
+from ersattning.ids import calendar_ok, classify, fixed_width_bytes, luhn_check_digits
 from ersattning.inputs import schema as s
 from ersattning.inputs.schema import CONTRACTS, ERRORS_SCHEMA, SOURCE_LINE, Column, Contract
 
@@ -288,11 +288,29 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
         ok = _np(pc.match_substring_regex(values, r"^\S{11}$"))
         problems.append((present & ~ok, "bad_code", _quote(column, values, " is not a kombika: 11 characters without spaces, e.g. 11010046M30")))
         return _keep(values, ok), problems
+    if kind == s.ORG_NUMBER:
+        typed, wrong = _org_numbers(values)
+        problems.append((wrong, "bad_org_number", _quote(column, values, " is not an organisationsnummer NNNNNN-NNNN with a valid check digit")))
+        return typed, problems
     if kind == s.COUNTY:
         ok = _np(pc.match_substring_regex(values, r"^[0-9]{2}$"))
         problems.append((present & ~ok, "bad_code", _quote(column, values, " is not a county code of 2 digits (01 = Stockholm)")))
         return _keep(values, ok), problems
     raise AssertionError(f"unknown column kind {kind}")  # a bug in schema.py
+
+
+def _org_numbers(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Organisationsnummer as 10 digits (the hyphen dropped) and the mask of present values that
+    are not NNNNNN-NNNN or 10 digits with a Luhn check digit over the first nine."""
+    shaped = _np(pc.match_substring_regex(values, r"^[0-9]{6}-?[0-9]{4}$"))
+    digits = pc.replace_substring(pc.if_else(pa.array(shaped), values, _NULL), "-", "")
+    ok = shaped.copy()
+    idx = np.flatnonzero(shaped)
+    if len(idx):
+        d = fixed_width_bytes(digits.take(pa.array(idx, pa.int64())), 10).astype(np.int64) - 48
+        ok[idx] = luhn_check_digits(d[:, :9]) == d[:, 9]
+    wrong = _np(values.is_valid()) & ~ok
+    return _keep(digits, ok), wrong
 
 
 def _keep(values: pa.Array, ok: np.ndarray) -> pa.Array:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ersattning.ids import luhn_check_digits
 from ersattning.synth.areas import Areas
 from ersattning.synth.arrays import OPEN, date_text, day, decimal_text, largest_remainder, month_end, month_index
 
@@ -194,7 +195,17 @@ def clinics_table(clinics: Clinics, areas: Areas) -> pa.Table:
         "area_code": pa.array(areas.code[clinics.area].astype(str)),
         "opened": date_text(clinics.opened),
         "closed": date_text(clinics.closed),
+        "org_number": org_numbers(len(clinics)),
     })
+
+
+def org_numbers(n: int) -> pa.Array:
+    """Deterministic organisationsnummer NNNNNN-NNNN per clinic (aktiebolag series 5599…, Luhn check
+    digit), from the clinic's position only, so no other generated value changes."""
+    nine = np.array([list(f"5599{i:05d}") for i in range(1, n + 1)], dtype=np.int64).reshape(n, 9)
+    check = luhn_check_digits(nine)
+    text = [f"{''.join(map(str, d[:6]))}-{''.join(map(str, d[6:]))}{c}" for d, c in zip(nine, check)]
+    return pa.array(text, pa.string())
 
 
 def kombika_table(rng: np.random.Generator, clinics: Clinics, provider: np.ndarray) -> pa.Table:

@@ -1,0 +1,87 @@
+"""A computed month as stored in the database: its lines, totals, status and clinics, for the exports.
+
+Columns are selected by name (the lines table grows new columns over time); only what the
+exports use is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ersattning.errors import ErsattningError
+
+
+class ExportError(ErsattningError):
+    """An export is refused (month not computed, draft without --draft, no org number...)."""
+
+
+#: Statement line columns the exports read (a subset of statements.LINE_COLUMNS).
+LINE_FIELDS = (
+    "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
+    "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
+)
+STATEMENT_FIELDS = ("clinic_id", "month", "fixed_ore", "variable_ore", "goal_ore", "adjustment_ore", "total_ore")
+
+
+@dataclass
+class MonthData:
+    """One month (optionally one clinic) read back from the database."""
+
+    month: str
+    status: str                   # draft | issued
+    computed_at: dt.datetime | None
+    issued_at: dt.datetime | None
+    lines: pa.Table               # LINE_FIELDS, ordered by clinic, component, product, line id
+    statements: pa.Table          # STATEMENT_FIELDS, ordered by clinic
+    clinics: dict[str, dict]      # clinic_id -> {name, org_number}
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status != "issued"
+
+
+def _columns(con, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def load_month(con, month: str, clinic: str | None = None) -> MonthData:
+    """Read `month` from a DuckDB connection (the `ersattning.duckdb` file's tables)."""
+    if not _columns(con, "months"):
+        raise ExportError("the database has no computed months: run `ersattning run --db DB --month YYYY-MM` first")
+    row = con.execute("SELECT status, computed_at, issued_at FROM months WHERE month = ?", [month]).fetchone()
+    if row is None:
+        raise ExportError(f"{month} has not been computed: run `ersattning run --db DB --month {month}` first")
+    status, computed_at, issued_at = row
+    where, params = "month = ?", [month]
+    if clinic is not None:
+        where, params = where + " AND clinic_id = ?", params + [clinic]
+    have = _columns(con, "statement_lines")
+    missing = [c for c in LINE_FIELDS if c not in have]
+    if missing:
+        raise ExportError(f"statement_lines lacks {', '.join(missing)}: the database is from another version")
+    cols = ", ".join(LINE_FIELDS)
+    lines = con.sql(
+        f"SELECT {cols} FROM statement_lines WHERE {where} ORDER BY clinic_id, component, product_code, line_id",
+        params=params,
+    ).to_arrow_table()
+    statements = con.sql(
+        f"SELECT {', '.join(STATEMENT_FIELDS)} FROM statements WHERE {where} ORDER BY clinic_id", params=params
+    ).to_arrow_table()
+    if clinic is not None and statements.num_rows == 0:
+        raise ExportError(f"clinic {clinic} has no statement for {month}")
+    return MonthData(month, status, computed_at, issued_at, lines, statements, _clinics(con))
+
+
+def _clinics(con) -> dict[str, dict]:
+    have = _columns(con, "clinics")
+    if not have:
+        return {}
+    org = "org_number" if "org_number" in have else "NULL"
+    rows = con.execute(f"SELECT clinic_id, name, {org} FROM clinics").fetchall()
+    return {cid: {"name": name, "org_number": number} for cid, name, number in rows}
