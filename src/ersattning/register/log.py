@@ -220,9 +220,9 @@ def _local_naive(t: dt.datetime | dt.date) -> dt.datetime:
     return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
 
 
-def records_table(records: list[dict]) -> pa.Table:
+def records_table(records: list[dict], lines: list[int] | None = None) -> pa.Table:
     """Contact records (dicts of text, as a PAS posts them) as the text table `intake_table`
-    takes: every contract column, `source_line` = the record's 1-based position. A value that
+    takes: every contract column, `source_line` = the record's 1-based position (or `lines`). A value that
     is not text becomes its JSON text (which then fails its own check), as in JSON Lines."""
     import json
 
@@ -230,7 +230,7 @@ def records_table(records: list[dict]) -> pa.Table:
         return None if v is None else v if isinstance(v, str) else json.dumps(v)
 
     cols = {c: pa.array([text(r.get(c)) for r in records], pa.string()) for c in CONTACTS.column_names}
-    cols["source_line"] = pa.array(np.arange(1, len(records) + 1, dtype=np.int64))
+    cols["source_line"] = pa.array(np.arange(1, len(records) + 1, dtype=np.int64) if lines is None else lines, pa.int64())
     return pa.table(cols)
 
 
