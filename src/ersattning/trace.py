@@ -140,9 +140,14 @@ def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str)
     prices = prices.filter(pc.equal(prices["period"], period))
     price_of = {(r["component"], r["product_code"]): r for r in prices.to_pylist()}
     status = _month_status(con, month)
+    run_at = computed_at(con, month)
+    # A version received after the month was computed is not on its lines (yet): say so, name no line.
+    later = run_at is not None and live["received_at"] > run_at
+    out["after_run"] = later
     for p in products.sort_by([("component", "ascending")]).to_pylist():
         price = price_of.get((p["component"], p["product_code"]))
-        line = _line_for(con, p["payee"], month, p["component"], p["product_code"], price["rule"] if price else None)
+        line = None if later else _line_for(con, p["payee"], month, p["component"], p["product_code"],
+                                            price["rule"] if price else None)
         out["products"].append({
             "component": p["component"], "product_code": p["product_code"], "billed_to": p["payee"],
             "performed_by": p["performed_by"],
@@ -166,6 +171,17 @@ def _kombika_clinic(con, kombika: str) -> str | None:
         return None
     rows = con.execute("SELECT clinic_id FROM kombika WHERE kombika = ? ORDER BY valid_from DESC LIMIT 1", [kombika]).fetchall()
     return rows[0][0] if rows else None
+
+
+def computed_at(con, month: str) -> dt.datetime | None:
+    """When the stored month was computed, as local wall-clock time like the register's received_at
+    (the store records UTC): the register's view as of then is what its lines counted."""
+    if not _has(con, "months"):
+        return None
+    rows = con.execute("SELECT computed_at FROM months WHERE month = ?", [month]).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return rows[0][0].replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 def _month_status(con, month: str) -> str | None:
@@ -257,7 +273,8 @@ def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, lim
 
     month = line["month"]
     start, end = first_day(month), last_day(month)
-    attach_contacts(engine)
+    # The register as of the month's computation: the contacts this line counted, not later ones.
+    attach_contacts(engine, as_of=computed_at(engine.con.con, month))
     contacts = engine.contacts(start, end)
     if contacts is None:
         return {"kind": "contacts", "rows": [], "rows_total": 0}
