@@ -45,8 +45,10 @@ def test_statements_writes_the_contract_files(tmp_path):
     statements = read(out / "statements.csv")
     assert list(statements[0]) == ["clinic_id", "month", "fixed_sek", "variable_sek", "goal_sek", "adjustment_sek", "total_sek"]
     c1_total = next(s for s in statements if s["clinic_id"] == "C1")["total_sek"]
-    # 310/12 + 1.5×1200/12 + 1.2×410/12 + 37/12 = 25.83 + 150.00 + 41.00 + 3.08
-    assert c1_total == "219.91"
+    # 310/12 + 1.5×1200/12 + 1.2×410/12 + 37/12 = 25.83 + 150.00 + 41.00 + 3.08 = 219.91, plus the
+    # health-promotion pots 2022 shared by the two clinics with one listed each:
+    # 415 000 / 12 / 2 = 17 291.67 (equal split) and 6 500 000 / 12 × 1/2 = 270 833.33 (by listed)
+    assert c1_total == "288344.91"
 
 
 def test_statements_with_a_reform_file(tmp_path):

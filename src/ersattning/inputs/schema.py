@@ -33,6 +33,9 @@ GOALS = {
     "care_guarantee_share": ("share", "month"),
     "quality_areas_met": ("count", "year"),
     "penalty_areas_failed": ("count", "year"),
+    # Extension: 1 = the clinic runs an out-of-hours clinic (närakut) that year, which
+    # exempts it from the 2015–2017 no-out-of-hours penalty (RULES.md §4).
+    "out_of_hours_clinic": ("count", "year"),
 }
 
 _ARROW_TYPES = {DATE: pa.date32(), NUMBER: DECIMAL}
@@ -140,7 +143,7 @@ ERROR_CODES: dict[str, str] = {
     "negative": "The value must not be negative: correct it.",
     "out_of_range": "The value is outside its allowed range (a share between 0 and 1, a count a whole number): correct it.",
     "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits, valid date and check digit) or reservnummer (99 + 10 characters): correct it.",
-    "bad_enum": "Not one of the allowed values (sex F/M; goal care_guarantee_share, quality_areas_met, penalty_areas_failed): correct it.",
+    "bad_enum": "Not one of the allowed values (sex F/M; goal care_guarantee_share, quality_areas_met, penalty_areas_failed, out_of_hours_clinic): correct it.",
     "bad_code": "A code of the wrong shape (kombika 11 characters, county_code 2 digits, no leading or trailing spaces in codes): correct it.",
     "bad_interval": "The interval ends before it starts (valid_to before valid_from, closed before opened): correct the dates.",
     "duplicate": "The same key is given twice (clinic_id; kombika or residence or home care or affiliation with overlapping validity; risk person and month; goal clinic, period and goal): remove or end one of the rows.",

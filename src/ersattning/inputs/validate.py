@@ -464,7 +464,7 @@ def _check_goal_values(f: _File, errors: _Errors) -> None:
     t, src, lines, raw = f.typed, f.source, f.lines, f.raw
     goal, value, period = t["goal"], t["value"], t["period"]
     share = _np(pc.equal(goal, "care_guarantee_share"))
-    count = _np(pc.is_in(goal, value_set=pa.array(["quality_areas_met", "penalty_areas_failed"])))
+    count = _np(pc.is_in(goal, value_set=pa.array([g for g, (kind, _) in s.GOALS.items() if kind == "count"])))
     has_value = _np(value.is_valid())
     text = raw["value"]
     outside = share & has_value & _np(pc.or_(pc.less(value, pa.scalar(0, s.DECIMAL)), pc.greater(value, pa.scalar(1, s.DECIMAL))))

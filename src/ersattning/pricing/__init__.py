@@ -13,7 +13,7 @@ import ibis
 import pyarrow as pa
 
 from ersattning.errors import StatementError
-from ersattning.money import MICRO, divide_round, to_ore
+from ersattning.money import MICRO, divide_round, round_half_away, to_ore
 from ersattning.rulebook.loader import RulesAt
 
 
@@ -122,3 +122,33 @@ def check_priced(lines: pa.Table) -> None:
         codes = sorted(set(missing["product_code"].to_pylist()))
         months = sorted(set(missing["month"].to_pylist()))
         raise StatementError(f"no price in force for product(s) {', '.join(codes)} in {', '.join(months)}")
+
+
+#: Columns of a priced line (the engine's output before statements number the lines).
+LINE_FIELDS = pa.schema([
+    ("clinic_id", pa.string()), ("month", pa.string()), ("component", pa.string()), ("product_code", pa.string()),
+    ("quantity", pa.decimal128(38, 6)), ("persons", pa.int64()), ("snapshot", pa.string()),
+    ("unit_price_ore", pa.int64()), ("unit", pa.string()), ("divisor", pa.int64()), ("rule", pa.string()),
+    ("reference", pa.string()), ("illustrative", pa.bool_()), ("amount_ore", pa.int64()), ("detail", pa.string()),
+])
+
+
+def exact_lines(records: list[dict]) -> pa.Table:
+    """Priced lines from per-clinic records whose divisor differs per line (caps, pots, goals).
+
+    Each record gives `quantity` (the exact basis, a Decimal with at most 6 decimals),
+    `divisor` and `unit_price_ore`; the amount is round(basis × price / divisor), half
+    away from zero, computed once in exact Decimal arithmetic. These are a few lines per
+    clinic (never per person or contact), so plain Python here is the clear choice.
+    """
+    rows = []
+    for r in records:
+        basis = Decimal(r["quantity"])
+        if basis != basis.quantize(Decimal("0.000001")):
+            raise StatementError(f"{r['product_code']}: basis {basis} has more than 6 decimals")
+        amount = round_half_away(basis * Decimal(r["unit_price_ore"]) / Decimal(r["divisor"]))
+        rows.append({
+            "persons": None, "snapshot": None, "illustrative": False, "detail": None, **r,
+            "quantity": basis, "amount_ore": int(amount),
+        })
+    return pa.Table.from_pylist(rows, schema=LINE_FIELDS)

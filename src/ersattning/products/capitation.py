@@ -198,3 +198,20 @@ def _empty(engine: Engine) -> ibis.Table:
         "0000-00",
         dt.date(1970, 1, 1),
     )
+
+
+def listed_in_year(engine: Engine, year: int, min_ages: dict[str, int] | None = None) -> ibis.Table:
+    """Per clinic, the sum over the year's 12 month ends of the persons listed who earn
+    capitation (`listed`), and of those aged at least each of `min_ages` (`listed_<name>`).
+
+    Divided by 12 this is the average number listed per month, the denominator of the
+    yearly caps and of the per-listed goal items (003 Bilaga 2).
+    """
+    from ersattning.period import months_of
+
+    ends = [listed_on(engine, last_day(m)).select("clinic_id", "age") for m in months_of(year)]
+    allm = ibis.union(*ends)
+    sums = {"listed": allm.count()}
+    for name, age in (min_ages or {}).items():
+        sums[f"listed_{name}"] = (allm.age >= age).ifelse(1, 0).sum()
+    return allm.group_by("clinic_id").aggregate(**sums)

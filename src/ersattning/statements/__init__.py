@@ -6,6 +6,7 @@ statement lines and the per-clinic totals as Arrow tables (the DESIGN.md contrac
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,12 @@ import pyarrow.csv as pacsv
 from ersattning.engine import Engine
 from ersattning.money import format_sek, round_half_away
 from ersattning.period import first_day, last_day
-from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
-from ersattning.products.capitation import capitation_rows
+from ersattning.pricing import LINE_FIELDS, capitation_prices, check_priced, price_rows, price_table
+from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages
+from ersattning.products.capitation import capitation_rows, listed_in_year
+from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
+from ersattning.products.health_promotion import health_promotion_lines
+from ersattning.products.new_clinic import new_clinic_lines
 from ersattning.products.visits import check_visit_prices, visit_lines
 from ersattning.rulebook.loader import Rulebook
 
@@ -48,13 +53,21 @@ COMPONENT_GROUP = {
     "penalty_quality": "goal",
     "penalty_no_out_of_hours": "goal",
     "adjustment": "adjustment",
+    # Claimed items (manual lines) are paid with the variable pay, as "other variable" in 003.
+    "collaboration": "variable",
+    "geographic_coordination": "variable",
+    "extended_opening_hours": "variable",
 }
 GROUPS = ("fixed", "variable", "goal", "adjustment")
 
 LINE_COLUMNS = [
     "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
     "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
+    "detail", "corrects_month", "corrects_line_id",
 ]
+#: Components whose lines are claimed items added by an administrator (manual supplementary
+#: invoicing in VF, seed 004; 003 Bilaga 1): collaboration, geographic coordination, opening hours.
+MANUAL_COMPONENTS = ("collaboration", "geographic_coordination", "extended_opening_hours")
 
 
 @dataclass
@@ -78,7 +91,13 @@ def month_prices(book: Rulebook, month: str) -> pa.Table:
 
 
 def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
-    """Run products → pricing → statements for `month`; the result is a draft statement."""
+    """Run products → pricing → statements for `month`; the result is a draft statement.
+
+    Besides capitation and visits: the month's goal items, health-promotion pots and new-clinic
+    amount; in January also the previous year's caps and quality bonus and penalty (DESIGN.md:
+    yearly items are posted on January's statement; they appear when the input holds that
+    year's contacts and goals).
+    """
     prices = ibis.memtable(month_prices(book, month))
     contacts = None
     try:
@@ -87,14 +106,51 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
         if contacts is not None:
             visits = visit_lines(engine, book, contacts, month).select(*PRICED_COLUMNS)
             priced = priced.union(visits)
-        lines = priced.to_pyarrow()
+        lines = _typed(priced.to_pyarrow())
         if contacts is not None:
             check_visit_prices(engine, book, contacts, month, lines)
+        check_priced(lines)
+        clinics = open_clinics(engine, month)
+        lines = pa.concat_tables([lines, *_other_items(engine, book, month, lines, clinics)])
     finally:
         engine.release_cached()
-    check_priced(lines)
     lines = _finish_lines(lines)
-    return MonthResult(month, lines, totals(lines, open_clinics(engine, month), month))
+    return MonthResult(month, lines, totals(lines, clinics, month))
+
+
+def _typed(raw: pa.Table) -> pa.Table:
+    """Engine lines in the one line schema (no detail text: their basis says it all)."""
+    raw = raw.append_column("detail", pa.nulls(len(raw), pa.string()))
+    return raw.select(LINE_FIELDS.names).cast(LINE_FIELDS)
+
+
+def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
+    """Persons listed on the month's last day who earn capitation, per clinic (from the age lines)."""
+    age = lines.filter(pc.equal(lines["component"], "capitation_age"))
+    agg = age.group_by("clinic_id").aggregate([("persons", "sum")])
+    return dict(zip(agg["clinic_id"].to_pylist(), agg["persons_sum"].to_pylist()))
+
+
+def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table) -> list[pa.Table]:
+    """Items priced per clinic rather than per person or contact: goals, pots, caps."""
+    listed = listed_by_clinic(lines)
+    goals = goals_table(engine)
+    items = [
+        monthly_goal_lines(engine, book, month, listed, clinics, goals),
+        health_promotion_lines(book, month, listed),
+        new_clinic_lines(book, month, clinics),
+    ]
+    if month.endswith("-01"):
+        year = int(month[:4]) - 1
+        has_goals = len(goals.filter(pc.equal(goals["period"], str(year)))) > 0
+        contacts = engine.contacts(dt.date(year, 1, 1), dt.date(year, 12, 31))
+        caps_apply = contacts is not None and cap_rules_in_force(book, year)
+        if has_goals or caps_apply:
+            in_year = listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
+            if caps_apply:
+                items.append(cap_lines(engine, book, year, contacts, in_year, month))
+            items.append(yearly_goal_lines(book, year, in_year, goals, month))
+    return items
 
 
 def _finish_lines(raw: pa.Table) -> pa.Table:
@@ -128,6 +184,9 @@ def _finish_lines(raw: pa.Table) -> pa.Table:
             "illustrative": raw["illustrative"],
             "persons": raw["persons"],
             "snapshot": raw["snapshot"],
+            "detail": raw["detail"],
+            "corrects_month": pa.nulls(len(raw), pa.string()),
+            "corrects_line_id": pa.nulls(len(raw), pa.string()),
         }
     )
 
@@ -143,10 +202,10 @@ def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
 
 
 def open_clinics(engine: Engine, month: str) -> pa.Table:
-    """Clinics open at some time in `month`: each gets a statement, even with no lines."""
+    """Clinics open at some time in `month` (clinic_id, area_code, opened): each gets a statement, even with no lines."""
     c = engine["clinics"]
     start, end = first_day(month), last_day(month)
-    open_ = c.filter(c.opened <= end, c.closed.isnull() | (c.closed >= start)).select("clinic_id")
+    open_ = c.filter(c.opened <= end, c.closed.isnull() | (c.closed >= start)).select("clinic_id", "area_code", "opened")
     return open_.to_pyarrow()
 
 
@@ -193,6 +252,9 @@ def lines_csv_table(lines: pa.Table) -> pa.Table:
             "snapshot": lines["snapshot"],
             "reference": lines["reference"],
             "illustrative": lines["illustrative"],
+            "detail": lines["detail"],
+            "corrects_month": lines["corrects_month"],
+            "corrects_line_id": lines["corrects_line_id"],
         }
     )
 
