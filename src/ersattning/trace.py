@@ -221,8 +221,9 @@ def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, o
         out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
     elif (line.get("unit") or "").startswith("SEK/") and line["component"].startswith("capitation_"):
         out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
-    elif _has(con, "manual_lines"):
-        manual = _query(con, "SELECT * FROM manual_lines WHERE clinic_id = ? AND month = ?", [line["clinic_id"], line["month"]])
+    elif (line.get("rule") or "").startswith("manual:") and _has(con, "manual_lines"):
+        # A claimed item: the administrator's entry (who, when, why) is what lies behind it.
+        manual = _query(con, "SELECT * FROM manual_lines WHERE manual_id = ?", [line["rule"].split(":", 1)[1]])
         out["behind"] = {"kind": "manual", "rows": _rows(manual), "rows_total": manual.num_rows}
     return out
 

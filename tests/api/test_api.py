@@ -115,3 +115,24 @@ def test_the_openapi_schema_and_docs_are_served(server):
     schema = server.client(None).get("/openapi.json").json()
     assert "/api/v1/contacts" in schema["paths"] and "/api/v1/lines/{line_id}" in schema["paths"]
     assert server.client(None).get("/docs").status_code == 200
+
+
+def test_the_administrator_adds_a_manual_line_and_it_is_traced_to_its_entry(server):
+    admin = server.client(server.admin)
+    body = {"clinic_id": "A1", "month": "2022-03", "kind": "collaboration", "amount_ore": 1_250_00,
+            "reason": "samverkan med BVC", "reference": "avtal 12"}
+    row = admin.post("/api/v1/admin/manual-lines", json=body)
+    assert row.status_code == 200, row.text
+    manual_id = row.json()["manual_id"]
+    listed = admin.get("/api/v1/admin/manual-lines", params={"month": "2022-03"}).json()["manual_lines"]
+    assert [m["manual_id"] for m in listed] == [manual_id]
+    lines = server.client(server.clinic_a).get("/api/v1/statements/A1/2022-03").json()["lines"]
+    line = next(ln for ln in lines if ln["rule"] == f"manual:{manual_id}")
+    assert line["amount_ore"] == 1_250_00
+    behind = server.client(server.clinic_a).get(f"/api/v1/lines/{line['line_id']}").json()["behind"]
+    assert behind["kind"] == "manual" and behind["rows"][0]["reason"] == "samverkan med BVC"
+    # Refused: an issued month (2022-04 was issued above), an unknown kind, a clinic's token.
+    r = admin.post("/api/v1/admin/manual-lines", json={**body, "month": "2022-04"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "refused"
+    assert admin.post("/api/v1/admin/manual-lines", json={**body, "kind": "bonus"}).status_code == 422
+    assert server.client(server.clinic_a).post("/api/v1/admin/manual-lines", json=body).status_code == 403
