@@ -31,7 +31,7 @@ from ersattning.errors import ErsattningError
 from ersattning.register import ensure_log, intake_table, records_table
 from ersattning.trace import person_key, trace_contact, trace_line
 
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
 COOKIE = "ersattning_token"
 MAX_BATCH = 5_000
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
@@ -274,6 +274,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ErsattningError)
     async def _refused(request: Request, exc: ErsattningError):
         return _error(422, "refused", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        # A bug, not a refusal: JSON like every other error; the message says nothing of the data.
+        return _error(500, "internal_error", "the server failed on this request; it is logged")
 
 
 class BodyLimit:
