@@ -24,6 +24,7 @@ demo: $(VENV)/.base
 	$(VENV)/bin/ersattning demo
 
 test: $(VENV)/.test
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(VENV)/bin/ruff check --select F --output-format concise src tests
 	$(PY) -m pytest -q
 

@@ -254,6 +254,97 @@ def export(
         raise typer.Exit(1)
 
 
+# --- AF (trace), the server and its tokens ---------------------------------------------------------
+
+@app.command()
+def trace(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    contact: Optional[str] = typer.Option(None, "--contact", help="KOMBIKA:CONTACT_ID"),
+    line: Optional[str] = typer.Option(None, "--line", help="A statement line's line_id"),
+    limit: int = typer.Option(20, "--limit", help="Rows behind a line to show"),
+    json_out: bool = typer.Option(False, "--json", help="Print the trace as JSON"),
+):
+    """The reconciliation view (AF): a contact's path through the chain, or what is behind a statement line.
+
+    Example: ersattning trace --db ersattning.duckdb --contact 11010046M30:C000123
+    """
+    from ersattning.trace import print_trace
+
+    if (contact is None) == (line is None):
+        raise typer.BadParameter("give exactly one of --contact KOMBIKA:CONTACT_ID or --line LINE_ID")
+    if not db.is_file():
+        _fail(InputError(f"there is no database {db}"))
+    try:
+        found = print_trace(db, contact=contact, line=line, limit=limit, as_json=json_out, console=console)
+    except ErsattningError as exc:
+        _fail(exc)
+    if not found:
+        _fail(InputError(f"nothing to trace: {contact or line} is not in {db}"), code=2)
+
+
+token_app = typer.Typer(help="API tokens for the server (stored hashed; printed once).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    clinic: Optional[str] = typer.Option(None, "--clinic", help="Bind the token to this clinic_id"),
+    admin: bool = typer.Option(False, "--admin", help="An administrator token (all clinics, run and issue months)"),
+):
+    """Create an API token for a clinic or the administrator; the token is printed once, only its hash is stored.
+
+    Example: ersattning token create --db ersattning.duckdb --clinic C001
+    """
+    from ersattning.api.tokens import create_token
+
+    if bool(clinic) == admin:
+        raise typer.BadParameter("give exactly one of --clinic ID or --admin")
+    try:
+        token = create_token(db, clinic_id=clinic, admin=admin)
+    except ErsattningError as exc:
+        _fail(exc)
+    console.print(token, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def serve(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    intake_rate: float = typer.Option(20.0, "--intake-rate", help="Contact batches per second per token (token bucket)"),
+    intake_burst: int = typer.Option(40, "--intake-burst", help="Batches a token may send at once"),
+):
+    """The web app and the HTTP API (OpenAPI at /docs) on the embedded database.
+
+    Example: ersattning serve --db ersattning.duckdb   (then: ersattning token create --db ersattning.duckdb --admin)
+    """
+    import uvicorn
+
+    from ersattning.api import create_app
+
+    if not db.is_file():
+        _fail(InputError(f"there is no database {db}: run `ersattning demo` or `ersattning load DIR --db {db}` first"))
+    app_ = create_app(db, intake_rate=intake_rate, intake_burst=intake_burst)
+    console.print(f"serving {db} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command("bench-api")
+def bench_api(
+    contacts: int = typer.Option(100_000, "--contacts", help="Contacts to post"),
+    batch: int = typer.Option(1_000, "--batch", help="Contacts per request"),
+    persons: int = typer.Option(20_000, "--persons", help="Size of the synthetic region behind the server"),
+):
+    """Time contact intake over HTTP: a local server, contacts posted in batches (target ≥ 2 000 contacts/s).
+
+    Example: ersattning bench-api --contacts 100000 --batch 1000
+    """
+    from ersattning.api.bench import run_api_bench
+
+    run_api_bench(contacts=contacts, batch=batch, persons=persons, console=console)
+
+
 def main():  # pragma: no cover - console entry point
     app()
 

@@ -76,6 +76,7 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
     write_csv(lines_csv_table(lines), out_dir / "statement_lines.csv")
     write_csv(statements_csv_table(statements), out_dir / "statements.csv")
     summary = _print_summary(console, lines, statements, inputs.tables["clinics"], year)
+    _print_server(console, db, engine, statements)
     console.print(
         f"\nInputs (the file contract, by example): {input_dir}/\n"
         f"Statements: {out_dir}/statement_lines.csv, {out_dir}/statements.csv\n"
@@ -107,3 +108,17 @@ def _print_summary(console: Console, lines: pa.Table, statements: pa.Table, clin
         top.add_row(cid, names.get(cid, ""), sek_text(ore))
     console.print(top)
     return {"total_ore": total, "components": dict(zip(by_component["component"].to_pylist(), by_component["amount_ore_sum"].to_pylist())), "clinics": per_clinic.num_rows}
+
+
+def _print_server(console: Console, db: Path, engine, statements: pa.Table) -> None:
+    """Tokens for the web app and the API: one for the clinic paid most, one for the administrator."""
+    from ersattning.api.tokens import create_token
+
+    per_clinic = statements.group_by("clinic_id").aggregate([("total_ore", "sum")]).sort_by([("total_ore_sum", "descending")])
+    clinic = per_clinic["clinic_id"][0].as_py() if per_clinic.num_rows else None
+    con = engine.con.con
+    admin = create_token(con, admin=True, created_by="demo")
+    console.print(f"\nWeb app and API: ersattning serve --db {db}   then open http://127.0.0.1:8000/ (API docs: /docs)")
+    if clinic:
+        console.print(f"  clinic {clinic} token: {create_token(con, clinic_id=clinic, created_by='demo')}", soft_wrap=True)
+    console.print(f"  administrator token: {admin}", soft_wrap=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from ersattning.register.bench import bench_intake, make_contacts, write_bench_contacts
 from ersattning.register.log import (
     VIEW_COLUMNS, IntakeResult, UnreadableContactFile, current_contacts, current_contacts_arrow, ensure_log,
-    intake, read_contacts, write_contact_errors,
+    intake, intake_table, read_contacts, records_table, write_contact_errors,
 )
 from ersattning.register.schema import CONTACT_ERROR_CODES, CONTACT_TYPES, CONTACTS_SCHEMA, ERRORS_SCHEMA, PROFESSIONS
 
 __all__ = [
     "CONTACT_ERROR_CODES", "CONTACT_TYPES", "CONTACTS_SCHEMA", "ERRORS_SCHEMA", "PROFESSIONS", "VIEW_COLUMNS",
     "IntakeResult", "UnreadableContactFile", "bench_intake", "current_contacts", "current_contacts_arrow",
-    "ensure_log", "intake", "make_contacts", "read_contacts", "write_bench_contacts", "write_contact_errors",
+    "ensure_log", "intake", "intake_table", "make_contacts", "read_contacts", "records_table", "write_bench_contacts", "write_contact_errors",
 ]

@@ -20,7 +20,7 @@ from ersattning.errors import InputError
 from ersattning.inputs.schema import CONTRACTS
 from ersattning.inputs.validate import _np
 from ersattning.register.read import read_contact_file
-from ersattning.register.schema import CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, REPORT
+from ersattning.register.schema import CONTACTS, CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, REPORT
 from ersattning.register.validate import CONTENT_HASH_SQL, Checked, arrow, check_contacts, drop_checked, run
 
 VIEW_COLUMNS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses",
@@ -46,6 +46,8 @@ class IntakeResult:
     rejected: int
     unchanged: int
     errors: pa.Table = field(repr=False)
+    #: Per input row, in order: "accepted" (logged), "rejected" or "unchanged" (set by intake_table).
+    row_status: np.ndarray | None = field(default=None, repr=False)
 
 
 # --- connections ----------------------------------------------------------------------------
@@ -94,32 +96,46 @@ def intake(engine_or_con, path: Path | str, received_at: dt.datetime | None = No
     UnreadableContactFile (nothing taken in, nothing logged) when the file cannot be parsed,
     InputError when the database holds no master data (`ersattning load` first).
     """
-    con = _duckdb(engine_or_con)
-    received_at = _local_naive(received_at or dt.datetime.now())
     path = Path(path)
     raw, read_errors = read_contact_file(path)
     if raw is None:
         raise UnreadableContactFile(f"{path.name}: {read_errors['message'][0].as_py()}; nothing was taken in",
                                     errors=read_errors)
+    return intake_table(engine_or_con, raw, path.name, received_at)
+
+
+def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.datetime | None = None) -> IntakeResult:
+    """Take in one batch already read as text (the contract's columns and `source_line`), with
+    exactly the checks and idempotency of a file's intake: the HTTP API's path. The result's
+    `row_status` says, per row, what became of it."""
+    con = _duckdb(engine_or_con)
+    received_at = _local_naive(received_at or dt.datetime.now())
     _require_master_data(con)
     ensure_log(con)
     run(con, "BEGIN TRANSACTION")
     try:
-        checked = check_contacts(con, raw, path.name, received_at.date(), log="contact_events")
+        checked = check_contacts(con, raw, source, received_at.date(), log="contact_events")
         try:
             (batch_id,), = run(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM contact_batches")
-            accepted = _insert_events(con, checked, batch_id, received_at, path.name)
+            accepted, inserted = _insert_events(con, checked, batch_id, received_at, source)
             _insert_errors(con, checked.errors, batch_id, received_at)
             unchanged = checked.rows - checked.rejected - accepted
-            _insert_batch(con, batch_id, received_at, path.name, checked.rows, accepted, checked.rejected, unchanged)
+            _insert_batch(con, batch_id, received_at, source, checked.rows, accepted, checked.rejected, unchanged)
         finally:
             drop_checked(con, checked)
         run(con, "COMMIT")
     except BaseException:
         run(con, "ROLLBACK")
         raise
-    return IntakeResult(int(batch_id), path.name, received_at, checked.rows, accepted, checked.rejected, unchanged,
-                        checked.errors)
+    status = np.full(checked.rows, "unchanged", dtype=object)
+    status[inserted] = "accepted"
+    if checked.errors.num_rows:
+        # Error rows name the input line; map lines back to row positions.
+        lines = raw.column("source_line").to_numpy(zero_copy_only=False).astype(np.int64)
+        bad = np.isin(lines, checked.errors["line"].to_numpy(zero_copy_only=False).astype(np.int64))
+        status[bad] = "rejected"
+    return IntakeResult(int(batch_id), source, received_at, checked.rows, accepted, checked.rejected, unchanged,
+                        checked.errors, status)
 
 
 def _require_master_data(con: duckdb.DuckDBPyConnection) -> None:
@@ -159,21 +175,22 @@ _UNCHANGED = """
 """
 
 
-def _insert_events(con, checked: Checked, batch_id: int, received_at: dt.datetime, source: str) -> int:
-    """Append the kept rows that change something; event ids follow the file's line order."""
+def _insert_events(con, checked: Checked, batch_id: int, received_at: dt.datetime, source: str) -> tuple[int, np.ndarray]:
+    """Append the kept rows that change something; event ids follow the file's line order.
+    Returns the count and the mask of rows inserted."""
     (first,), = run(con, "SELECT coalesce(max(event_id), 0) FROM contact_events")
     unchanged = arrow(con, _UNCHANGED.format(batch=checked.view, hash=CONTENT_HASH_SQL))["_row"].to_numpy()
     insert = checked.keep.copy()
     insert[unchanged] = False
     if not insert.any():
-        return 0
+        return 0, insert
     checked.replace(con, _insert=pa.array(insert), _event_id=pa.array(int(first) + np.cumsum(insert)))
     run(con, f"""
         INSERT INTO contact_events ({_EVENT_COLUMNS})
         SELECT _event_id, {int(batch_id)}, ?::TIMESTAMP, ?, line, kombika, contact_id, record_type, person_id,
                "date", contact_type, profession, diagnoses, actions, reported_at, {CONTENT_HASH_SQL}
         FROM {checked.view} WHERE _insert""", [received_at, source])
-    return int(insert.sum())
+    return int(insert.sum()), insert
 
 
 def _insert_errors(con, errors: pa.Table, batch_id: int, received_at: dt.datetime) -> None:
@@ -201,6 +218,20 @@ def _local_naive(t: dt.datetime | dt.date) -> dt.datetime:
     if not isinstance(t, dt.datetime):
         t = dt.datetime.combine(t, dt.time())
     return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+def records_table(records: list[dict], lines: list[int] | None = None) -> pa.Table:
+    """Contact records (dicts of text, as a PAS posts them) as the text table `intake_table`
+    takes: every contract column, `source_line` = the record's 1-based position (or `lines`). A value that
+    is not text becomes its JSON text (which then fails its own check), as in JSON Lines."""
+    import json
+
+    def text(v):
+        return None if v is None else v if isinstance(v, str) else json.dumps(v)
+
+    cols = {c: pa.array([text(r.get(c)) for r in records], pa.string()) for c in CONTACTS.column_names}
+    cols["source_line"] = pa.array(np.arange(1, len(records) + 1, dtype=np.int64) if lines is None else lines, pa.int64())
+    return pa.table(cols)
 
 
 # --- the current view ------------------------------------------------------------------------

@@ -1,0 +1,566 @@
+"""The HTTP API (FastAPI, OpenAPI at /docs): contact intake for patient systems, statements,
+errors to fix, traces (AF), follow-up, and the administrator's load / run / issue / manual lines.
+
+Every error is JSON `{"error": {"code", "message"}}`; a clinic sees only its own data (another
+clinic's is 404); person numbers never appear in URLs or logs (pseudonyms in traces).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, File, Path as PathParam, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ersattning import rulebook, store
+from ersattning.api import queries
+from ersattning.api.tokens import Principal, ensure_tokens, lookup
+from ersattning.engine import INPUT_TABLES
+from ersattning.errors import ErsattningError
+from ersattning.register import ensure_log, intake_table, records_table
+from ersattning.trace import person_key, trace_contact, trace_line
+
+MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
+COOKIE = "ersattning_token"
+MAX_BATCH = 5_000
+LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
+DEFAULT_LIMIT = 1 << 20
+MANUAL_KINDS = ("collaboration", "geographic_coordination", "extended_opening_hours")
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status, a stable code and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+        super().__init__(message)
+
+
+def not_found(what: str = "not found") -> ApiError:
+    return ApiError(404, "not_found", what)
+
+
+class Bucket:
+    """A token bucket: `burst` requests at once, refilled at `rate` per second."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst, self.level, self.at = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.level = min(self.burst, self.level + (now - self.at) * self.rate)
+        self.at = now
+        if self.level >= 1:
+            self.level -= 1
+            return True
+        return False
+
+
+class State:
+    """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets."""
+
+    def __init__(self, db: Path, intake_rate: float, intake_burst: int):
+        self.db = Path(db)
+        self.engine = store.open_engine(self.db)
+        self.con = self.engine.con.con
+        self.lock = threading.RLock()
+        self.book = rulebook.load()
+        self.rate, self.burst = intake_rate, intake_burst
+        self.buckets: dict[str, Bucket] = {}
+        with self.lock:
+            ensure_tokens(self.con)
+            ensure_log(self.con)
+            self.con.execute(queries.BATCHES_DDL).fetchall()
+            person_key(self.con)
+
+    def allow_intake(self, token_id: str) -> bool:
+        with self.lock:
+            bucket = self.buckets.setdefault(token_id, Bucket(self.rate, self.burst))
+            return bucket.take()
+
+
+def state(request: Request) -> State:
+    return request.app.state.ersattning
+
+
+def presented_token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+def principal_or_none(request: Request) -> Principal | None:
+    token = presented_token(request)
+    if not token:
+        return None
+    st = state(request)
+    with st.lock:
+        return lookup(st.con, token)
+
+
+def principal(request: Request) -> Principal:
+    who = principal_or_none(request)
+    if who is None:
+        raise ApiError(401, "unauthorized", "a valid API token is required: Authorization: Bearer TOKEN "
+                                            "(create one with `ersattning token create`)")
+    return who
+
+
+def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not who.admin:
+        raise ApiError(403, "forbidden", "this needs an administrator token")
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+Month = Annotated[str, PathParam(pattern=MONTH, description="YYYY-MM")]
+ClinicId = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+
+def visible_clinic(st: State, who: Principal, clinic_id: str) -> str:
+    """The clinic if this principal may see it and it exists; else 404 (never 403: no probing)."""
+    if not who.may_see(clinic_id):
+        raise not_found(f"no clinic {clinic_id!r}")
+    with st.lock:
+        if not queries.clinic_exists(st.con, clinic_id):
+            raise not_found(f"no clinic {clinic_id!r}")
+    return clinic_id
+
+
+# --- request and response models ---------------------------------------------------------------
+
+class ContactIn(BaseModel):
+    """One care contact as the PAS reports it (DESIGN.md contacts contract); all values text."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"example": {
+        "contact_id": "V-2022-000123", "kombika": "11010046M30", "person_id": "198005171234", "date": "2022-03-10",
+        "contact_type": "clinic_visit", "profession": "doctor", "diagnoses": "J06.9", "actions": None,
+        "record_type": "report", "reported_at": "2022-03-10T10:15:00"}})
+
+    contact_id: str | None = Field(None, max_length=200)
+    kombika: str | None = Field(None, max_length=200)
+    person_id: str | None = Field(None, max_length=200)
+    date: str | None = Field(None, max_length=200)
+    contact_type: str | None = Field(None, max_length=200)
+    profession: str | None = Field(None, max_length=200)
+    diagnoses: str | None = Field(None, max_length=2000)
+    actions: str | None = Field(None, max_length=2000)
+    record_type: str | None = Field(None, max_length=200)
+    reported_at: str | None = Field(None, max_length=200)
+
+
+class ContactBatch(BaseModel):
+    contacts: list[ContactIn] = Field(..., max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} contacts")
+
+
+class RecordError(BaseModel):
+    code: str
+    field: str | None = None
+    message: str
+
+
+class RecordResult(BaseModel):
+    index: int = Field(description="position of the record in the batch, from 0")
+    kombika: str | None
+    contact_id: str | None
+    status: str = Field(description="accepted, unchanged (already known) or rejected")
+    errors: list[RecordError] = []
+
+
+class IntakeOut(BaseModel):
+    batch_id: int | None
+    received_at: str
+    rows: int
+    accepted: int
+    rejected: int
+    unchanged: int
+    results: list[RecordResult]
+
+
+class RunIn(BaseModel):
+    issue: bool = Field(False, description="freeze the month (an issued month never changes)")
+
+
+class ManualLineIn(BaseModel):
+    clinic_id: str = Field(..., min_length=1, max_length=64)
+    month: str = Field(..., pattern=MONTH)
+    kind: str = Field(..., description=", ".join(MANUAL_KINDS))
+    amount_ore: int = Field(..., ge=-10**13, le=10**13, description="öre; negative to reverse a line")
+    reason: str = Field(..., min_length=1, max_length=500)
+    reference: str = Field("", max_length=200)
+
+
+class ErrorOut(BaseModel):
+    error: dict
+
+
+# --- the application ---------------------------------------------------------------------------
+
+def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40) -> FastAPI:
+    """The API and the web app on the DuckDB file `db`."""
+    app = FastAPI(
+        title="ersattning",
+        version="1",
+        description="Region Stockholm's vårdval reimbursement: contact intake (GVR), statements (VF), "
+                    "reconciliation (AF). Authenticate with `Authorization: Bearer TOKEN`.",
+        responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    )
+    app.state.ersattning = State(Path(db), intake_rate, intake_burst)
+    _handlers(app)
+    app.add_middleware(BodyLimit)
+    app.include_router(api)
+    from ersattning.api.web import web
+
+    app.include_router(web)
+    return app
+
+
+def _error(status: int, code: str, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+def _is_page(request: Request) -> bool:
+    """A web-app page (errors as HTML) rather than the API or its documentation (errors as JSON)."""
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/openapi.json", "/docs", "/redoc") or path.startswith("/docs/"))
+
+
+def _page_error(request: Request, status: int, message: str):
+    from ersattning.api.web import html_error
+
+    return html_error(request, status, message)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        if _is_page(request):
+            return _page_error(request, exc.status, exc.message)
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if _is_page(request) and exc.status_code == 404:
+            return _page_error(request, 404, "Sidan finns inte.")
+        return _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # Location and reason only: never the input, which may hold person numbers.
+        details = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+                   for e in exc.errors()[:20]]
+        first = details[0] if details else {"where": "", "problem": "invalid request"}
+        if _is_page(request):
+            return _page_error(request, 422, f"Ogiltig uppgift: {first['where']}: {first['problem']}")
+        return _error(422, "invalid_request", f"{first['where']}: {first['problem']}", details=details)
+
+    @app.exception_handler(ErsattningError)
+    async def _refused(request: Request, exc: ErsattningError):
+        return _error(422, "refused", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        # A bug, not a refusal: JSON like every other error; the message says nothing of the data.
+        return _error(500, "internal_error", "the server failed on this request; it is logged")
+
+
+class BodyLimit:
+    """Refuses request bodies over the route's limit with 413 JSON (by Content-Length, and while
+    reading a body sent without one)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = LIMITS.get(scope["path"], DEFAULT_LIMIT)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = _error(413, "too_large", f"the request body is over {limit} bytes: send smaller batches")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                return await _error(400, "bad_request", "bad Content-Length")(scope, receive, send)
+            if declared > limit:
+                return await too_large(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise StarletteHTTPException(413, f"the request body is over {limit} bytes")
+            return message
+
+        return await self.app(scope, counted, send)
+
+
+api = APIRouter(prefix="/api/v1")
+
+
+@api.get("/me", tags=["access"], summary="Who the token is")
+def me(who: Who):
+    return {"token_id": who.token_id, "role": who.role, "clinic_id": who.clinic_id}
+
+
+# --- intake (GVR over HTTP) ----------------------------------------------------------------------
+
+@api.post("/contacts", tags=["intake"], response_model=IntakeOut, responses={429: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+          summary="Report a batch of care contacts (same checks and idempotency as file intake)")
+def post_contacts(batch: ContactBatch, request: Request, who: Who) -> IntakeOut:
+    st = state(request)
+    if not st.allow_intake(who.token_id):
+        raise ApiError(429, "too_many_requests", "too many batches: slow down (token bucket per token)")
+    records = [c.model_dump() for c in batch.contacts]
+    return intake_batch(st, who, records)
+
+
+def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
+    """Intake of posted records; a clinic may report only on its own kombika (or unknown ones,
+    which the register rejects and the clinic then sees among its errors)."""
+    received = dt.datetime.now().replace(microsecond=0)
+    results: list[RecordResult | None] = [None] * len(records)
+    allowed = list(range(len(records)))
+    with st.lock:
+        if not who.admin:
+            owner = dict(st.con.execute("SELECT DISTINCT kombika, clinic_id FROM kombika").fetchall()) \
+                if queries.has_table(st.con, "kombika") else {}
+            allowed = []
+            for i, r in enumerate(records):
+                k = r.get("kombika")
+                if k in owner and owner[k] != who.clinic_id:
+                    results[i] = RecordResult(index=i, kombika=k, contact_id=r.get("contact_id"), status="rejected",
+                                              errors=[RecordError(code="other_clinic_kombika", field="kombika", message=(
+                                                  "the kombika belongs to another clinic: report on your own clinic's "
+                                                  "kombika (a subcontractor on its own)"))])
+                else:
+                    allowed.append(i)
+        batch_id, counts = None, {"accepted": 0, "rejected": 0, "unchanged": 0}
+        if allowed:
+            raw = records_table([records[i] for i in allowed], lines=[i + 1 for i in allowed])
+            try:
+                res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received)
+            except ErsattningError as exc:
+                raise ApiError(409, "no_master_data", str(exc)) from None
+            batch_id = res.batch_id
+            st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [batch_id, who.token_id, who.clinic_id]).fetchall()
+            errs: dict[int, list[RecordError]] = {}
+            e = res.errors
+            for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
+                                                  e["message"].to_pylist()):
+                errs.setdefault(line, []).append(RecordError(code=code, field=field, message=message))
+            for pos, i in enumerate(allowed):
+                status = str(res.row_status[pos])
+                counts[status] += 1
+                results[i] = RecordResult(index=i, kombika=records[i].get("kombika"), contact_id=records[i].get("contact_id"),
+                                          status=status, errors=errs.get(i + 1, []))
+    counts["rejected"] += len(records) - len(allowed)
+    return IntakeOut(batch_id=batch_id, received_at=received.isoformat(), rows=len(records), results=results, **counts)
+
+
+@api.get("/errors", tags=["intake"], summary="Rejected contacts to fix, with what to do (newest first)")
+def get_errors(request: Request, who: Who, batch_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+               clinic_id: Annotated[str | None, Query(max_length=64, description="admin only")] = None,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000):
+    st = state(request)
+    scope = who.clinic_id if not who.admin else clinic_id
+    with st.lock:
+        return {"errors": queries.errors_to_fix(st.con, scope, batch_id, limit)}
+
+
+# --- statements (VF) and reconciliation (AF) ------------------------------------------------------
+
+@api.get("/months", tags=["statements"], summary="Computed months and their status (draft/issued)")
+def get_months(request: Request, who: Who):
+    st = state(request)
+    with st.lock:
+        return {"months": queries.months(st.con)}
+
+
+@api.get("/statements", tags=["statements"], summary="Statements (totals by group); a clinic sees its own")
+def get_statements(request: Request, who: Who, month: Annotated[str | None, Query(pattern=MONTH)] = None,
+                   clinic_id: Annotated[str | None, Query(max_length=64)] = None):
+    st = state(request)
+    if not who.admin:
+        if clinic_id not in (None, who.clinic_id):
+            raise not_found(f"no clinic {clinic_id!r}")
+        clinic_id = who.clinic_id
+    with st.lock:
+        return {"statements": queries.statements(st.con, clinic_id, month)}
+
+
+@api.get("/statements/{clinic_id}/{month}", tags=["statements"], summary="One clinic's statement: totals, components, lines")
+def get_statement(request: Request, who: Who, clinic_id: ClinicId, month: Month):
+    st = state(request)
+    visible_clinic(st, who, clinic_id)
+    with st.lock:
+        found = queries.statements(st.con, clinic_id, month)
+        if not found:
+            raise not_found(f"no statement for {clinic_id} in {month} (run the month first)")
+        return {"statement": found[0], "components": queries.by_component(st.con, clinic_id, month),
+                "lines": queries.lines(st.con, clinic_id, month)}
+
+
+@api.get("/lines/{line_id}", tags=["trace"], summary="A statement line's trace: rule values and the rows behind it")
+def get_line(request: Request, who: Who, line_id: Annotated[str, PathParam(min_length=1, max_length=300)],
+             limit: Annotated[int, Query(ge=1, le=10_000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
+    st = state(request)
+    with st.lock:
+        clinic = queries.line_clinic(st.con, line_id)
+        if clinic is None or not who.may_see(clinic):
+            raise not_found(f"no line {line_id!r}")
+        return trace_line(st.engine, st.book, line_id, limit=limit, offset=offset)
+
+
+@api.get("/contacts/{kombika}/{contact_id}/trace", tags=["trace"], summary="A contact's path: GVR, ERSMO, HEJ, VF")
+def get_contact_trace(request: Request, who: Who, kombika: Annotated[str, PathParam(min_length=1, max_length=64)],
+                      contact_id: Annotated[str, PathParam(min_length=1, max_length=200)]):
+    st = state(request)
+    with st.lock:
+        found = trace_contact(st.engine, st.book, kombika, contact_id)
+        if found is None or not may_see_contact(st, who, found):
+            raise not_found(f"no contact {kombika}:{contact_id}")
+        return found
+
+
+def may_see_contact(st: State, who: Principal, found: dict) -> bool:
+    """The reporting clinic, every clinic billed for it, and the clinic that sent a rejected version."""
+    if who.admin or who.clinic_id in found["clinics"]:
+        return True
+    batches = {r["batch_id"] for r in found["received"]} | {r["batch_id"] for r in found["rejections"]}
+    if not batches:
+        return False
+    marks = ", ".join("?" * len(batches))
+    sent = st.con.execute(f"SELECT count(*) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
+                          [who.clinic_id, *batches]).fetchall()[0][0]
+    return bool(sent)
+
+
+@api.get("/capitation/{clinic_id}/{month}", tags=["follow-up"], summary="Capitation breakdown of a clinic's month")
+def get_capitation(request: Request, who: Who, clinic_id: ClinicId, month: Month):
+    st = state(request)
+    visible_clinic(st, who, clinic_id)
+    with st.lock:
+        return queries.capitation_breakdown(st.con, clinic_id, month)
+
+
+@api.get("/acg/{clinic_id}/{month}", tags=["follow-up"], summary="ACG follow-up: the clinic's mean and bands against the region")
+def get_acg(request: Request, who: Who, clinic_id: ClinicId, month: Month):
+    st = state(request)
+    visible_clinic(st, who, clinic_id)
+    with st.lock:
+        return queries.acg_followup(st.con, clinic_id, month)
+
+
+# --- administrator ---------------------------------------------------------------------------------
+
+@api.get("/admin/totals/{month}", tags=["admin"], summary="Region totals by component")
+def get_totals(request: Request, who: Admin, month: Month):
+    st = state(request)
+    with st.lock:
+        comps = queries.by_component(st.con, None, month)
+        return {"month": month, "status": queries.month_status(st.con, month), "components": comps,
+                "total_ore": sum(c["amount_ore"] for c in comps)}
+
+
+@api.post("/admin/months/{month}/run", tags=["admin"], summary="Compute a month as a draft, or issue it")
+def post_run(request: Request, who: Admin, month: Month, body: RunIn | None = None):
+    st = state(request)
+    return run_month(st, who, month, bool(body and body.issue))
+
+
+def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
+    kwargs = {"user": f"token:{who.token_id}"} if "user" in inspect.signature(store.run_month).parameters else {}
+    with st.lock:
+        try:
+            status, result = store.run_month(st.engine, month, st.book, issue=issue, **kwargs)
+        except ErsattningError as exc:
+            raise ApiError(422, "refused", str(exc)) from None
+        out = {"month": month, "status": status, "changed": result is not None}
+        if result is not None:
+            out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
+                       total_ore=int(sum(result.statements["total_ore"].to_pylist())))
+        return out
+
+
+@api.post("/admin/inputs", tags=["admin"], summary="Load input files (clinics.csv, persons.csv, …), all or nothing")
+def post_inputs(request: Request, who: Admin, files: Annotated[list[UploadFile], File(description="NAME.csv or NAME.parquet")]):
+    return load_inputs(state(request), files)
+
+
+_INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
+
+
+def load_inputs(st: State, files: list[UploadFile]) -> dict:
+    from ersattning.inputs import read_inputs
+
+    folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
+    try:
+        for f in files:
+            name = Path(f.filename or "").name
+            if not _INPUT_NAME.match(name):
+                raise ApiError(422, "bad_file_name", f"{name!r} is not an input file: use NAME.csv or NAME.parquet with "
+                                                     f"NAME one of {', '.join(INPUT_TABLES)}")
+            with open(folder / name, "wb") as out:
+                shutil.copyfileobj(f.file, out)
+        inputs = read_inputs(folder)
+        if len(inputs.errors):
+            problems = inputs.errors.slice(0, 100).to_pylist()
+            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(inputs.errors)} problem(s) in the "
+                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
+        with st.lock:
+            store.store_inputs(st.engine, inputs.tables)
+        return {"loaded": {name: t.num_rows for name, t in inputs.tables.items()}}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@api.get("/admin/manual-lines", tags=["admin"], summary="Manual lines (VF's supplementary invoicing)")
+def get_manual_lines(request: Request, who: Admin, month: Annotated[str | None, Query(pattern=MONTH)] = None,
+                     clinic_id: Annotated[str | None, Query(max_length=64)] = None):
+    st = state(request)
+    if not hasattr(store, "manual_lines"):
+        raise ApiError(501, "not_available", "manual lines are not in this version of the store")
+    with st.lock:
+        table = store.manual_lines(st.engine, clinic_id=clinic_id, month=month)
+    return {"manual_lines": [{k: queries._plain(v) for k, v in r.items()} for r in table.to_pylist()]}
+
+
+@api.post("/admin/manual-lines", tags=["admin"], summary="Add a manual line (collaboration, geographic coordination, …)")
+def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
+    return add_manual_line(state(request), who, body.model_dump())
+
+
+def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
+    if not hasattr(store, "add_manual_line"):
+        raise ApiError(501, "not_available", "manual lines are not in this version of the store")
+    if fields["kind"] not in MANUAL_KINDS:
+        raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_KINDS)}")
+    with st.lock:
+        if not queries.clinic_exists(st.con, fields["clinic_id"]):
+            raise not_found(f"no clinic {fields['clinic_id']!r}")
+        try:
+            row = store.add_manual_line(st.engine, user=f"token:{who.token_id}", **fields)
+        except ErsattningError as exc:
+            raise ApiError(422, "refused", str(exc)) from None
+    return {k: queries._plain(v) for k, v in row.items()}

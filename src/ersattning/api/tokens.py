@@ -1,0 +1,84 @@
+"""API tokens: random secrets shown once, stored only as SHA-256 hashes, bound to a clinic or to
+the administrator role (`ersattning token create`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ersattning.errors import InputError
+
+ADMIN, CLINIC = "admin", "clinic"
+PREFIX = "ers_"
+TOKENS_DDL = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id VARCHAR PRIMARY KEY, role VARCHAR, clinic_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR,
+    hash VARCHAR UNIQUE
+)"""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for: a clinic (sees its own data) or the administrator (sees all)."""
+
+    token_id: str
+    role: str
+    clinic_id: str | None
+
+    @property
+    def admin(self) -> bool:
+        return self.role == ADMIN
+
+    def may_see(self, clinic_id: str | None) -> bool:
+        return self.admin or (clinic_id is not None and clinic_id == self.clinic_id)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(TOKENS_DDL).fetchall()
+
+
+def create_token(db: str | Path | duckdb.DuckDBPyConnection, clinic_id: str | None = None, admin: bool = False,
+                 created_by: str | None = None) -> str:
+    """A new token for `clinic_id` (which must be a known clinic) or the administrator; returns it (once)."""
+    con = duckdb.connect(str(db)) if isinstance(db, (str, Path)) else db
+    try:
+        ensure_tokens(con)
+        if not admin:
+            known = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'clinics'").fetchall()[0][0]
+            if not known or not con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchall()[0][0]:
+                raise InputError(f"no clinic {clinic_id!r} in the database: load the inputs first, or check the id")
+        token_id = secrets.token_hex(4)
+        token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+        con.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?)", [
+            token_id, ADMIN if admin else CLINIC, None if admin else clinic_id,
+            dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), created_by or _user(), token_hash(token),
+        ]).fetchall()
+        return token
+    finally:
+        if isinstance(db, (str, Path)):
+            con.close()
+
+
+def lookup(con: duckdb.DuckDBPyConnection, token: str) -> Principal | None:
+    """The principal of a presented token, or None (unknown or malformed)."""
+    if not token or len(token) > 200 or not token.startswith(PREFIX):
+        return None
+    rows = con.execute("SELECT token_id, role, clinic_id FROM api_tokens WHERE hash = ?", [token_hash(token)]).fetchall()
+    return Principal(*rows[0]) if rows else None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"

@@ -1,0 +1,412 @@
+"""AF (Avstämningsfunktionen): a contact's path through the chain (GVR → ERSMO → HEJ → VF) and
+what lies behind a statement line (its product rows, contacts or listed persons, rule values).
+
+Persons appear only as pseudonyms (HMAC-SHA256 of the person id with a per-database secret).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from decimal import Decimal
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ersattning.engine import Engine
+from ersattning.period import first_day, last_day
+from ersattning.rulebook.loader import Rulebook
+
+_KEY_DDL = "CREATE TABLE IF NOT EXISTS privacy_key (secret VARCHAR)"
+_CONTACT_FIELDS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses", "actions")
+_BAND = re.compile(r"^CAP_AGE_(\d+)_(\d+|PLUS)$")
+
+
+# --- pseudonyms --------------------------------------------------------------------------------
+
+def person_key(con) -> bytes:
+    """The database's secret for pseudonyms, created on first use (never leaves the database)."""
+    con.execute(_KEY_DDL).fetchall()
+    rows = con.execute("SELECT secret FROM privacy_key LIMIT 1").fetchall()
+    if rows:
+        return bytes.fromhex(rows[0][0])
+    secret = secrets.token_hex(32)
+    con.execute("INSERT INTO privacy_key VALUES (?)", [secret]).fetchall()
+    return bytes.fromhex(secret)
+
+
+def pseudonym(key: bytes, person_id: str | None) -> str | None:
+    """A stable pseudonymous id for a person within one database: 16 hex characters."""
+    if person_id is None:
+        return None
+    return "p" + hmac.new(key, person_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _pseudonymise(table: pa.Table, key: bytes) -> pa.Table:
+    """Replace person_id by `person` (pseudonym); only for the page of rows shown."""
+    if "person_id" not in table.column_names:
+        return table
+    pseudo = pa.array([pseudonym(key, p) for p in table["person_id"].to_pylist()], pa.string())
+    i = table.schema.get_field_index("person_id")
+    return table.set_column(i, "person", pseudo)
+
+
+def _plain(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    return [{k: _plain(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def _query(con, sql: str, params=()) -> pa.Table:
+    return con.sql(sql, params=list(params)).to_arrow_table()
+
+
+def _has(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+# --- a contact ---------------------------------------------------------------------------------
+
+def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str) -> dict | None:
+    """Everything the chain did with one contact (kombika, contact_id), or None if never received.
+
+    received: each event (batch, when, what); rejected: each error (batch, line, code, message);
+    status: accepted / cancelled / rejected; for a live contact: its facts (ERSMO's inputs), its
+    products with the clinic billed, the price in force (HEJ) and the statement line (VF).
+    `clinics` names the clinics concerned (the reporting clinic and every clinic billed).
+    """
+    con = engine.con.con
+    key = person_key(con)
+    events = errors = None
+    if _has(con, "contact_events"):
+        events = _query(con, """
+            SELECT e.event_id, e.batch_id, e.received_at, e.source, e.line, e.record_type, e.person_id, e.date,
+                   e.contact_type, e.profession, e.diagnoses, e.actions, e.reported_at, e.content_hash
+            FROM contact_events e WHERE e.kombika = ? AND e.contact_id = ? ORDER BY e.event_id""", [kombika, contact_id])
+        errors = _query(con, """
+            SELECT batch_id, received_at, source, line, code, field, message FROM contact_errors
+            WHERE kombika = ? AND contact_id = ? ORDER BY batch_id, line, code""", [kombika, contact_id])
+    if events is None or (not events.num_rows and not errors.num_rows):
+        return None
+    clinic = _kombika_clinic(con, kombika)
+    out = {
+        "kombika": kombika, "contact_id": contact_id, "clinic_id": clinic,
+        "received": _rows(_pseudonymise(events.drop_columns(["content_hash"]), key)),
+        "rejections": _rows(errors),
+        "status": "rejected", "contact": None, "facts": None, "products": [],
+        "clinics": sorted({clinic} - {None}),
+    }
+    if not events.num_rows:
+        return out
+    live = _live_version(events)
+    if live["record_type"] == "cancel":
+        out["status"] = "cancelled"
+        return out
+    out["status"] = "accepted"
+    contact = {**{f: live.get(f) for f in _CONTACT_FIELDS}, "kombika": kombika, "contact_id": contact_id}
+    out["contact"] = {**{k: _plain(v) for k, v in contact.items() if k != "person_id"},
+                      "person": pseudonym(key, contact["person_id"])}
+    month = contact["date"].strftime("%Y-%m")
+    out["month"] = month
+    engine.attach_stored()
+    one = ibis.memtable(pa.Table.from_pylist([contact], schema=pa.schema([
+        ("kombika", pa.string()), ("contact_id", pa.string()), ("person_id", pa.string()), ("date", pa.date32()),
+        ("contact_type", pa.string()), ("profession", pa.string()), ("diagnoses", pa.string()), ("actions", pa.string()),
+    ])))
+    from ersattning.products.facts import contact_facts
+    from ersattning.products.visits import contact_products, price_list_table, price_periods
+
+    start, end = first_day(month), last_day(month)
+    facts = contact_facts(engine, book, one, start, end).to_pyarrow()
+    if facts.num_rows:
+        f = facts.to_pylist()[0]
+        f.pop("person_id", None)
+        out["facts"] = {k: _plain(v) for k, v in f.items()}
+        out["clinic_id"] = f["clinic_id"]
+    products = contact_products(engine, book, one, month).to_pyarrow()
+    periods = price_periods(book, start, end)
+    period = next(i for i, (a, b) in enumerate(periods) if a <= contact["date"] <= b)
+    prices = price_list_table(book, periods)
+    prices = prices.filter(pc.equal(prices["period"], period))
+    price_of = {(r["component"], r["product_code"]): r for r in prices.to_pylist()}
+    status = _month_status(con, month)
+    run_at = computed_at(con, month)
+    # A version received after the month was computed is not on its lines (yet): say so, name no line.
+    later = run_at is not None and live["received_at"] > run_at
+    out["after_run"] = later
+    for p in products.sort_by([("component", "ascending")]).to_pylist():
+        price = price_of.get((p["component"], p["product_code"]))
+        line = None if later else _line_for(con, p["payee"], month, p["component"], p["product_code"],
+                                            price["rule"] if price else None)
+        out["products"].append({
+            "component": p["component"], "product_code": p["product_code"], "billed_to": p["payee"],
+            "performed_by": p["performed_by"],
+            "unit_price_ore": price["unit_price_ore"] if price else None,
+            "rule": price["rule"] if price else None, "reference": price["reference"] if price else None,
+            "illustrative": price["illustrative"] if price else None,
+            "line_id": line, "month_status": status,
+        })
+    out["clinics"] = sorted({out["clinic_id"], *(p["billed_to"] for p in out["products"])} - {None})
+    return out
+
+
+def _live_version(events: pa.Table) -> dict:
+    """The register's current version: latest reported_at (received_at when missing), ties by content."""
+    rows = events.to_pylist()
+    return max(rows, key=lambda r: (r["reported_at"] or r["received_at"], r["content_hash"]))
+
+
+def _kombika_clinic(con, kombika: str) -> str | None:
+    if not _has(con, "kombika"):
+        return None
+    rows = con.execute("SELECT clinic_id FROM kombika WHERE kombika = ? ORDER BY valid_from DESC LIMIT 1", [kombika]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def computed_at(con, month: str) -> dt.datetime | None:
+    """When the stored month was computed, as local wall-clock time like the register's received_at
+    (the store records UTC): the register's view as of then is what its lines counted."""
+    if not _has(con, "months"):
+        return None
+    rows = con.execute("SELECT computed_at FROM months WHERE month = ?", [month]).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return rows[0][0].replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None)
+
+
+def _month_status(con, month: str) -> str | None:
+    if not _has(con, "months"):
+        return None
+    rows = con.execute("SELECT status FROM months WHERE month = ?", [month]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _line_for(con, clinic: str, month: str, component: str, product: str, rule: str | None) -> str | None:
+    if not _has(con, "statement_lines"):
+        return None
+    rows = con.execute(
+        "SELECT line_id FROM statement_lines WHERE clinic_id = ? AND month = ? AND component = ? AND product_code = ? "
+        "AND (rule = ? OR ? IS NULL) ORDER BY line_id LIMIT 1", [clinic, month, component, product, rule, rule]).fetchall()
+    return rows[0][0] if rows else None
+
+
+# --- a statement line --------------------------------------------------------------------------
+
+def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
+    """A statement line, the rule values behind its price (effective date, source), and the
+    rows behind its quantity: the contacts (visit lines) or the listed persons (capitation
+    lines), one page of them, with the total count and the sum that makes up the basis."""
+    con = engine.con.con
+    if not _has(con, "statement_lines"):
+        return None
+    found = _query(con, "SELECT * FROM statement_lines WHERE line_id = ?", [line_id])
+    if not found.num_rows:
+        return None
+    line = {k: _plain(v) for k, v in found.to_pylist()[0].items()}
+    out = {"line": line, "month_status": _month_status(con, line["month"]), "rules": rule_values(book, line),
+           "behind": None}
+    key = person_key(con)
+    engine.attach_stored()
+    if line.get("unit") == "SEK/visit":
+        out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
+    elif (line.get("unit") or "").startswith("SEK/") and line["component"].startswith("capitation_"):
+        out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
+    elif (line.get("rule") or "").startswith("manual:") and _has(con, "manual_lines"):
+        # A claimed item: the administrator's entry (who, when, why) is what lies behind it.
+        manual = _query(con, "SELECT * FROM manual_lines WHERE manual_id = ?", [line["rule"].split(":", 1)[1]])
+        out["behind"] = {"kind": "manual", "rows": _rows(manual), "rows_total": manual.num_rows}
+    return out
+
+
+def rule_values(book: Rulebook, line: dict) -> list[dict]:
+    """The rule values a line's `rule` names (`name@date`, `+`-joined), each with its value for
+    this line's product, effective date, source reference and whether it is illustrative."""
+    rule = line.get("rule") or ""
+    parts = [p for p in rule.split("+") if p]
+    dated = [p.split("@", 1) for p in parts]
+    fallback = next((d[1] for d in reversed(dated) if len(d) == 2), None)
+    out = []
+    for d in dated:
+        name, date = d[0], (d[1] if len(d) == 2 else fallback)
+        entry = {"rule": name, "effective": date, "value": None, "reference": None, "illustrative": None}
+        if name in book and date and date != "none":
+            v = book[name].at(dt.date.fromisoformat(date))
+            if v is not None:
+                entry.update(value=_value_for(v.value, line.get("product_code")), reference=v.reference,
+                             effective=v.start.isoformat(),
+                             illustrative=v.illustrative)
+        out.append(entry)
+    return out
+
+
+def _value_for(value, product: str | None):
+    """The part of a rule value that concerns one product (its price, its decision rows, its band)."""
+    if isinstance(value, dict):
+        return str(value.get(product)) if product in value else {k: str(v) for k, v in value.items()}
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple) and len(value[0]) == 2 and isinstance(value[0][0], dict):
+        rows = [{"when": {k: (list(x) if isinstance(x, tuple) else x) for k, x in when.items()}, "product": p}
+                for when, p in value if p == product]
+        return rows
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple) and len(value[0]) == 3:
+        m = _BAND.match(product or "")
+        for lo, hi, amount in value:
+            if m and int(m.group(1)) == lo:
+                return {"ages": f"{lo}-{'' if hi is None else hi}", "amount": str(amount)}
+        return [{"ages": f"{lo}-{'' if hi is None else hi}", "amount": str(a)} for lo, hi, a in value]
+    if isinstance(value, tuple):
+        return [str(v) for v in value]
+    return str(value)
+
+
+def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+    from ersattning.products.visits import contact_products, price_list_table, price_periods
+    from ersattning.store import attach_contacts
+
+    month = line["month"]
+    start, end = first_day(month), last_day(month)
+    # The register as of the month's computation: the contacts this line counted, not later ones.
+    attach_contacts(engine, as_of=computed_at(engine.con.con, month))
+    contacts = engine.contacts(start, end)
+    if contacts is None:
+        return {"kind": "contacts", "rows": [], "rows_total": 0}
+    cp = contact_products(engine, book, contacts, month)
+    cp = cp.filter(cp.payee == line["clinic_id"]).filter(cp.component == line["component"]).filter(
+        cp.product_code == line["product_code"])
+    rows = cp.to_pyarrow()
+    periods = price_periods(book, start, end)
+    if len(periods) > 1:  # a price changed mid-month: keep the contacts of this line's price version
+        prices = price_list_table(book, periods).to_pylist()
+        rule_of = {p["period"]: p["rule"] for p in prices
+                   if p["component"] == line["component"] and p["product_code"] == line["product_code"]}
+        keep = [rule_of.get(next(i for i, (a, b) in enumerate(periods) if a <= d <= b)) == line["rule"]
+                for d in rows["date"].to_pylist()]
+        rows = rows.filter(pa.array(keep, pa.bool_()))
+    rows = rows.sort_by([("date", "ascending"), ("kombika", "ascending"), ("contact_id", "ascending")])
+    page = _pseudonymise(rows.slice(offset, limit).select(
+        ["kombika", "contact_id", "date", "person_id", "performed_by"]), key)
+    return {"kind": "contacts", "rows": _rows(page), "rows_total": rows.num_rows, "basis_total": str(rows.num_rows)}
+
+
+def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+    """The listed (or enrolled) persons a capitation line counts, with what each adds to the basis."""
+    from ersattning.products.capitation import _covers, listed_on, residents, risk_as_of
+
+    month, clinic, component = line["month"], line["clinic_id"], line["component"]
+    snap = dt.date.fromisoformat(line["snapshot"]) if line.get("snapshot") else last_day(month)
+    rules = book.at(last_day(month))
+    contribution = None
+    if component == "capitation_home_care":
+        hc = engine["home_care"]
+        enrolled = hc.filter(_covers(hc, snap), hc.clinic_id == clinic).select("person_id", "clinic_id").distinct()
+        persons = enrolled.join(residents(engine, snap), "person_id").select("person_id", "clinic_id")
+    elif component == "capitation_child_mental_health":
+        ages = rules.value("capitation_child_mental_health.ages")
+        a = engine["affiliations"]
+        handed = a.filter(_covers(a, last_day(month)), a.provider_clinic_id == clinic).select(c=a.clinic_id)
+        kids = listed_on(engine, snap, ages=ages)
+        persons = kids.filter(kids.clinic_id.isin(handed.c) | (kids.clinic_id == clinic)).select("person_id", "clinic_id", "age")
+    else:
+        listed = listed_on(engine, snap)
+        listed = listed.filter(listed.clinic_id == clinic)
+        if component == "capitation_age":
+            m = _BAND.match(line["product_code"])
+            lo, hi = int(m.group(1)), (None if m.group(2) == "PLUS" else int(m.group(2)))
+            listed = listed.filter(listed.age >= lo) if hi is None else listed.filter(listed.age >= lo, listed.age <= hi)
+        elif component == "capitation_sick_leave_coordination":
+            lo, hi = rules.value("capitation_sick_leave_coordination.ages")
+            listed = listed.filter(listed.age >= lo) if hi is None else listed.filter(listed.age >= lo, listed.age <= hi)
+        risk = risk_as_of(engine, month)
+        persons = listed.left_join(risk, listed.person_id == risk.person_id).select(
+            listed.person_id, listed.clinic_id, listed.age, risk.acg_weight, risk.cni)
+        contribution = {"capitation_acg": "acg_weight", "capitation_cni": "cni"}.get(component)
+    table = persons.to_pyarrow().sort_by([("person_id", "ascending")])
+    if contribution:
+        basis = pc.sum(pc.fill_null(table[contribution], 0)).as_py() or Decimal(0)
+    else:
+        basis = table.num_rows
+    page = _pseudonymise(table.slice(offset, limit), key)
+    return {"kind": "persons", "snapshot": snap.isoformat(), "rows": _rows(page), "rows_total": table.num_rows,
+            "basis_total": str(basis), "contribution": contribution}
+
+
+# --- the terminal view (`ersattning trace`) ------------------------------------------------------
+
+def print_trace(db, contact: str | None, line: str | None, limit: int, as_json: bool, console) -> bool:
+    """Print a contact's or a line's trace from the database file `db`; False when there is none."""
+    import json
+
+    from rich.table import Table
+
+    from ersattning import rulebook
+    from ersattning.errors import InputError
+    from ersattning.money import sek_text
+    from ersattning.store import open_engine
+
+    engine = open_engine(db)
+    book = rulebook.load()
+    if contact is not None:
+        if ":" not in contact:
+            raise InputError("--contact takes KOMBIKA:CONTACT_ID")
+        kombika, contact_id = contact.split(":", 1)
+        found = trace_contact(engine, book, kombika, contact_id)
+    else:
+        found = trace_line(engine, book, line, limit=limit)
+    if found is None:
+        return False
+    if as_json:
+        console.print_json(json.dumps(found, default=str))
+        return True
+    if contact is not None:
+        console.print(f"[b]{kombika}:{contact_id}[/b]  clinic {found['clinic_id'] or '?'}  status [b]{found['status']}[/b]")
+        t = Table("batch", "received", "line", "record", "date", "type", "profession", "person", title="GVR: received")
+        for r in found["received"]:
+            t.add_row(str(r["batch_id"]), str(r["received_at"]), str(r["line"]), r["record_type"], str(r["date"] or ""),
+                      r["contact_type"] or "", r["profession"] or "", r["person"] or "")
+        console.print(t)
+        if found["rejections"]:
+            t = Table("batch", "received", "line", "code", "field", "message", title="GVR: rejected")
+            for r in found["rejections"]:
+                t.add_row(str(r["batch_id"]), str(r["received_at"]), str(r["line"]), r["code"], r["field"] or "", r["message"])
+            console.print(t)
+        if found["facts"]:
+            facts = ", ".join(f"{k}={v}" for k, v in found["facts"].items() if k not in ("kombika", "contact_id"))
+            console.print(f"ERSMO facts: {facts}")
+        if found["products"]:
+            t = Table("component", "product", "billed to", "price SEK", "rule", "line (VF)", title="ERSMO → HEJ → VF")
+            for p in found["products"]:
+                price = sek_text(p["unit_price_ore"]) if p["unit_price_ore"] is not None else "no price"
+                t.add_row(p["component"], p["product_code"], p["billed_to"] or "", price, p["rule"] or "",
+                          f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})")
+            console.print(t)
+        return True
+    ln = found["line"]
+    console.print(f"[b]{ln['line_id']}[/b]  {ln['component']} {ln['product_code']}: {ln['quantity']} × "
+                  f"{sek_text(ln['unit_price_ore'] or 0)} = {sek_text(ln['amount_ore'])} SEK  (basis {ln['basis']} ÷ "
+                  f"{ln['divisor']}; month {found['month_status']})")
+    t = Table("rule", "effective", "value", "source", title="rule values")
+    for r in found["rules"]:
+        t.add_row(r["rule"], r["effective"] or "", json.dumps(r["value"], ensure_ascii=False, default=str)[:60],
+                  (r["reference"] or "") + (" (illustrative)" if r["illustrative"] else ""))
+    console.print(t)
+    behind = found["behind"]
+    if behind and behind.get("rows") is not None:
+        rows = behind["rows"]
+        if rows:
+            t = Table(*rows[0].keys(), title=f"behind the line: {behind['rows_total']} {behind['kind']}"
+                                             + (f", basis {behind['basis_total']}" if behind.get("basis_total") else ""))
+            for r in rows:
+                t.add_row(*(str(v) if v is not None else "" for v in r.values()))
+            console.print(t)
+        else:
+            console.print(f"behind the line: no {behind['kind']}")
+    return True
