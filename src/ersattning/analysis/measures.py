@@ -30,15 +30,16 @@ def _with_category(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def shares(a: Analysis) -> pd.DataFrame:
-    """shares.csv: year, component, category, amount_sek, share_of_total, share_of_capitation (%)."""
+    """shares.csv: year, component, amount_sek, share_of_total, share_of_capitation (%), then the report category."""
     df = _with_category(a.lines.to_pandas())
     g = df.groupby(["year", "component", "category"], as_index=False)["amount_ore"].sum()
     total = g.groupby("year")["amount_ore"].transform("sum")
     cap = g.assign(f=np.where(g.category.isin(FIXED), g.amount_ore, 0)).groupby("year")["f"].transform("sum")
     out = pd.DataFrame({
-        "year": g.year, "component": g.component, "category": g.category, "amount_sek": _sek(g.amount_ore),
+        "year": g.year, "component": g.component, "amount_sek": _sek(g.amount_ore),
         "share_of_total": 100.0 * g.amount_ore / total,
         "share_of_capitation": np.where(g.category.isin(FIXED), 100.0 * g.amount_ore / cap.where(cap != 0), np.nan),
+        "category": g.category,
     })
     order = {c: i for i, c in enumerate(CATEGORIES)}
     return out.assign(_o=out.category.map(order)).sort_values(["year", "_o", "component"]).drop(columns="_o").reset_index(drop=True)
