@@ -51,7 +51,7 @@ def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes:
     for name, key in CSV_FILES.items():
         if key in out:
             path = folder / name
-            out[key].to_csv(path, index=False, float_format="%.6g" if key in ("concentration", "correlations") else "%.2f")
+            out[key].to_csv(path, index=False, float_format="%.6g" if key in ("concentration", "correlations", "calibration") else "%.2f")
             written.append(path)
     xlsx = folder / "analysis.xlsx"
     with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
