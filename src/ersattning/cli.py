@@ -268,7 +268,8 @@ def analyze(
     console.print(table)
     cal = result.tables["calibration"]
     if len(cal):
-        console.print(f"report vs engine: {int(cal.passes.sum())} of {len(cal)} figures within tolerance (calibration.csv)")
+        on = " (base rulebook)" if result.base is not None else ""
+        console.print(f"report vs engine{on}: {int(cal.passes.sum())} of {len(cal)} figures within tolerance (calibration.csv)")
     console.print(f"{len(result.files)} files in {output} ({result.seconds:.0f} s): report.html, analysis.xlsx, shares.csv, areas.csv, …")
 
 

@@ -37,7 +37,8 @@ def tables(a: Analysis, base: Analysis | None = None) -> dict[str, pd.DataFrame]
         "concentration": measures.concentration(a),
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist())),
-        "calibration": pd.DataFrame(calibration_table(a)),
+        # the report's figures are of the rulebook in force: for a scenario, of its base run
+        "calibration": pd.DataFrame(calibration_table(base if base is not None else a)),
     }
     if base is not None:
         diff = compare(base, a)
