@@ -98,8 +98,7 @@ def _wide(df: pd.DataFrame, index: list[str], value: str) -> pd.DataFrame:
 def clinic_table(a: Analysis) -> pd.DataFrame:
     """Per clinic and year: SEK by category, total, listed persons (mean of month-ends), per listed."""
     df = _with_category(a.lines.to_pandas())
-    df["amount_sek"] = _sek(df.amount_ore)
-    w = _wide(df, ["year", "clinic_id"], "amount_sek").reset_index()
+    w = _sek(_wide(df, ["year", "clinic_id"], "amount_ore")).reset_index()
     listed = _clinic_listed(a)
     w = w.merge(a.clinics.to_pandas(), on="clinic_id", how="left").merge(listed, on=["year", "clinic_id"], how="left")
     w["listed"] = w["listed"].fillna(0.0)
@@ -121,9 +120,9 @@ def area_table(a: Analysis) -> pd.DataFrame:
     residence perspective (all pay for residents' care, unlisted included, per inhabitant)."""
     al = _with_category(a.allocated.to_pandas())
     al = al[al.area_code.notna()]
-    al["amount_sek"] = _sek(al.amount_ore)
-    listing = _wide(al[al.listed], ["year", "area_code"], "amount_sek").stack().rename("listing_sek")
-    residence = _wide(al, ["year", "area_code"], "amount_sek").stack().rename("residence_sek")
+    # summed in whole öre (exact), then shown in SEK: equal inputs give exactly equal sums
+    listing = _sek(_wide(al[al.listed], ["year", "area_code"], "amount_ore")).stack().rename("listing_sek")
+    residence = _sek(_wide(al, ["year", "area_code"], "amount_ore")).stack().rename("residence_sek")
     df = pd.concat([listing, residence], axis=1).fillna(0.0).reset_index()
     pop = a.population.to_pandas()
     areas = a.areas.to_pandas()
