@@ -29,7 +29,10 @@ def synthetic_engine(persons: int, years: list[int], seed: int = 2022, folder: P
     from ersattning.register import read_contacts
     from ersattning.synth import generate
 
-    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="ersattning-analysis-"))
+    if folder is None:  # the tables are copied into the engine: the files are not needed afterwards
+        with tempfile.TemporaryDirectory(prefix="ersattning-analysis-") as tmp:
+            return synthetic_engine(persons, years, seed, Path(tmp))
+    folder = Path(folder)
     first, last = min(years), max(years)
     summary = generate(folder, persons=persons, seed=seed, first_year=min(first - 1, 2015), last_year=last, fmt="parquet",
                        contact_years=years)
