@@ -32,3 +32,16 @@ def test_rules_as_of_writes_the_tables_and_the_differences(tmp_path):
     deciles = pd.read_csv(out / "reform_deciles.csv")
     assert sorted(deciles.decile) == list(range(1, 11))
     assert deciles.difference_sek.abs().sum() > 0
+
+
+def test_rulebook_frozen_at_a_date_answers_that_date_everywhere(book):
+    import datetime as dt
+
+    frozen = book.frozen_at(dt.date(2016, 6, 30))
+    then = book.at(dt.date(2016, 6, 30))
+    for day in (dt.date(2015, 1, 1), dt.date(2019, 3, 31), dt.date(2022, 12, 31)):
+        now = frozen.at(day)
+        for name in book.parameters:
+            assert now.value(name) == then.value(name), (name, day)
+    # the ACG rate began in 2017 (003 Bilaga 2): not in force in the 2016 rulebook, in any year
+    assert frozen.at(dt.date(2022, 6, 1)).get("capitation_acg.rate") is None

@@ -85,6 +85,13 @@ def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay,
         parts.append("<h2>The report's region figures against this engine</h2>")
         parts.append(_table(tables["calibration"][["figure", "report", "engine", "tolerance", "passes", "source"]], digits=3))
 
+    parts.append("<h2>Pay per listed person by component and year</h2>")
+    per = cat.assign(label=cat.category.map(LABELS), year=cat.year.astype(str))[["year", "label", "per_listed_sek"]]
+    parts.append(_figure(alt.Chart(per, title="SEK per listed person (report Figures 1, 3, 4)").mark_bar().encode(
+        x=alt.X("year:N"), y=alt.Y("per_listed_sek:Q", title="SEK per listed person", stack="zero"),
+        color=alt.Color("label:N", sort=_ORDER, title="component"),
+        tooltip=["year", "label", alt.Tooltip("per_listed_sek:Q", format=",.0f")]).properties(width=520, height=260),
+        "All pay of the year divided by the mean number of listed persons, by component (nominal SEK)."))
     parts.append("<h2>Shares by component and year</h2>")
     parts.append(_figure(_stacked_shares(cat, "share_of_capitation", True, "Within capitation (report Figure 2)"),
                          "Share of each component in capitation (fixed pay), by year."))
