@@ -1,4 +1,4 @@
-"""The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, run, bench.
+"""The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, run, bench, analyze.
 
 Thin: each command parses its options and calls the package; no rules live here.
 """
@@ -343,6 +343,55 @@ def bench_api(
     from ersattning.api.bench import run_api_bench
 
     run_api_bench(contacts=contacts, batch=batch, persons=persons, console=console)
+
+
+def analyze(
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB database file (stored inputs and contacts)"),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Use the synthetic region instead of a database"),
+    years: str = typer.Option("2016-2022", "--years", help="Years, e.g. 2016-2022 or 2016,2022"),
+    output: Path = typer.Option(Path("out/analysis"), "--output", help="Folder for the tables, analysis.xlsx and report.html"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file: compare it with the rulebook"),
+    rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then, for every month"),
+    passive_listing: bool = typer.Option(False, "--passive-listing", help="Scenario: unlisted residents listed at their area's clinic"),
+    persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
+    seed: int = typer.Option(2022, "--seed", help="Seed of the synthetic region"),
+):
+    """The StoCHE report's tables and charts (shares, areas, concentration index, correlations, reforms).
+
+    Example: ersattning analyze --synthetic --years 2016-2022 --output out/analysis
+    """
+    import datetime as dt
+
+    from ersattning.analysis import analyze as run, parse_years
+
+    if (db is None) == (not synthetic):
+        raise typer.BadParameter("give one of --db PATH or --synthetic")
+    if rules is not None and rules_as_of is not None:
+        raise typer.BadParameter("give --rules or --rules-as-of, not both")
+    try:
+        year_list = parse_years(years)
+        as_of = dt.date.fromisoformat(rules_as_of) if rules_as_of else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        with console.status("Analysing…") as status:
+            result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
+                         passive_listing=passive_listing, progress=lambda text: status.update(f"Analysing: {text}"))
+    except ErsattningError as exc:
+        _fail(exc)
+    groups = result.tables["categories"]
+    table = Table("year", "capitation %", "variable %", "goal-based %", "total SEK")
+    for year, part in groups.groupby("year"):
+        fixed = part[part.category.isin(["age", "cni", "acg", "home_care", "on_call_health_promotion", "other_fixed"])].share_of_total.sum()
+        variable = part[part.category.isin(["visits", "other_variable"])].share_of_total.sum()
+        goal = part[part.category == "goal_based"].share_of_total.sum()
+        table.add_row(str(year), f"{fixed:.1f}", f"{variable:.1f}", f"{goal:.1f}", sek_text(int(round(part.amount_sek.sum() * 100))))
+    console.print(table)
+    cal = result.tables["calibration"]
+    if len(cal):
+        on = " (base rulebook)" if result.base is not None else ""
+        console.print(f"report vs engine{on}: {int(cal.passes.sum())} of {len(cal)} figures within tolerance (calibration.csv)")
+    console.print(f"{len(result.files)} files in {output} ({result.seconds:.0f} s): report.html, analysis.xlsx, shares.csv, areas.csv, …")
 
 
 def main():  # pragma: no cover - console entry point

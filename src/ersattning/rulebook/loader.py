@@ -66,6 +66,8 @@ _TOP_KEYS = {"description", "metadata", "values"}
 _META_KEYS = {"unit", "kind", "reference", "note"}
 _VALUE_KEYS = {"value", "reference", "illustrative", "note"}
 _BAND = re.compile(r"^(\d+)-(\d*)$")
+#: Start date of a frozen rulebook's values: earlier than any date the engine looks at.
+_ALWAYS = dt.date(1900, 1, 1)
 
 
 class _DecimalLoader(yaml.SafeLoader):
@@ -145,6 +147,19 @@ class Rulebook:
     def with_reform(self, path: str | Path) -> "Rulebook":
         """This rulebook with a reform file overlaid; the file is checked whole first."""
         return apply_reform(self, path)
+
+    def frozen_at(self, date: dt.date) -> "Rulebook":
+        """The rulebook as it stood on `date`, for every date: each parameter holds the value
+        in force on `date` (or none) from the beginning of time (`--rules-as-of`, analysis)."""
+        frozen = {}
+        for name, param in self.parameters.items():
+            v = param.at(date)
+            if v is None:
+                held = Value(_ALWAYS, None, f"not in force on {date.isoformat()}")
+            else:
+                held = replace(v, start=_ALWAYS, reference=f"{v.reference} (as of {date.isoformat()})")
+            frozen[name] = replace(param, values=(held,))
+        return Rulebook(frozen, origin=f"{self.origin} as of {date.isoformat()}")
 
 
 @dataclass(frozen=True)

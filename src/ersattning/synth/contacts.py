@@ -57,7 +57,10 @@ STOCKHOLM = "01"
 PSYCHOSOCIAL = (PSYCHOLOGIST, PSYCHOTHERAPIST, COUNSELLOR)
 
 # --- volumes ---------------------------------------------------------------------------------
-CONTACTS_PER_RESIDENT = 4.2   # contacts a year per resident (person-years), home care and visitors included
+# Contacts a year per resident (person-years), home care and visitors included: ~9.8 M a year at
+# 2.44 M (DESIGN.md: ~10 M). 4.0 rather than a first 4.2 so that the variable pay of 2022 comes
+# near the report's "just under 20 %" (seed 003 §5.3; docs/report_vs_engine.md).
+CONTACTS_PER_RESIDENT = 4.0
 # Contacts a year by age among all persons (children ~3, adults ~3, 65–74 ~6, 75+ ~10), before
 # the scaling to CONTACTS_PER_RESIDENT and the home-care visits on top.
 RATE_AGES = [0, 1, 5, 6, 12, 17, 18, 30, 45, 64, 65, 74, 75, 85, 104]
@@ -66,6 +69,11 @@ RATE_CURVE = [4.2, 3.6, 3.0, 2.6, 2.4, 2.6, 2.5, 2.7, 3.1, 4.0, 5.4, 6.6, 7.2, 8
 NONE_AGES = [0, 2, 6, 17, 18, 30, 45, 64, 65, 75, 85]
 NONE_CURVE = [0.05, 0.12, 0.22, 0.28, 0.32, 0.33, 0.28, 0.20, 0.15, 0.08, 0.05]
 ACG_EXPONENT = 1.0            # a person's rate scales with (ACG / mean ACG at their age) ** this
+# Residents of areas with a high Care Need Index make more visits (seed 003 §6.2: lower-income
+# areas consume more visits per inhabitant); a person's rate scales with (area CNI) ** this.
+# Calibrated so that the concentration index of visit pay over areas ranked by income is
+# clearly negative, as the report finds (analysis: docs/report_vs_engine.md).
+AREA_CNI_EXPONENT = 0.6
 ACG_REL_MAX = 8.0
 VISITOR_RATE = 0.3            # out-of-county persons not listed in the county: relative rate
 RESERV_RATE = 0.6             # reservnummer holders not listed: relative rate
@@ -180,6 +188,7 @@ class ContactInputs:
     kombika_to: np.ndarray
     psy_provider: np.ndarray      # per clinic: the clinic holding its children's 320 assignment, or -1
     acg: dict[int, np.ndarray] = field(default_factory=dict)
+    area_cni: np.ndarray | None = None  # per area index: the area's CNI (data/areas.csv); None = 1 everywhere
 
     def __post_init__(self) -> None:
         # lookups: listings by (person, start), kombika by (clinic, assignment, from)
@@ -227,6 +236,8 @@ class ContactInputs:
         used = np.unique(np.r_[pop.area[pop.area >= 0], pop.area_before[pop.area_before >= 0], clinics.area])
         renumber = np.full(len(codes) + 1, -1, np.int64)  # old index -> rank of its code among those used
         renumber[used[np.argsort(codes[used], kind="stable")]] = np.arange(len(used))
+        area_cni = np.ones(len(used))
+        area_cni[renumber[used]] = np.asarray(areas.cni, dtype=np.float64)[used]
         return cls(
             person_id=pop.person_id, birth=pop.birth, resident=pop.resident, reserv=pop.reserv,
             entry=pop.entry, exit=pop.exit, area=renumber[pop.area], area_before=renumber[pop.area_before], move=pop.move,
@@ -239,7 +250,7 @@ class ContactInputs:
             kombika=kombika["kombika"].combine_chunks() if isinstance(kombika["kombika"], pa.ChunkedArray) else kombika["kombika"],
             kombika_clinic=k_clinic, kombika_psy=k_psy, kombika_from=k_from, kombika_to=k_to,
             psy_provider=_psy_provider(len(clinics), k_clinic, k_psy, affiliated_to),
-            acg=dict(acg or {}),
+            acg=dict(acg or {}), area_cni=area_cni,
         )
 
     @classmethod
@@ -348,6 +359,7 @@ class ContactInputs:
             home_care_person=hp, home_care_clinic=hc, home_care_start=hs, home_care_end=he,
             kombika=kombika, kombika_clinic=k_clinic, kombika_psy=k_psy, kombika_from=k_from, kombika_to=k_to,
             psy_provider=_psy_provider(n_c, k_clinic, k_psy, affiliated_to), acg=acg,
+            area_cni=_area_cni(area_codes),
         )
 
     @classmethod
@@ -501,6 +513,9 @@ def _plan(inputs: ContactInputs, year: int, rng: np.random.Generator, per_reside
     listed[lp[overlaps]] = True
     other = ~inputs.resident & ~listed
     rate = rate * np.where(other, np.where(inputs.reserv, RESERV_RATE, VISITOR_RATE), 1.0)
+    if inputs.area_cni is not None:
+        area = inputs.area
+        rate = rate * np.where(area >= 0, inputs.area_cni[np.maximum(area, 0)], 1.0) ** AREA_CNI_EXPONENT
 
     total = per_resident * person_years
     mean = rate * exposure
@@ -980,6 +995,15 @@ def _interval_lookup(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray, qke
     safe = np.maximum(pos, 0)
     ok = (pos >= 0) & (keys[safe] == qkey) & (ends[safe] >= qday) if len(keys) else np.zeros(len(q), bool)
     return np.where(ok, values[safe] if len(keys) else -1, -1).astype(np.int64)
+
+
+def _area_cni(codes: np.ndarray) -> np.ndarray:
+    """The CNI of each area code from data/areas.csv (1.0 for a code not there)."""
+    from ersattning.synth.areas import load_areas
+
+    areas = load_areas()
+    known = dict(zip(areas.code.astype(str), np.asarray(areas.cni, dtype=np.float64)))
+    return np.array([known.get(str(c), 1.0) for c in codes], dtype=np.float64)
 
 
 def _psy_provider(n_clinics: int, k_clinic: np.ndarray, k_psy: np.ndarray, affiliated_to: np.ndarray) -> np.ndarray:

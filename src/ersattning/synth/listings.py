@@ -34,7 +34,9 @@ BORDER_AREAS = ("0188", "0191", "0181", "0140", "0139", "0192", "0115")
 # Basic home care: share of persons enrolled by age (cumulative onset), chosen so that
 # roughly 1 % of listed 65–74, 6 % of 75–84 and 15 % of 85+ are enrolled.
 HOME_CARE_AGES = np.array([65, 70, 75, 80, 85, 90, 95, 100])
-HOME_CARE_ONSET = np.array([0.0, 0.01, 0.03, 0.085, 0.13, 0.2, 0.28, 0.34])
+# Cumulative share enrolled by age; calibrated (x0.6 of the first draft) so that the fixed
+# home-care pay is about 3 % of capitation over 2016–2022 (seed 003 §5.1).
+HOME_CARE_ONSET = np.array([0.0, 0.006, 0.018, 0.051, 0.078, 0.12, 0.168, 0.204])
 HOME_CARE_ENDS = 0.3      # share of enrolments that end before the listing does
 
 

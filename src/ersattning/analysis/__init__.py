@@ -1,0 +1,97 @@
+"""analysis: the StoCHE report (seed 003) reproducible on the engine that pays — decomposition by
+component, year, clinic and area, concentration index, correlations, reforms and their winners and losers.
+
+`analyze(...)` runs it end to end (used by `ersattning analyze`); `report_html(tables)` renders the
+report as one HTML page; `run_analysis` and `measures` are the pieces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ersattning.analysis.core import Analysis, run_analysis
+from ersattning.analysis.report import report_html
+from ersattning.analysis.scenarios import DEFAULT_PERSONS
+
+__all__ = ["Analysis", "AnalyzeResult", "DEFAULT_PERSONS", "analyze", "parse_years", "report_html", "run_analysis"]
+
+
+def parse_years(text: str) -> list[int]:
+    """`2016-2022`, `2022` or `2016,2022` → the years."""
+    years: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            lo, hi = int(a), int(b)
+            if hi < lo:
+                raise ValueError(f"years {part!r}: the range ends before it starts")
+            years.update(range(lo, hi + 1))
+        elif part:
+            years.add(int(part))
+    if not years or min(years) < 2005 or max(years) > 2099:
+        raise ValueError(f"years must be like 2016-2022, got {text!r}")
+    return sorted(years)
+
+
+@dataclass
+class AnalyzeResult:
+    analysis: Analysis
+    base: Analysis | None
+    tables: dict
+    files: list[Path]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
+            rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
+            progress: Callable[[str], None] | None = None) -> AnalyzeResult:
+    """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
+    with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
+    `passive_listing`, the scenario's tables and its differences from the base rulebook."""
+    from ersattning import rulebook
+    from ersattning.analysis.output import tables as make_tables, write_outputs
+    from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
+
+    started = time.perf_counter()
+    say = progress or (lambda _: None)
+    base_book = rulebook.load()
+    book = base_book
+    notes = []
+    if rules is not None:
+        book = base_book.with_reform(rules)
+        notes.append(f"Scenario: reform file {rules} overlaid on the rulebook.")
+    if rules_as_of is not None:
+        book = base_book.frozen_at(rules_as_of)
+        notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
+    if passive_listing:
+        notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
+    if db is not None:
+        say("opening the database")
+        engine = database_engine(db)
+        notes.insert(0, f"Data: {db}.")
+    else:
+        say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
+        engine, summary = synthetic_engine(persons, years, seed=seed)
+        notes.insert(0, f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
+                        f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
+    scenario = rules is not None or rules_as_of is not None or passive_listing
+    base = None
+    if scenario:
+        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"))
+        if passive_listing:
+            engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
+        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"))
+    else:
+        analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
+                                progress=say)
+    say("writing tables and report.html")
+    out = make_tables(analysis, base)
+    title = f"Primary-care pay {min(years)}–{max(years)}, decomposed" + (" (scenario vs base)" if scenario else "")
+    files = write_outputs(out, Path(output), title, notes)
+    return AnalyzeResult(analysis, base, out, files, time.perf_counter() - started, notes)

@@ -1,0 +1,117 @@
+"""`run_analysis`: statements for every month of the years, split by clinic, component and
+area, kept as a few small Arrow tables (`Analysis`) from which every output is derived."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ersattning.analysis.attribution import month_attribution
+from ersattning.engine import Engine
+from ersattning.period import months_of
+from ersattning.rulebook.loader import Rulebook
+from ersattning.statements import compute_month
+
+
+@dataclass
+class Analysis:
+    """What the outputs are computed from (amounts in integer öre, counts as means over months).
+
+    - `lines`: year, clinic_id, component, product_code, amount_ore (the statements, summed);
+    - `allocated`: the same amounts split by area of residence and listed or not (`attribution`);
+    - `population`: year, area_code, residents, listed (means of the twelve month-ends);
+    - `visits`: year, clinic_id, patient_area, n (base visits: production and consumption);
+    - `clinic_listed`: year, clinic_id, listed (mean of month-ends);
+    - `areas`: the report's areas (area_code, name, income_sek, cni, …); `clinics`: clinic_id, name, area_code.
+    """
+
+    years: list[int]
+    rules: str
+    lines: pa.Table
+    allocated: pa.Table
+    population: pa.Table
+    visits: pa.Table
+    areas: pa.Table
+    clinics: pa.Table
+    clinic_listed: pa.Table | None = None
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def year(self, table: str, year: int) -> pa.Table:
+        t = getattr(self, table)
+        return t.filter(pc.equal(t["year"], year))
+
+
+def load_area_table() -> pa.Table:
+    """The report's 39 areas (src/ersattning/data/areas.csv): code, name, population, CNI, mean income …"""
+    path = resources.files("ersattning") / "data" / "areas.csv"
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return pa.table({
+        "area_code": [r["area_code"] for r in rows],
+        "name": [r["name"] for r in rows],
+        "kind": [r["kind"] for r in rows],
+        "income_sek": pa.array([int(r["income_sek"]) for r in rows], pa.int64()),
+        "cni_area": pa.array([float(r["cni"]) for r in rows]),
+    })
+
+
+def _with_year(t: pa.Table, year: int) -> pa.Table:
+    return t.add_column(0, "year", pa.array([year] * t.num_rows, pa.int32()))
+
+
+def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label: str = "",
+                 stored_lines: Callable[[str], pa.Table | None] | None = None,
+                 progress: Callable[[str], None] | None = None, months: Sequence[int] | None = None) -> Analysis:
+    """Compute (or, with `stored_lines`, read) every month's statement lines of `years` and split
+    them by area. A Python loop runs over months only; each month is whole-table queries.
+
+    `months` (e.g. 3, 6, 9, 12) is a quick look for tests: only those months of each year are
+    computed and their amounts and visits scaled to a year (× 12 / number of months, exact in
+    öre); population means are over those month-ends. Default: all twelve months."""
+    years = sorted(set(years))
+    picked = sorted(set(months)) if months else list(range(1, 13))
+    if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
+        raise ValueError("months must be 1, 2, 3, 4, 6 or 12 distinct months of 1..12")
+    scale = 12 // len(picked)
+    lines, allocated, population, visits, clinic_listed = [], [], [], [], []
+    for year in years:
+        y_lines, y_alloc, y_pop, y_vis, y_cl = [], [], [], [], []
+        for month in [m for m in months_of(year) if int(m[5:]) in picked]:
+            if progress:
+                progress(month)
+            month_lines = stored_lines(month) if stored_lines else None
+            if month_lines is None:
+                month_lines = compute_month(engine, book, month).lines
+            parts = month_attribution(engine, book, month, month_lines)
+            y_lines.append(month_lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
+            y_alloc.append(parts["allocated"])
+            y_pop.append(parts["population"])
+            y_vis.append(parts["visits"])
+            y_cl.append(parts["clinic_listed"])
+        lines.append(_with_year(_sum(pa.concat_tables(y_lines), ["clinic_id", "component", "product_code"], "amount_ore", scale), year))
+        allocated.append(_with_year(_sum(pa.concat_tables(y_alloc),
+                                         ["clinic_id", "component", "product_code", "area_code", "listed"], "amount_ore", scale), year))
+        pop = pa.concat_tables(y_pop).group_by("area_code").aggregate([("residents", "sum"), ("listed", "sum")])
+        n = float(len(picked))
+        population.append(_with_year(pa.table({
+            "area_code": pop["area_code"],
+            "residents": pc.divide(pop["residents_sum"], n),
+            "listed": pc.divide(pop["listed_sum"], n),
+        }), year))
+        visits.append(_with_year(_sum(pa.concat_tables(y_vis), ["clinic_id", "patient_area"], "n", scale), year))
+        cl = _sum(pa.concat_tables(y_cl), ["clinic_id"], "listed")
+        clinic_listed.append(_with_year(cl.set_column(1, "listed", pc.divide(cl["listed"], n)), year))
+    clinics = engine["clinics"].select("clinic_id", "name", "area_code").to_pyarrow()
+    return Analysis(years, book.origin, pa.concat_tables(lines), pa.concat_tables(allocated), pa.concat_tables(population),
+                    pa.concat_tables(visits), load_area_table(), clinics, pa.concat_tables(clinic_listed), label=label)
+
+
+def _sum(t: pa.Table, keys: list[str], value: str, scale: int = 1) -> pa.Table:
+    g = t.group_by(keys, use_threads=False).aggregate([(value, "sum")]).rename_columns([*keys, value])
+    return g if scale == 1 else g.set_column(len(keys), value, pc.multiply(g[value], scale))

@@ -1,0 +1,149 @@
+"""`report_html(tables)`: the report as one self-contained HTML page (charts as inline SVG,
+rendered offline by altair + vl-convert; nothing is fetched from outside)."""
+
+from __future__ import annotations
+
+import html
+
+import altair as alt
+import pandas as pd
+
+from ersattning.analysis.categories import CATEGORIES, FIXED, LABELS
+
+_ORDER = [LABELS[c] for c in CATEGORIES]
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+h1{font-size:1.6em} h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .fail{color:#b00;font-weight:bold} .ok{color:#070}
+figure{margin:1em 0} figcaption{font-size:.85em;color:#555}
+"""
+
+
+def _svg(chart: alt.TopLevelMixin) -> str:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_dict())
+
+
+def _figure(chart, caption: str) -> str:
+    return f"<figure>{_svg(chart)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
+    if df is None or not len(df):
+        return "<p>(none)</p>"
+    df = df.head(max_rows)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, bool):
+                cells.append(f"<td class={'ok' if v else 'fail'}>{'pass' if v else 'FAIL'}</td>")
+            elif isinstance(v, float):
+                cells.append(f"<td>{'' if pd.isna(v) else f'{v:,.{digits}f}'.replace(',', ' ')}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _stacked_shares(cat: pd.DataFrame, value: str, only_fixed: bool, title: str):
+    d = cat[cat.category.isin(FIXED)] if only_fixed else cat
+    d = d.assign(label=d.category.map(LABELS), year=d.year.astype(str))[["year", "label", value]].dropna()
+    return alt.Chart(d, title=title).mark_bar().encode(
+        x=alt.X("year:N", title="year"), y=alt.Y(f"{value}:Q", title="share (%)", stack="zero"),
+        color=alt.Color("label:N", sort=_ORDER, title="component"), order=alt.Order("label:N"),
+        tooltip=["year", "label", alt.Tooltip(f"{value}:Q", format=".1f")],
+    ).properties(width=520, height=260)
+
+
+def _areas_ranked(areas: pd.DataFrame, year: int, value: str, title: str, categories=None):
+    d = areas[(areas.year == year) & areas.name.notna()]
+    cats = categories or [c for c in CATEGORIES]
+    d = d[d.category.isin(cats)].assign(label=lambda x: x.category.map(LABELS))
+    rank = d.groupby("name")[value].sum().sort_values(ascending=False).index.tolist()
+    return alt.Chart(d[["name", "label", value]].fillna(0), title=title).mark_bar().encode(
+        y=alt.Y("name:N", sort=rank, title=None), x=alt.X(f"{value}:Q", title="SEK", stack="zero"),
+        color=alt.Color("label:N", sort=_ORDER, title="component"),
+        tooltip=["name", "label", alt.Tooltip(f"{value}:Q", format=",.0f")],
+    ).properties(width=480, height=14 * max(1, d.name.nunique()))
+
+
+def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None) -> str:
+    """The whole report as HTML (a string): the web app can serve it as it is."""
+    cat, areas, conc, prod = tables["categories"], tables["areas"], tables["concentration"], tables["production"]
+    years = sorted(set(cat.year))
+    first, last = years[0], years[-1]
+    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for n in notes or []:
+        parts.append(f"<p>{html.escape(n)}</p>")
+
+    if "calibration" in tables and len(tables["calibration"]):
+        parts.append("<h2>The report's region figures against this engine</h2>")
+        parts.append(_table(tables["calibration"][["figure", "report", "engine", "tolerance", "passes", "source"]], digits=3))
+
+    parts.append("<h2>Pay per listed person by component and year</h2>")
+    per = cat.assign(label=cat.category.map(LABELS), year=cat.year.astype(str))[["year", "label", "per_listed_sek"]]
+    parts.append(_figure(alt.Chart(per, title="SEK per listed person (report Figures 1, 3, 4)").mark_bar().encode(
+        x=alt.X("year:N"), y=alt.Y("per_listed_sek:Q", title="SEK per listed person", stack="zero"),
+        color=alt.Color("label:N", sort=_ORDER, title="component"),
+        tooltip=["year", "label", alt.Tooltip("per_listed_sek:Q", format=",.0f")]).properties(width=520, height=260),
+        "All pay of the year divided by the mean number of listed persons, by component (nominal SEK)."))
+    parts.append("<h2>Shares by component and year</h2>")
+    parts.append(_figure(_stacked_shares(cat, "share_of_capitation", True, "Within capitation (report Figure 2)"),
+                         "Share of each component in capitation (fixed pay), by year."))
+    parts.append(_figure(_stacked_shares(cat, "share_of_total", False, "Of total pay (report Figure 5)"),
+                         "Share of each component in the total, by year."))
+    wide = cat.pivot_table(index="label", columns="year", values="share_of_total").reindex([x for x in _ORDER if x in set(cat.label)])
+    parts.append(_table(wide.reset_index().rename(columns={"label": "share of total (%)"})))
+    if "visit_types" in tables and len(tables["visit_types"]):
+        vt = tables["visit_types"].pivot_table(index="visit_type", columns="year", values="share_of_total").reset_index()
+        parts.append("<h3>Visits by type (share of total, %)</h3>" + _table(vt))
+
+    parts.append("<h2>Areas</h2>")
+    for y in sorted({first, last}):
+        parts.append(_figure(_areas_ranked(areas, y, "per_listed_sek", f"Pay per listed person by area, {y} (listing perspective)"),
+                             "Pay for the persons listed, by where they live, per listed person (report Figures 6–7)."))
+        parts.append(_figure(_areas_ranked(areas, y, "per_inhabitant_sek", f"Pay per inhabitant by area, {y} (residence perspective)"),
+                             "All pay for residents' care, unlisted included, per inhabitant (report Figures 8–9)."))
+    tot = areas[(areas.year == last) & (areas.category == "total") & areas.name.notna()]
+    parts.append(_figure(alt.Chart(tot[["name", "unlisted_share"]], title=f"Unlisted share of inhabitants, {last} (report Figure 10)")
+                         .mark_bar().encode(y=alt.Y("name:N", sort="-x", title=None), x=alt.X("unlisted_share:Q", title="%"))
+                         .properties(width=480, height=14 * max(1, len(tot))), "Share of inhabitants not listed at any clinic."))
+    p = prod[(prod.year == last) & prod.name.notna()].melt(id_vars=["name"], value_vars=["produced", "consumed"], var_name="what", value_name="visits")
+    parts.append(_figure(alt.Chart(p, title=f"Visits produced in vs consumed by each area, {last} (report Figure 11)").mark_bar().encode(
+        y=alt.Y("name:N", title=None), yOffset="what:N", x=alt.X("visits:Q", title="base visits"), color=alt.Color("what:N", title=None))
+        .properties(width=480, height=24 * max(1, p.name.nunique())),
+        "Produced: base visits at the area's clinics; consumed: base visits by the area's residents."))
+    for cats, fig in ((["cni"], "12"), (["acg"], "13"), (["visits", "other_variable"], "14"), (list(CATEGORIES), "15")):
+        name = " + ".join(LABELS[c] for c in cats) if len(cats) < 4 else "total"
+        parts.append(_figure(_areas_ranked(areas, last, "per_listed_sek", f"{name} per listed person by area, {last} (report Figure {fig})", cats),
+                             f"Ranked by pay per listed person ({name})."))
+
+    parts.append("<h2>Concentration index over areas ranked by mean income</h2>")
+    c = conc[(conc.perspective == "listing") & conc.category.isin(["total", "fixed", "variable"])].assign(
+        label=lambda x: x.category.map(LABELS), low=lambda x: x["index"] - 1.96 * x.std_error, high=lambda x: x["index"] + 1.96 * x.std_error)
+    base = alt.Chart(c, title="Concentration index by year (report Figure 16); < 0 favours poorer areas")
+    chart = (base.mark_line(point=True).encode(x="year:O", y=alt.Y("index:Q", title="concentration index"), color=alt.Color("label:N", title=None))
+             + base.mark_errorbar().encode(x="year:O", y="low:Q", y2="high:Q", color="label:N")).properties(width=520, height=260)
+    parts.append(_figure(chart, "Listing perspective: pay per listed person, areas weighted by listed persons; bars: ±1.96 standard errors."))
+    parts.append(_table(conc[conc.perspective == "listing"].pivot_table(index="category", columns="year", values="index").reset_index(), digits=3))
+
+    if "correlations" in tables and len(tables["correlations"]):
+        cr = tables["correlations"]
+        cr = cr[(cr.year == last) & cr.category_a.isin(CATEGORIES) & cr.category_b.isin(CATEGORIES)]
+        m = cr.pivot_table(index="category_a", columns="category_b", values="correlation")
+        parts.append(f"<h2>Correlations between components over areas, {last} (report Table 5)</h2>" + _table(m.reset_index(), digits=2))
+
+    for key, heading in (("reform_deciles", "Winners and losers by income decile (reform − base, per inhabitant)"),
+                         ("reform_areas", "Winners and losers by area (reform − base)"),
+                         ("reform_clinics", "Winners and losers by clinic (reform − base)")):
+        if key in tables and len(tables[key]):
+            d = tables[key]
+            d = d[d.year == d.year.max()]
+            parts.append(f"<h2>{html.escape(heading)}</h2>" + _table(d, digits=1))
+    parts.append("</body></html>")
+    return "\n".join(parts)

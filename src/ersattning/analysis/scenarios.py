@@ -1,0 +1,146 @@
+"""Where an analysis runs and what it is compared with: the synthetic region or a database,
+another rulebook (a reform file or the rulebook as of a date), passive listing; and the
+difference between two analyses by clinic, area and income decile (winners and losers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ersattning.analysis.core import Analysis
+from ersattning.analysis.measures import area_table, clinic_table, income_deciles
+from ersattning.engine import Engine
+
+#: Default size of the synthetic region for `ersattning analyze --synthetic` (a few minutes for 2016–2022).
+DEFAULT_PERSONS = 50_000
+#: Stockholm county's inhabitants on 2022-12-31 (RULES.md §9): to extrapolate totals.
+REGION_INHABITANTS_2022 = 2_440_027
+
+
+def synthetic_engine(persons: int, years: list[int], seed: int = 2022, folder: Path | None = None) -> tuple[Engine, dict]:
+    """The synthetic region (drifting year by year from the year before the first) with a year
+    of contacts for each analysed year, validated and loaded into an in-memory engine."""
+    from ersattning.inputs import read_inputs
+    from ersattning.register import read_contacts
+    from ersattning.synth import generate
+
+    if folder is None:  # the tables are copied into the engine: the files are not needed afterwards
+        with tempfile.TemporaryDirectory(prefix="ersattning-analysis-") as tmp:
+            return synthetic_engine(persons, years, seed, Path(tmp))
+    folder = Path(folder)
+    first, last = min(years), max(years)
+    summary = generate(folder, persons=persons, seed=seed, first_year=min(first - 1, 2015), last_year=last, fmt="parquet",
+                       contact_years=years)
+    inputs = read_inputs(folder).require_clean()
+    engine = Engine.duckdb().register(inputs.tables)
+    contacts, _ = read_contacts(folder / "contacts.parquet", inputs.tables, today=dt.date(last + 1, 6, 30))
+    engine.register({"contacts": contacts})
+    return engine, summary
+
+
+def database_engine(db: Path) -> Engine:
+    """A database's stored inputs and the register's live contacts."""
+    from ersattning.store import attach_contacts, open_engine
+
+    engine = open_engine(db).attach_stored()
+    attach_contacts(engine)
+    return engine
+
+
+def stored_lines(engine: Engine):
+    """month -> the month's stored statement lines (draft or issued), or None when not computed."""
+    if "statement_lines" not in engine.table_names():
+        return None
+    con = engine.con.con
+
+    def lines(month: str) -> pa.Table | None:
+        t = con.execute("SELECT * FROM statement_lines WHERE month = ?", [month]).to_arrow_table()
+        return t if t.num_rows else None
+
+    return lines
+
+
+def passive_listings(engine: Engine, first: dt.date, last: dt.date) -> pa.Table:
+    """Listings with passive listing (seed 003 glossary): every county resident not listed on a
+    day of first..last is listed, for that gap, at the nearest clinic — read as the physical
+    clinic of their residence area with the most listed residents of that area."""
+    con = engine.con.con
+    return con.sql(f"""
+        WITH res AS (
+            SELECT person_id, area_code, greatest(coalesce(valid_from, DATE '{first}'), DATE '{first}') AS f,
+                   least(coalesce(valid_to, DATE '{last}'), DATE '{last}') AS t
+            FROM persons WHERE county_code = '01' AND NOT starts_with(person_id, '99')),
+        res1 AS (SELECT * FROM res WHERE f <= t),
+        l AS (
+            SELECT r.person_id, r.area_code, r.f, r.t, greatest(li.valid_from, r.f) AS lf,
+                   least(coalesce(li.valid_to, DATE '9999-12-31'), r.t) AS lt
+            FROM res1 r JOIN listings li ON li.person_id = r.person_id
+             AND li.valid_from <= r.t AND coalesce(li.valid_to, DATE '9999-12-31') >= r.f),
+        o AS (SELECT *, lag(lt) OVER (PARTITION BY person_id, f ORDER BY lf) AS prev FROM l),
+        gaps AS (
+            SELECT person_id, area_code, coalesce(prev + 1, f) AS gf, lf - 1 AS gt FROM o
+            UNION ALL
+            SELECT person_id, area_code, max(lt) + 1, t FROM o GROUP BY person_id, area_code, f, t
+            UNION ALL
+            SELECT r.person_id, r.area_code, r.f, r.t FROM res1 r
+            WHERE NOT EXISTS (SELECT 1 FROM l WHERE l.person_id = r.person_id AND l.f = r.f)),
+        own AS (
+            SELECT li.clinic_id, c.area_code, count(*) AS n FROM listings li
+            JOIN clinics c ON c.clinic_id = li.clinic_id
+            JOIN persons p ON p.person_id = li.person_id AND p.area_code = c.area_code
+            GROUP BY ALL),
+        nearest AS (SELECT area_code, arg_max(clinic_id, n) AS clinic_id FROM own GROUP BY area_code)
+        SELECT person_id, clinic_id, valid_from, valid_to FROM (
+            SELECT g.person_id, n.clinic_id, g.gf AS valid_from, g.gt AS valid_to
+            FROM gaps g JOIN nearest n ON g.area_code = n.area_code WHERE g.gf <= g.gt)
+        UNION ALL
+        SELECT person_id, clinic_id, valid_from, valid_to FROM listings
+    """).to_arrow_table()
+
+
+def compare(base: Analysis, other: Analysis) -> dict[str, pd.DataFrame]:
+    """Winners and losers: `other` minus `base` per clinic, per area (per inhabitant) and per
+    income decile of areas, each year."""
+    keys = ["year", "clinic_id"]
+    b, o = clinic_table(base), clinic_table(other)
+    clinics = b[[*keys, "name", "area_code", "listed", "total"]].merge(
+        o[[*keys, "total"]], on=keys, how="outer", suffixes=("_base", "_reform")).fillna({"total_base": 0.0, "total_reform": 0.0})
+    clinics["difference_sek"] = clinics.total_reform - clinics.total_base
+    clinics["difference_pct"] = 100.0 * clinics.difference_sek / clinics.total_base.where(clinics.total_base != 0)
+    clinics = clinics.rename(columns={"total_base": "base_sek", "total_reform": "reform_sek"})
+
+    ab, ao = area_table(base), area_table(other)
+    cols = ["year", "area_code", "category"]
+    areas = ab[[*cols, "name", "income_sek", "residents", "residence_sek", "per_inhabitant_sek"]].merge(
+        ao[[*cols, "residence_sek", "per_inhabitant_sek"]], on=cols, how="outer", suffixes=("_base", "_reform"))
+    areas = areas[areas.category == "total"].drop(columns="category")
+    areas["difference_sek"] = areas.residence_sek_reform.fillna(0) - areas.residence_sek_base.fillna(0)
+    areas["difference_per_inhabitant_sek"] = areas.per_inhabitant_sek_reform - areas.per_inhabitant_sek_base
+
+    deciles = []
+    for year in sorted(set(areas.year)):
+        d = income_deciles(base, int(year))
+        part = areas[areas.year == year].assign(decile=lambda x: x.area_code.map(d))
+        g = part.groupby("decile", as_index=False)[["residents", "residence_sek_base", "residence_sek_reform", "difference_sek"]].sum()
+        g["difference_per_inhabitant_sek"] = g.difference_sek / g.residents.where(g.residents > 0)
+        g["difference_pct"] = 100.0 * g.difference_sek / g.residence_sek_base.where(g.residence_sek_base != 0)
+        deciles.append(g.assign(year=year))
+    deciles = pd.concat(deciles, ignore_index=True) if deciles else pd.DataFrame()
+    if len(deciles):
+        deciles = deciles[["year", "decile", "residents", "residence_sek_base", "residence_sek_reform", "difference_sek",
+                           "difference_per_inhabitant_sek", "difference_pct"]]
+    return {"clinics": clinics.sort_values(["year", "difference_sek"]).reset_index(drop=True),
+            "areas": areas.sort_values(["year", "difference_per_inhabitant_sek"]).reset_index(drop=True),
+            "deciles": deciles}
+
+
+def extrapolated_total_msek(a: Analysis, year: int) -> float:
+    """The year's total pay per county resident (mean of month-ends) × the region's inhabitants, in MSEK."""
+    total = a.year("lines", year)["amount_ore"].to_numpy().sum() / 100.0
+    residents = a.year("population", year)["residents"].to_numpy().sum()
+    return float(total / residents * REGION_INHABITANTS_2022 / 1e6) if residents else float(np.nan)

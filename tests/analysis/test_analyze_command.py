@@ -1,0 +1,47 @@
+"""`ersattning analyze` (DESIGN.md CLI contract): options, the files written, a rules-as-of scenario."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from ersattning.cli import app
+
+runner = CliRunner()
+
+
+def test_needs_exactly_one_source(tmp_path):
+    both = runner.invoke(app, ["analyze", "--synthetic", "--db", str(tmp_path / "x.duckdb"), "--output", str(tmp_path)])
+    neither = runner.invoke(app, ["analyze", "--output", str(tmp_path)])
+    bad_years = runner.invoke(app, ["analyze", "--synthetic", "--years", "2022-2016", "--output", str(tmp_path)])
+    assert both.exit_code == neither.exit_code == bad_years.exit_code == 2
+
+
+def test_rules_as_of_writes_the_tables_and_the_differences(tmp_path):
+    out = tmp_path / "as2020"
+    result = runner.invoke(app, ["analyze", "--synthetic", "--persons", "2000", "--years", "2022",
+                                 "--rules-as-of", "2020-06-30", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("shares.csv", "areas.csv", "concentration.csv", "correlations.csv", "analysis.xlsx", "report.html",
+                 "reform_clinics.csv", "reform_areas.csv", "reform_deciles.csv"):
+        assert (out / name).is_file(), name
+    shares = pd.read_csv(out / "shares.csv")
+    # paid with the 2020 model: on-call pay (2018–2021), no sick-leave coordination (from 2021) — 003 Bilaga 2
+    assert "capitation_on_call" in set(shares.component)
+    assert "capitation_sick_leave_coordination" not in set(shares.component)
+    deciles = pd.read_csv(out / "reform_deciles.csv")
+    assert sorted(deciles.decile) == list(range(1, 11))
+    assert deciles.difference_sek.abs().sum() > 0
+
+
+def test_rulebook_frozen_at_a_date_answers_that_date_everywhere(book):
+    import datetime as dt
+
+    frozen = book.frozen_at(dt.date(2016, 6, 30))
+    then = book.at(dt.date(2016, 6, 30))
+    for day in (dt.date(2015, 1, 1), dt.date(2019, 3, 31), dt.date(2022, 12, 31)):
+        now = frozen.at(day)
+        for name in book.parameters:
+            assert now.value(name) == then.value(name), (name, day)
+    # the ACG rate began in 2017 (003 Bilaga 2): not in force in the 2016 rulebook, in any year
+    assert frozen.at(dt.date(2022, 6, 1)).get("capitation_acg.rate") is None
