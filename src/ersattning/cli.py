@@ -1,4 +1,5 @@
-"""The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, run, bench, analyze.
+"""The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, report, run, manual, export,
+trace, token, serve, bench, analyze.
 
 Thin: each command parses its options and calls the package; no rules live here.
 """
@@ -72,7 +73,12 @@ def statements(
 
     month = _month(month)
     try:
+        from ersattning.synth.region import read_sample
+
         book = _rules(rules)
+        sample = read_sample(input)
+        if sample:  # a synthetic region: a sample shares the region-wide pots in proportion
+            book = book.for_sample(sample)
         inputs = _read_clean_inputs(input, output / "input_errors.csv")
         engine = Engine.duckdb().register(inputs.tables)
         contacts_file = _contacts_file(input)
@@ -109,8 +115,13 @@ def load(
     """
     from ersattning.store import open_engine, store_inputs
 
+    from ersattning.synth.region import read_sample
+    from ersattning.store import set_sample
+
     inputs = _read_clean_inputs(folder, errors)
-    store_inputs(open_engine(db), inputs.tables)
+    engine = open_engine(db)
+    store_inputs(engine, inputs.tables)
+    set_sample(engine, read_sample(folder))
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in inputs.tables.items())
     console.print(f"loaded into {db}: {counts}")
 
@@ -138,6 +149,69 @@ def run(
         return
     total = sum(result.statements["total_ore"].to_pylist())
     console.print(f"{month}: {status}, {len(result.statements)} statements, {len(result.lines)} lines, total {sek_text(total)} SEK")
+    import pyarrow.compute as pc
+
+    adj = result.lines.filter(pc.equal(result.lines["component"], "adjustment"))
+    if len(adj):
+        corrected = ", ".join(sorted(set(adj["corrects_month"].to_pylist())))
+        console.print(f"  {len(adj)} adjustment line(s) correcting {corrected}: {sek_text(pc.sum(adj['amount_ore']).as_py())} SEK")
+
+
+manual_app = typer.Typer(help="Manual lines: claimed items added by an administrator (audited, never deleted).", no_args_is_help=True)
+app.add_typer(manual_app, name="manual")
+
+
+@manual_app.command("add")
+def manual_add(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    clinic: str = typer.Option(..., "--clinic", help="clinic_id"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM: a month not yet issued"),
+    kind: str = typer.Option(..., "--kind", help="collaboration | geographic_coordination | extended_opening_hours"),
+    amount: str = typer.Option(..., "--amount", help="SEK, e.g. 12500.00; negative to reverse an earlier line"),
+    reason: str = typer.Option(..., "--reason", help="What the claimed item is for"),
+    reference: str = typer.Option("", "--reference", help="Case number, or the manual_id a reversal reverses"),
+    user: Optional[str] = typer.Option(None, "--user", help="Who adds it (default: the login name)"),
+):
+    """Add a claimed item to a clinic's statement (VF's manual supplementary invoicing).
+
+    Example: ersattning manual add --db ersattning.duckdb --clinic HLM0001 --month 2022-04 --kind collaboration --amount 12500 --reason "Samverkan Q1" --reference "ärende 2022/17"
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from ersattning.money import to_ore
+    from ersattning.store import add_manual_line, login_name, open_engine
+
+    try:
+        ore = to_ore(Decimal(amount))
+    except (InvalidOperation, ValueError):
+        raise typer.BadParameter(f"--amount must be SEK with at most two decimals, got {amount!r}") from None
+    try:
+        row = add_manual_line(open_engine(db), clinic_id=clinic, month=_month(month), kind=kind, amount_ore=ore,
+                              reason=reason, reference=reference, user=user or login_name())
+    except ErsattningError as exc:
+        _fail(exc)
+    console.print(f"{row['manual_id']}: {row['clinic_id']} {row['month']} {row['kind']} {sek_text(row['amount_ore'])} SEK "
+                  f"(by {row['created_by']} at {row['created_at']:%Y-%m-%d %H:%M})")
+
+
+@manual_app.command("list")
+def manual_list(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    clinic: Optional[str] = typer.Option(None, "--clinic", help="Only this clinic"),
+    month: Optional[str] = typer.Option(None, "--month", help="Only this month"),
+):
+    """List the manual lines with who added them and when.
+
+    Example: ersattning manual list --db ersattning.duckdb --month 2022-04
+    """
+    from ersattning.store import manual_lines, open_engine
+
+    rows = manual_lines(open_engine(db), clinic_id=clinic, month=_month(month) if month else None).to_pylist()
+    table = Table("id", "clinic", "month", "kind", "SEK", "reason", "reference", "by", "at")
+    for r in rows:
+        table.add_row(r["manual_id"], r["clinic_id"], r["month"], r["kind"], sek_text(r["amount_ore"]), r["reason"],
+                      r["reference"] or "", r["created_by"], f"{r['created_at']:%Y-%m-%d %H:%M}")
+    console.print(table)
 
 
 @app.command()
@@ -345,6 +419,7 @@ def bench_api(
     run_api_bench(contacts=contacts, batch=batch, persons=persons, console=console)
 
 
+@app.command()
 def analyze(
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB database file (stored inputs and contacts)"),
     synthetic: bool = typer.Option(False, "--synthetic", help="Use the synthetic region instead of a database"),

@@ -15,7 +15,8 @@ from ersattning.errors import ErsattningError
 from ersattning.money import sek_text
 from ersattning.period import months_of
 from ersattning.statements import lines_csv_table, statements_csv_table, write_csv
-from ersattning.store import open_engine, run_month, store_inputs
+from ersattning.store import open_engine, run_month, set_sample, store_inputs
+from ersattning.synth.region import read_sample
 
 
 def _fresh_db(db: Path) -> None:
@@ -51,6 +52,7 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
         _fresh_db(db)
         engine = open_engine(db)
         store_inputs(engine, inputs.tables)
+        set_sample(engine, read_sample(input_dir))
     with console.status("Reporting the year's care contacts to the register (GVR)…"):
         # Reported as of the day after the year, so that no contact of the year is "in the future".
         reported = intake(engine, input_dir / "contacts.csv", received_at=dt.datetime(year + 1, 1, 5, 8, 0))

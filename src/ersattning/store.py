@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS months (
 -- corrected by adjustment lines on an issued statement): unchanged inputs need no recomputation.
 ALTER TABLE months ADD COLUMN IF NOT EXISTS fingerprint VARCHAR;
 CREATE SEQUENCE IF NOT EXISTS manual_line_seq START 1;
+-- Facts about the stored region, e.g. sample_persons for a synthetic sample of the region.
+CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS manual_lines (
     manual_id VARCHAR PRIMARY KEY, clinic_id VARCHAR NOT NULL, month VARCHAR NOT NULL, kind VARCHAR NOT NULL,
     amount_ore BIGINT NOT NULL, reason VARCHAR NOT NULL, reference VARCHAR, created_by VARCHAR NOT NULL,
@@ -65,6 +67,21 @@ def open_engine(db: str | Path) -> Engine:
 def store_inputs(engine: Engine, tables: dict[str, pa.Table]) -> None:
     """Replace the stored input tables with `tables` (already validated)."""
     engine.register(tables, persist=True)
+
+
+def set_sample(engine: Engine, persons: int | None) -> None:
+    """Record that the stored region is a sample of `persons` (None: the whole region)."""
+    con = engine.con.con
+    con.execute("DELETE FROM settings WHERE key = 'sample_persons'")
+    if persons:
+        con.execute("INSERT INTO settings VALUES ('sample_persons', ?)", [str(int(persons))])
+
+
+def book_for(engine: Engine, book):
+    """The rulebook as it applies to the stored region: a sample shares the region-wide pots
+    in proportion to its size (Rulebook.for_sample)."""
+    rows = engine.con.con.execute("SELECT value FROM settings WHERE key = 'sample_persons'").fetchall()
+    return book.for_sample(int(rows[0][0])) if rows else book
 
 
 def month_status(engine: Engine, month: str) -> str | None:
@@ -105,7 +122,7 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
     inputs changed since (late contacts, corrections, cancellations, new listings or risk):
     the month recomputed now minus what was paid for it so far, line by line.
     """
-    book = book or rulebook_mod.load()
+    book = book_for(engine, book or rulebook_mod.load())
     status = month_status(engine, month)
     if status == "issued":
         return "issued", None
@@ -132,7 +149,7 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
         if issue:
             con.execute(
                 "INSERT INTO months VALUES (?, 'issued', ?, ?, ?, ?, ?, ?)",
-                [month, now, now, user or _user(), content_hash(result.lines, result.statements), book.origin, fingerprint],
+                [month, now, now, user or login_name(), content_hash(result.lines, result.statements), book.origin, fingerprint],
             )
             # The corrected months are now paid in full as of these inputs.
             for earlier, fp in checked.items():
@@ -369,7 +386,7 @@ def attach_contacts(engine: Engine, as_of=None) -> None:
         engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))
 
 
-def _user() -> str:
+def login_name() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers

@@ -31,6 +31,14 @@ def region():
 
 
 @pytest.fixture(scope="module")
+def book(region):
+    """The rulebook for this sample of the region: its share of the region-wide pots."""
+    from ersattning import rulebook
+
+    return rulebook.load().for_sample(region[1]["persons"])
+
+
+@pytest.fixture(scope="module")
 def analysis(region, book):
     return run_analysis(region[0], book, YEARS, months=MONTHS)
 
@@ -94,7 +102,10 @@ def test_passive_listing_lists_the_unlisted_and_pays_their_areas(region, book, a
     pop = passive.year("population", 2022).to_pandas()
     assert pop.listed.sum() / pop.residents.sum() > 0.995
     diff = compare(base, passive)["areas"]
-    assert (diff.difference_sek >= 0).all()
+    # Listing the unlisted adds capitation where they live; the health-promotion pot by number
+    # listed is fixed, so an area with few unlisted may lose a little of its share of it.
+    assert diff.difference_sek.sum() > 0
+    assert (diff.difference_sek >= 0).mean() > 0.9
     # the areas with the most unlisted gain most per inhabitant (003 §6.1)
     b = measures.area_table(base).query("year == 2022 and category == 'total'").set_index("area_code")
     gain = diff.set_index("area_code").difference_per_inhabitant_sek

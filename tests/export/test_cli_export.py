@@ -61,7 +61,8 @@ def test_csv_is_the_contract(db, tmp_path):
     statements = read(tmp_path / "statements.csv")
     assert list(statements[0]) == ["clinic_id", "month", "fixed_sek", "variable_sek", "goal_sek", "adjustment_sek", "total_sek"]
     # C1: 310/12 + 1.5×1200/12 + 1.2×410/12 + 37/12 = 25.83 + 150.00 + 41.00 + 3.08 (capitation, RULES.md §2)
-    assert next(s for s in statements if s["clinic_id"] == "C1")["total_sek"] == "219.91"
+    # + the 2022 health-promotion pots shared by the two clinics: 415 000/12/2 = 17 291.67, 6 500 000/12 × 1/2 = 270 833.33
+    assert next(s for s in statements if s["clinic_id"] == "C1")["total_sek"] == "288344.91"
     one = tmp_path / "one"
     assert export(db, one, "--month", "2022-03", "--format", "csv", "--clinic", "C2").exit_code == 0
     assert {r["clinic_id"] for r in read(one / "statement_lines.csv")} == {"C2"}
@@ -104,7 +105,8 @@ def test_ubl_for_an_issued_month_refuses_the_clinic_without_org_number(db, tmp_p
     assert sorted(p.name for p in tmp_path.glob("*.xml")) == ["invoice_C1_2022-03.xml"]
     xml = (tmp_path / "invoice_C1_2022-03.xml").read_bytes()
     assert problems(xml) == []
-    assert b"<cbc:PayableAmount currencyID=\"SEK\">219.91</cbc:PayableAmount>" in xml
+    # 219.91 of capitation (tests/cli) + the 2022 health-promotion pots' halves 17 291.67 + 270 833.33
+    assert b"<cbc:PayableAmount currencyID=\"SEK\">288344.91</cbc:PayableAmount>" in xml
     again = tmp_path / "again"
     assert export(db, again, "--month", "2022-03", "--format", "ubl", "--clinic", "C1").exit_code == 0
     assert (again / "invoice_C1_2022-03.xml").read_bytes() == xml  # same month, same file

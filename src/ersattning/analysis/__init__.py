@@ -60,9 +60,22 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
 
     started = time.perf_counter()
     say = progress or (lambda _: None)
-    base_book = rulebook.load()
-    book = base_book
     notes = []
+    if db is not None:
+        say("opening the database")
+        engine = database_engine(db)
+        notes.append(f"Data: {db}.")
+        from ersattning.store import book_for
+
+        base_book = book_for(engine, rulebook.load())
+    else:
+        say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
+        engine, summary = synthetic_engine(persons, years, seed=seed)
+        notes.append(f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
+                     f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
+        # A sample of the region shares the region-wide pots in proportion to its size.
+        base_book = rulebook.load().for_sample(summary["persons"])
+    book = base_book
     if rules is not None:
         book = base_book.with_reform(rules)
         notes.append(f"Scenario: reform file {rules} overlaid on the rulebook.")
@@ -71,15 +84,6 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
     if passive_listing:
         notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
-    if db is not None:
-        say("opening the database")
-        engine = database_engine(db)
-        notes.insert(0, f"Data: {db}.")
-    else:
-        say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
-        engine, summary = synthetic_engine(persons, years, seed=seed)
-        notes.insert(0, f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
-                        f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
     scenario = rules is not None or rules_as_of is not None or passive_listing
     base = None
     if scenario:

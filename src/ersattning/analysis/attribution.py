@@ -131,8 +131,9 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
 
 
 def allocate(engine: Engine, lines: pa.Table, weights: pa.Table) -> pa.Table:
-    """Each line's amount split over its weights' (area, listed) rows, rounded to öre per part;
-    lines with no weight go whole to the clinic's own area."""
+    """Each line's amount split over its weights' (area, listed) rows in whole öre, the parts
+    adding up to the line exactly (largest remainder); lines with no weight go whole to the
+    clinic's own area."""
     visit_list = ", ".join(f"'{c}'" for c in VISIT_COMPONENTS)
     con = engine.con.con
     con.register("_an_lines", lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
@@ -149,18 +150,29 @@ def allocate(engine: Engine, lines: pa.Table, weights: pa.Table) -> pa.Table:
                             WHEN component IN ({visit_list}) THEN 'visit:' || component || ':' || product_code
                             ELSE 'persons' END AS basis
                 FROM _an_lines GROUP BY ALL),
+            -- Exact split in whole öre: weights as integer micro-units, each part floored, the
+            -- öre left over given to the parts with the largest remainders (largest remainder).
             j AS (
-                SELECT l.clinic_id, l.component, l.product_code, l.amount_ore, w.area_code, w.listed, w.w,
-                       sum(w.w) OVER (PARTITION BY l.clinic_id, l.component, l.product_code) AS total
-                FROM l JOIN _an_weights w ON l.clinic_id = w.clinic_id AND l.basis = w.basis)
+                SELECT l.clinic_id, l.component, l.product_code, l.amount_ore, w.area_code, w.listed,
+                       CAST(round(w.w * 1000000) AS HUGEINT) AS wi
+                FROM l JOIN _an_weights w ON l.clinic_id = w.clinic_id AND l.basis = w.basis),
+            t AS (
+                SELECT *, sum(wi) OVER (PARTITION BY clinic_id, component, product_code) AS total FROM j),
+            p AS (
+                SELECT *, (abs(amount_ore)::HUGEINT * wi) // total AS part, (abs(amount_ore)::HUGEINT * wi) % total AS rem
+                FROM t WHERE total <> 0),
+            q AS (
+                SELECT *, abs(amount_ore) - sum(part) OVER (PARTITION BY clinic_id, component, product_code) AS left_over,
+                       row_number() OVER (PARTITION BY clinic_id, component, product_code ORDER BY rem DESC, area_code, listed) AS rk
+                FROM p)
             SELECT clinic_id, component, product_code, area_code, listed,
-                   CAST(round(amount_ore * w / total) AS BIGINT) AS amount_ore
-            FROM j WHERE total <> 0
+                   CAST(sign(amount_ore) * (part + CASE WHEN rk <= left_over THEN 1 ELSE 0 END) AS BIGINT) AS amount_ore
+            FROM q
             UNION ALL
             SELECT l.clinic_id, l.component, l.product_code, c.area_code, true, l.amount_ore
             FROM l LEFT JOIN clinics c ON l.clinic_id = c.clinic_id
-            WHERE NOT EXISTS (SELECT 1 FROM j WHERE j.clinic_id = l.clinic_id AND j.component = l.component
-                              AND j.product_code = l.product_code AND j.total <> 0)
+            WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.clinic_id = l.clinic_id AND t.component = l.component
+                              AND t.product_code = l.product_code AND t.total <> 0)
         """).to_arrow_table()
     finally:
         con.unregister("_an_lines")

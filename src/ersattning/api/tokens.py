@@ -4,7 +4,6 @@ the administrator role (`ersattning token create`)."""
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from ersattning.errors import InputError
+from ersattning.store import login_name
 
 ADMIN, CLINIC = "admin", "clinic"
 PREFIX = "ers_"
@@ -61,7 +61,7 @@ def create_token(db: str | Path | duckdb.DuckDBPyConnection, clinic_id: str | No
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         con.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?)", [
             token_id, ADMIN if admin else CLINIC, None if admin else clinic_id,
-            dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), created_by or _user(), token_hash(token),
+            dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), created_by or login_name(), token_hash(token),
         ]).fetchall()
         return token
     finally:
@@ -76,9 +76,3 @@ def lookup(con: duckdb.DuckDBPyConnection, token: str) -> Principal | None:
     rows = con.execute("SELECT token_id, role, clinic_id FROM api_tokens WHERE hash = ?", [token_hash(token)]).fetchall()
     return Principal(*rows[0]) if rows else None
 
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,10 @@ FACTS = {
     "age_min": "number",
     "age_max": "number",
 }
+
+#: Inhabitants of Stockholm county on 2022-12-31 (RULES.md §9): the size of the region whose
+#: region-wide amounts (the pots) the rulebook holds; a smaller synthetic region is a sample.
+REGION_PERSONS = 2_440_027
 
 #: Units the rulebook may use; a typo in a unit is an error, not a new unit.
 UNITS = (
@@ -147,6 +151,27 @@ class Rulebook:
     def with_reform(self, path: str | Path) -> "Rulebook":
         """This rulebook with a reform file overlaid; the file is checked whole first."""
         return apply_reform(self, path)
+
+    def for_sample(self, persons: int, region_persons: int = REGION_PERSONS) -> "Rulebook":
+        """The rulebook for a sample of the region (the synthetic region at a smaller size):
+        region-wide yearly amounts (unit `SEK/year`, the health-promotion pots) scaled by
+        persons / region_persons, to whole öre; amounts per person or visit are unchanged.
+        Without it a 50 000-person sample would share the whole region's pots."""
+        if persons >= region_persons:
+            return self
+        share = Decimal(persons) / Decimal(region_persons)
+        scaled = {}
+        for name, param in self.parameters.items():
+            if param.unit != "SEK/year":
+                continue
+            values = tuple(
+                v if v.value is None else replace(
+                    v, value=(v.value * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+                    reference=f"{v.reference} (scaled to a sample of {persons} of {region_persons} persons)")
+                for v in param.values
+            )
+            scaled[name] = replace(param, values=values)
+        return Rulebook({**self.parameters, **scaled}, origin=f"{self.origin} for a sample of {persons} persons")
 
     def frozen_at(self, date: dt.date) -> "Rulebook":
         """The rulebook as it stood on `date`, for every date: each parameter holds the value

@@ -141,15 +141,7 @@ def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, cl
         new_clinic_lines(book, month, clinics),
     ]
     if month.endswith("-01"):
-        year = int(month[:4]) - 1
-        has_goals = len(goals.filter(pc.equal(goals["period"], str(year)))) > 0
-        contacts = engine.contacts(dt.date(year, 1, 1), dt.date(year, 12, 31))
-        caps_apply = contacts is not None and cap_rules_in_force(book, year)
-        if has_goals or caps_apply:
-            in_year = listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
-            if caps_apply:
-                items.append(cap_lines(engine, book, year, contacts, in_year, month))
-            items.append(yearly_goal_lines(book, year, in_year, goals, month))
+        items += reconcile_year(engine, book, int(month[:4]) - 1, month, goals)
     return items
 
 
@@ -199,6 +191,25 @@ def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
         return ids
     clash = pc.is_in(ids, value_set=repeated)
     return pc.if_else(clash, pc.binary_join_element_wise(ids, rules, "@"), ids)
+
+
+def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None) -> list[pa.Table]:
+    """The yearly items for `year`, posted on `month` (January of year + 1): the caps'
+    reconciliation and the quality bonus and penalty. Empty when the input holds neither
+    contacts nor goals for the year."""
+    month = month or f"{year + 1}-01"
+    goals = goals_table(engine) if goals is None else goals
+    has_goals = len(goals.filter(pc.equal(goals["period"], str(year)))) > 0
+    contacts = engine.contacts(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    caps_apply = contacts is not None and cap_rules_in_force(book, year)
+    if not (has_goals or caps_apply):
+        return []
+    # The average listed per month (12 month ends) is the denominator of both.
+    in_year = listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
+    items = [yearly_goal_lines(book, year, in_year, goals, month)]
+    if caps_apply:
+        items.append(cap_lines(engine, book, year, contacts, in_year, month))
+    return items
 
 
 def open_clinics(engine: Engine, month: str) -> pa.Table:
@@ -252,9 +263,9 @@ def lines_csv_table(lines: pa.Table) -> pa.Table:
             "snapshot": lines["snapshot"],
             "reference": lines["reference"],
             "illustrative": lines["illustrative"],
-            "detail": lines["detail"],
-            "corrects_month": lines["corrects_month"],
-            "corrects_line_id": lines["corrects_line_id"],
+            # Added columns (detail, corrections): absent in lines read by an older selection.
+            **{c: (lines[c] if c in lines.column_names else pa.nulls(len(lines), pa.string()))
+               for c in ("detail", "corrects_month", "corrects_line_id")},
         }
     )
 

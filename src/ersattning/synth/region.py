@@ -30,6 +30,34 @@ _STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", 
 _CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
 
 
+SAMPLE_FILE = "sample.yaml"
+
+
+def write_sample(out: Path, persons: int) -> None:
+    """Declare the folder a sample of the region: region-wide amounts (the pots) are then
+    scaled to its size by `load`, `statements` and the demo (Rulebook.for_sample)."""
+    (out / SAMPLE_FILE).write_text(
+        "# A synthetic region: a sample of Stockholm county. Region-wide yearly amounts (the\n"
+        "# health-promotion pots) are scaled by persons / 2 440 027 when this folder is used.\n"
+        f"persons: {persons}\n",
+        encoding="utf-8",
+    )
+
+
+def read_sample(folder: str | Path) -> int | None:
+    """The sample size a synthetic input folder declares (sample.yaml), or None for real data."""
+    import yaml
+
+    path = Path(folder) / SAMPLE_FILE
+    if not path.is_file():
+        return None
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    persons = doc.get("persons")
+    if not isinstance(persons, int) or persons < 1:
+        raise ValueError(f"{path}: persons must be a positive whole number")
+    return persons
+
+
 def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first_year: int = 2015,
              last_year: int = 2023, fmt: str = "csv", contacts: bool = True,
              contact_years: Iterable[int] | None = None) -> dict:
@@ -102,6 +130,7 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     listed[listings.person[on_end]] = True
     digital = np.zeros(len(pop), dtype=bool)
     digital[listings.person[on_end & clinics.digital[listings.clinic]]] = True
+    write_sample(out, int(residents.sum()))
     return {
         "out_dir": str(out),
         "format": fmt,
