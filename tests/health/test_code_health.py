@@ -54,3 +54,10 @@ def test_no_kronor_or_model_dates_in_calculation_code():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and MODEL_DATE.search(node.value):
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value}")
     assert not offenders, "model values in code:\n" + "\n".join(offenders)
+
+
+def test_every_component_has_a_group_and_a_swedish_label():
+    """The web app and the workbook show components in Swedish; a new component needs both."""
+    from ersattning.statements import COMPONENT_GROUP, COMPONENT_LABELS_SV
+
+    assert set(COMPONENT_LABELS_SV) == set(COMPONENT_GROUP)

@@ -7,6 +7,10 @@ import threading
 import altair as alt
 import pandas as pd
 
+from ersattning.statements import COMPONENT_LABELS_SV
+
+GROUP_LABELS_SV = {"fixed": "Fast", "variable": "Rörlig", "goal": "Målrelaterad", "adjustment": "Justering"}
+
 _LOCK = threading.Lock()
 _VL_VERSION = "_".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])  # the schema altair writes  # vl-convert's renderer is shared; one chart at a time
 
@@ -25,9 +29,9 @@ def components_chart(items: list[dict], title: str) -> str:
     if not items:
         return ""
     frame = pd.DataFrame({
-        "komponent": [i["component"] for i in items],
+        "komponent": [COMPONENT_LABELS_SV.get(i["component"], i["component"]) for i in items],
         "kronor": [i["amount_ore"] / 100 for i in items],
-        "grupp": [i.get("group", "") for i in items],
+        "grupp": [GROUP_LABELS_SV.get(i.get("group", ""), i.get("group", "")) for i in items],
     })
     chart = alt.Chart(frame, title=title).mark_bar().encode(
         x=alt.X("kronor:Q", title="SEK"),

@@ -18,11 +18,13 @@ from ersattning.api.app import (
     principal_or_none, run_month, state, visible_clinic,
 )
 from ersattning.money import sek_text
+from ersattning.statements import COMPONENT_LABELS_SV
 from ersattning.trace import trace_contact, trace_line
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["sek"] = lambda ore: "" if ore is None else sek_text(ore)
 templates.env.filters["q"] = lambda s: quote(str(s), safe="")
+templates.env.filters["komp"] = lambda c: COMPONENT_LABELS_SV.get(c, c)
 
 GROUP_LABELS = {"fixed": "Fast ersättning", "variable": "Rörlig ersättning", "goal": "Målrelaterad ersättning",
                 "adjustment": "Justeringar", "total": "Totalt"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import xlsxwriter
 
 from ersattning.export.data import ExportError, MonthData
-from ersattning.statements import COMPONENT_GROUP, GROUPS
+from ersattning.statements import COMPONENT_GROUP, COMPONENT_LABELS_SV, GROUPS
 
 #: Component group -> sheet name (also the summary's column heading).
 GROUP_LABELS = {
@@ -99,7 +99,7 @@ def _lines_sheet(ws, rows: list[dict], fmt) -> None:
     for r, line in enumerate(rows, start=1):
         ws.write_string(r, 0, line["clinic_id"])
         ws.write_string(r, 1, line["month"])
-        ws.write_string(r, 2, line["component"])
+        ws.write_string(r, 2, COMPONENT_LABELS_SV.get(line["component"], line["component"]))
         ws.write_string(r, 3, line["product_code"])
         if line["quantity"] is not None:
             ws.write_number(r, 4, line["quantity"], fmt["qty"])

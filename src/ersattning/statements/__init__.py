@@ -60,6 +60,38 @@ COMPONENT_GROUP = {
 }
 GROUPS = ("fixed", "variable", "goal", "adjustment")
 
+#: Swedish labels of the components, for the web app and the workbook (their users are Swedish
+#: administrators and clinics); identifiers stay English everywhere else.
+COMPONENT_LABELS_SV = {
+    "capitation_age": "Listningsersättning, ålder",
+    "capitation_acg": "Listningsersättning, ACG",
+    "capitation_cni": "Listningsersättning, CNI",
+    "capitation_on_call": "Husläkarjour",
+    "capitation_child_mental_health": "Psykisk hälsa barn och unga",
+    "capitation_sick_leave_coordination": "Koordinering sjukskrivna",
+    "capitation_home_care": "Basal hemsjukvård, inskrivna",
+    "health_promotion": "Hälsofrämjande insatser",
+    "new_clinic": "Nystartad mottagning",
+    "visit_fee": "Besöksersättning",
+    "visit_out_of_county": "Utomlänspatienter",
+    "supplement_other_clinic_patient": "Tillägg, annan mottagnings listade",
+    "deduction_own_patient_elsewhere": "Avdrag, egen listad på annan mottagning",
+    "supplement_video_unlisted": "Tillägg, videobesök ej listad",
+    "supplement_unlisted": "Tillägg, olistad patient",
+    "supplement_child_0_5_mental_health": "Tillägg, barn 0–5 psykisk hälsa",
+    "supplement_kva": "KVÅ-tillägg",
+    "supplement_peripheral_home_visit": "Tillägg, hembesök i ytterområde",
+    "cap_reduction": "Ersättningstak",
+    "goal_quality": "Kvalitetsbonus",
+    "goal_care_guarantee": "Vårdgarantibonus",
+    "penalty_quality": "Vite, kvalitet",
+    "penalty_no_out_of_hours": "Vite, ingen närakut",
+    "adjustment": "Justering",
+    "collaboration": "Samverkan",
+    "geographic_coordination": "Geografiskt områdesansvar",
+    "extended_opening_hours": "Utökade öppettider",
+}
+
 LINE_COLUMNS = [
     "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
     "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
