@@ -6,6 +6,7 @@ code runs on both; `Engine` holds the connection and the named input tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -14,7 +15,24 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from ersattning.errors import ErsattningError
+
 INPUT_TABLES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
+
+
+@contextlib.contextmanager
+def in_use_is_an_error(path):
+    """Turn DuckDB's file lock (one writing process per database file, most often a running
+    `ersattning serve`) into an error that says what to do."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise ErsattningError(f"{path} is in use by another process (is `ersattning serve` running on it?): "
+                              "stop it first; create tokens before starting the server") from None
 
 
 @dataclass
@@ -31,7 +49,8 @@ class Engine:
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
         """DuckDB in memory, or on a database file (created when missing)."""
-        con = ibis.duckdb.connect(str(path) if path else ":memory:")
+        with in_use_is_an_error(path):
+            con = ibis.duckdb.connect(str(path) if path else ":memory:")
         con.raw_sql("SET preserve_insertion_order = false")
         # DuckDB's default (80 % of RAM) lets its buffer pool grow far past what a month needs;
         # a cap keeps the full region within the 4 GiB target (it spills to disk if needed).

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from ersattning.engine import in_use_is_an_error
 from ersattning.errors import InputError
 from ersattning.store import login_name
 
@@ -50,7 +51,11 @@ def ensure_tokens(con: duckdb.DuckDBPyConnection) -> None:
 def create_token(db: str | Path | duckdb.DuckDBPyConnection, clinic_id: str | None = None, admin: bool = False,
                  created_by: str | None = None) -> str:
     """A new token for `clinic_id` (which must be a known clinic) or the administrator; returns it (once)."""
-    con = duckdb.connect(str(db)) if isinstance(db, (str, Path)) else db
+    if isinstance(db, (str, Path)):
+        with in_use_is_an_error(db):
+            con = duckdb.connect(str(db))
+    else:
+        con = db
     try:
         ensure_tokens(con)
         if not admin:

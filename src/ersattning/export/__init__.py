@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ersattning.engine import in_use_is_an_error
 from ersattning.export.data import ExportError, MonthData, load_month
 
 FORMATS = ("csv", "xlsx", "ubl")
@@ -42,7 +43,8 @@ def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str
         raise ExportError(f"there is no database {db}: run `ersattning load` and `ersattning run` first")
     # Not read_only: DuckDB refuses a second connection to a file with another configuration
     # than one already open in this process (the web app, a test). Nothing here writes.
-    con = duckdb.connect(str(db))
+    with in_use_is_an_error(db):
+        con = duckdb.connect(str(db))
     try:
         data = load_month(con, month, clinic)
     finally:
