@@ -45,6 +45,9 @@ class Engine:
     #: (first, last) -> the live contacts dated in that period, when they come from a register.
     contacts_between: object = None
     _cached: list = field(default_factory=list, repr=False)
+    #: Intermediate tables a whole year's run shares between its months (statements.compute_year):
+    #: the year's live contacts and the risk table as intervals. Empty outside such a run.
+    shared: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
@@ -107,7 +110,15 @@ class Engine:
         return self
 
     def contacts(self, first, last) -> ibis.Table | None:
-        """The contacts to price for first..last: the register's live view, or a given table."""
+        """The contacts to price for first..last: the register's live view, or a given table.
+
+        Within a year's run the year's live contacts are computed once (`shared["contacts"]`)
+        and a month reads its part of them.
+        """
+        shared = self.shared.get("contacts")
+        if shared is not None and shared[0] <= first and last <= shared[1]:
+            table = shared[2]
+            return table.filter(table.date >= first, table.date <= last)
         if self.contacts_between is not None:
             return self.contacts_between(first, last)
         return self.tables.get("contacts")
@@ -125,6 +136,13 @@ class Engine:
     def release_cached(self) -> None:
         while self._cached:
             self._cached.pop().release()
+
+    def release_shared(self) -> None:
+        """Drop the tables a year's run shared between its months."""
+        for value in self.shared.values():
+            table = value[-1] if isinstance(value, tuple) else value
+            table.release()
+        self.shared.clear()
 
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]

@@ -105,7 +105,7 @@ def test_the_administrator_issues_a_month(page, server):
     sign_in(page, server, server.admin)
     page.wait_for_url("**/admin")
     assert page.inner_text("#manadsstatus") == "utkast"
-    assert "visit_fee" in page.inner_text("#region")
+    assert "Besöksersättning" in page.inner_text("#region")  # visit_fee, labelled in Swedish
     page.fill("input[name=month]", "2022-03")
     page.click("#faststall")
     page.wait_for_url("**/admin?month=2022-03**")

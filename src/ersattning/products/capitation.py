@@ -75,8 +75,23 @@ def listed_on(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None
     return j.select("person_id", "clinic_id", age=age_on(j.birth_date, date))
 
 
+def risk_intervals(engine: Engine) -> ibis.Table:
+    """The risk table as intervals: each row holds from its month until the person's next row."""
+    r = engine["risk"]
+    w = ibis.window(group_by=r.person_id, order_by=r.month)
+    return r.select("person_id", "acg_weight", "cni", month_from=r.month, month_to=r.month.lead().over(w))
+
+
 def risk_as_of(engine: Engine, month: str) -> ibis.Table:
-    """Each person's ACG weight and CNI in force in `month`: their latest risk row at or before it."""
+    """Each person's ACG weight and CNI in force in `month`: their latest risk row at or before it.
+
+    Within a year's run (`statements.compute_year`) the risk table is shared as intervals and a
+    month is a filter on them, the same rows as the arg-max below.
+    """
+    iv = engine.shared.get("risk_intervals")
+    if iv is not None:
+        hit = iv.filter(iv.month_from <= month, iv.month_to.isnull() | (iv.month_to > month))
+        return hit.select("person_id", "acg_weight", "cni")
     r = engine["risk"]
     upto = r.filter(r.month <= month)
     # One pass: the values on each person's latest row (arg_max by month; months are unique per person).

@@ -39,6 +39,12 @@ def birth_date_from_id(person_id) -> ibis.Value:
     return ibis.date(y, m, d)
 
 
+def _fact_rules(book: Rulebook, end: dt.date) -> tuple:
+    """The rule values the facts read (at the period's end): new-clinic window, peripheral areas."""
+    rules = book.at(end)
+    return rules.value("new_clinic.window_months"), tuple(rules.value("supplement_peripheral_home_visit.areas") or ())
+
+
 def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
     """Facts for the contacts dated start..end (inclusive); one row per contact."""
     c = contacts.filter(contacts.date >= start, contacts.date <= end)
@@ -67,9 +73,7 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
-    rules_end = book.at(end)
-    window = rules_end.value("new_clinic.window_months")
-    peripheral = rules_end.value("supplement_peripheral_home_visit.areas") or ()
+    window, peripheral = _fact_rules(book, end)
 
     reserv = c.person_id.startswith("99")
     birth = ibis.coalesce(c.r_birth, ibis.ifelse(reserv, ibis.null("date"), birth_date_from_id(c.person_id)))

@@ -225,6 +225,28 @@ def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
     return pc.if_else(clash, pc.binary_join_element_wise(ids, rules, "@"), ids)
 
 
+def compute_year(engine: Engine, book: Rulebook, year: int) -> tuple[list[MonthResult], list[pa.Table]]:
+    """The twelve months of `year` and the year's reconciliation (caps, quality goals; posted on
+    January of year + 1), sharing what the months have in common: the year's live contacts are
+    computed once (the register's ranking of versions), and the risk table is read as intervals.
+    Same lines as twelve `compute_month` calls and `reconcile_year` (tests/statements/test_compute_year.py)."""
+    from ersattning.period import months_of
+    from ersattning.products.capitation import risk_intervals
+
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    try:
+        contacts = engine.contacts(start, end)
+        if contacts is not None:
+            engine.shared["contacts"] = (start, end, contacts.cache())
+        engine.shared["risk_intervals"] = risk_intervals(engine).cache()
+        months = [compute_month(engine, book, month) for month in months_of(year)]
+        reconciliation = reconcile_year(engine, book, year)
+    finally:
+        engine.release_cached()
+        engine.release_shared()
+    return months, reconciliation
+
+
 def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None) -> list[pa.Table]:
     """The yearly items for `year`, posted on `month` (January of year + 1): the caps'
     reconciliation and the quality bonus and penalty. Empty when the input holds neither
