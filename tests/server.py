@@ -25,6 +25,7 @@ class Server:
     clinic_b: str
     admin: str
     rate_token: str
+    spare: str  # revoked by a test
     process: subprocess.Popen
 
     def client(self, token: str | None) -> httpx.Client:
@@ -43,7 +44,8 @@ def start(folder: Path, burst: int = 30, rate: float = 2.0) -> Server:
     engine = build(db)
     con = engine.con.con
     tokens = dict(clinic_a=create_token(con, clinic_id="A1"), clinic_b=create_token(con, clinic_id="B1"),
-                  admin=create_token(con, admin=True), rate_token=create_token(con, clinic_id="B1"))
+                  admin=create_token(con, admin=True), rate_token=create_token(con, clinic_id="B1"),
+                  spare=create_token(con, clinic_id="A1"))
     engine.con.disconnect()
     port = free_port()
     log = folder / "server.log"

@@ -368,7 +368,7 @@ def token_create(
 ):
     """Create an API token for a clinic or the administrator; the token is printed once, only its hash is stored.
 
-    Example: ersattning token create --db ersattning.duckdb --clinic C001
+    Example: ersattning token create --db ersattning.duckdb --clinic HLM0001
     """
     from ersattning.api.tokens import create_token
 
@@ -379,6 +379,44 @@ def token_create(
     except ErsattningError as exc:
         _fail(exc)
     console.print(token, soft_wrap=True, highlight=False)
+
+
+@token_app.command("list")
+def token_list(db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file")):
+    """List the API tokens: id, role, clinic, who created and revoked them (never the secret).
+
+    Example: ersattning token list --db ersattning.duckdb
+    """
+    from ersattning.api.tokens import list_tokens
+
+    try:
+        tokens = list_tokens(db)
+    except ErsattningError as exc:
+        _fail(exc)
+    table = Table("id", "role", "clinic", "created", "by", "revoked", "by")
+    for t in tokens:
+        table.add_row(t["token_id"], t["role"], t["clinic_id"] or "", f"{t['created_at']:%Y-%m-%d %H:%M}", t["created_by"] or "",
+                      f"{t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "", t["revoked_by"] or "")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    token_id: str = typer.Option(..., "--id", help="The token's id: the 8 characters after ers_ (see `token list`)"),
+):
+    """Revoke an API token: it signs nobody in from now on (kept on record). While the server runs, use its
+    admin route POST /api/v1/admin/tokens/{id}/revoke instead.
+
+    Example: ersattning token revoke --db ersattning.duckdb --id 3f2a9c1d
+    """
+    from ersattning.api.tokens import revoke_token
+
+    try:
+        row = revoke_token(db, token_id)
+    except ErsattningError as exc:
+        _fail(exc)
+    console.print(f"token {row['token_id']} ({row['role']} {row['clinic_id'] or ''}) revoked at {row['revoked_at']:%Y-%m-%d %H:%M} by {row['revoked_by']}")
 
 
 @app.command()

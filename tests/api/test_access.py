@@ -35,7 +35,8 @@ def test_lists_are_cut_to_the_clinic(server):
 def test_admin_routes_need_the_admin_role(server):
     a = server.client(server.clinic_a)
     for method, route in (("get", "/api/v1/admin/totals/2022-03"), ("post", "/api/v1/admin/months/2022-03/run"),
-                          ("get", "/api/v1/admin/manual-lines"), ("post", "/api/v1/admin/manual-lines")):
+                          ("get", "/api/v1/admin/manual-lines"), ("post", "/api/v1/admin/manual-lines"),
+                          ("get", "/api/v1/admin/tokens"), ("post", "/api/v1/admin/tokens/x/revoke")):
         r = getattr(a, method)(route)
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", route
 
@@ -55,3 +56,17 @@ def test_zz_no_person_number_in_the_server_log(server):
     log = server.log.read_text()
     assert "GET /api/v1/" in log
     assert not [p for p in (P_ADULT, P_OLD, P_CHILD, P_OUT, BAD_PID) if p in log]
+
+
+def test_a_revoked_token_signs_nobody_in_and_stays_on_record(server):
+    spare = server.client(server.spare)
+    assert spare.get("/api/v1/statements").status_code == 200
+    token_id = server.spare.split("_")[1]
+    admin = server.client(server.admin)
+    listed = {t["token_id"]: t for t in admin.get("/api/v1/admin/tokens").json()["tokens"]}
+    assert listed[token_id]["revoked_at"] is None and "hash" not in listed[token_id]
+    revoked = admin.post(f"/api/v1/admin/tokens/{token_id}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["revoked_by"].startswith("token:")
+    assert spare.get("/api/v1/statements").status_code == 401
+    assert admin.post("/api/v1/admin/tokens/nosuch/revoke").status_code == 404
+    assert {t["token_id"] for t in admin.get("/api/v1/admin/tokens").json()["tokens"]} >= {token_id}
