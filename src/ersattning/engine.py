@@ -46,7 +46,8 @@ class Engine:
     contacts_between: object = None
     _cached: list = field(default_factory=list, repr=False)
     #: Intermediate tables a whole year's run shares between its months (statements.compute_year):
-    #: the year's live contacts and the risk table as intervals. Empty outside such a run.
+    #: the year's live contacts, the risk table as intervals, and the months' cap usage. Empty
+    #: outside such a run.
     shared: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -141,7 +142,8 @@ class Engine:
         """Drop the tables a year's run shared between its months."""
         for value in self.shared.values():
             table = value[-1] if isinstance(value, tuple) else value
-            table.release()
+            if hasattr(table, "release"):  # cached tables; plain Arrow results need nothing
+                table.release()
         self.shared.clear()
 
     def __getitem__(self, name: str) -> ibis.Table:

@@ -52,10 +52,13 @@ def min_ages(book: Rulebook, year: int) -> dict[str, int]:
     return ages
 
 
-def cap_lines(engine: Engine, book: Rulebook, year: int, contacts: ibis.Table | None, listed: pa.Table, month: str) -> pa.Table:
+def cap_lines(engine: Engine, book: Rulebook, year: int, contacts: ibis.Table | None, listed: pa.Table, month: str,
+              used: pa.Table | None = None) -> pa.Table:
     """The `cap_reduction` lines for `year`, dated `month` (January of year + 1).
 
-    `listed` is `listed_in_year(engine, year, min_ages(book, year))` as Arrow.
+    `listed` is `listed_in_year(engine, year, min_ages(book, year))` as Arrow; `used`, when
+    given, the year's visit counts and fees per clinic and category (`usage_of_months`),
+    otherwise they are counted from the year's contacts.
     """
     end = dt.date(year, 12, 31)
     rules = book.at(end)
@@ -64,7 +67,7 @@ def cap_lines(engine: Engine, book: Rulebook, year: int, contacts: ibis.Table | 
     kva_level = rules.get("cap_reduction.kva_medication_review_per_listed_75")
     if contacts is None or (not (levels and reduction) and kva_level is None):
         return exact_lines([])
-    used = _used(engine, book, contacts, year)
+    used = _used(engine, book, contacts, year) if used is None else used
     listed_by = {r["clinic_id"]: r for r in listed.to_pylist()}
     records = []
     for r in used.to_pylist():  # per (clinic, category): a few rows per clinic
@@ -135,6 +138,15 @@ def _kva_record(r: dict, listed75_sum: int, level, rules, month: str) -> list[di
 def _avg(twelfths) -> str:
     """A sum of 12 monthly figures as the monthly average, for the line's detail text."""
     return f"{Decimal(twelfths) / 12:.2f}"
+
+
+def usage_of_months(months: list[pa.Table], year: int) -> pa.Table:
+    """The year's caps usage from its months' (visits.cap_usage): summed per clinic and category."""
+    allm = pa.concat_tables(months)
+    agg = allm.group_by(["clinic_id", "category"]).aggregate([("visits", "sum"), ("paid_ore", "sum")])
+    agg = agg.rename_columns(["clinic_id", "category", "visits", "paid_ore"])
+    agg = agg.append_column("year", pa.array([year] * len(agg), pa.int32()))
+    return agg.sort_by([("clinic_id", "ascending"), ("category", "ascending")])
 
 
 def _used(engine: Engine, book: Rulebook, contacts: ibis.Table, year: int) -> pa.Table:

@@ -157,8 +157,13 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
     codes = _in_force(f, book, start, end)
     if not codes:  # before the first visit model in the rulebook: no visit lines
         return _no_lines(month)
+    # Within a year's run, the caps' visit counts ride along as one more key (the cap category):
+    # the year's reconciliation then sums twelve small tables instead of a second pass over the year.
+    usage = engine.shared.get("cap_usage")
+    category = product_code(f, book["cap_reduction.categories"], start, end) if usage is not None else None
+    keys = {**codes, CAP_CATEGORY: category} if category is not None else codes
     counted = engine.cache(
-        f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **codes).aggregate(n=f.count())
+        f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **keys).aggregate(n=f.count())
     )
     parts = []
     for component in codes:
@@ -169,6 +174,8 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
         parts.append(part.filter(part.product_code.notnull()))
     products = ibis.union(*parts)
     prices = ibis.memtable(price_list_table(book, periods))
+    if usage is not None:
+        usage[month] = cap_usage(counted, codes, prices)
     priced = products.left_join(prices, ["period", "component", "product_code"])
     grouped = priced.group_by(
         clinic_id=priced.payee,
@@ -196,6 +203,32 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
         illustrative="illustrative",
         amount_ore=(grouped.n * grouped.unit_price_ore).cast("int64"),
     )
+
+
+CAP_CATEGORY = "_cap_category"
+
+
+def cap_usage(counted: ibis.Table, codes: dict, prices: ibis.Table) -> pa.Table:
+    """Per (performing clinic, cap category): the month's visits counted by the yearly caps and
+    the visit fees paid for them; the KVÅ reviews (category = their product) and their supplements.
+    The same figures as `cap_reduction._used` on the month's contacts."""
+    parts = []
+    if CAP_CATEGORY in counted.columns and "visit_fee" in codes:
+        v = counted.filter(counted[CAP_CATEGORY].notnull(), counted.visit_fee.notnull())
+        parts.append(v.select(clinic_id=v.clinic_id, category=v[CAP_CATEGORY], component=ibis.literal("visit_fee"),
+                              product=v.visit_fee, period=v.period, n=v.n))
+    if "supplement_kva" in codes:
+        k = counted.filter(counted.supplement_kva.notnull())
+        parts.append(k.select(clinic_id=k.clinic_id, category=k.supplement_kva, component=ibis.literal("supplement_kva"),
+                              product=k.supplement_kva, period=k.period, n=k.n))
+    schema = pa.schema([("clinic_id", pa.string()), ("category", pa.string()), ("visits", pa.int64()), ("paid_ore", pa.int64())])
+    if not parts:
+        return schema.empty_table()
+    rows = ibis.union(*parts)
+    priced = rows.left_join(prices, [rows.period == prices.period, rows.component == prices.component, rows.product == prices.product_code])
+    out = priced.group_by("clinic_id", "category").aggregate(
+        visits=priced.n.sum(), paid_ore=(priced.n * priced.unit_price_ore.fill_null(0)).sum())
+    return out.to_pyarrow().select(schema.names).cast(schema)
 
 
 def _no_lines(month: str) -> ibis.Table:

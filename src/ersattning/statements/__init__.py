@@ -19,7 +19,7 @@ from ersattning.engine import Engine
 from ersattning.money import format_sek, round_half_away
 from ersattning.period import first_day, last_day
 from ersattning.pricing import LINE_FIELDS, capitation_prices, check_priced, price_rows, price_table
-from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages
+from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
 from ersattning.products.capitation import capitation_rows, listed_in_year
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
@@ -239,15 +239,19 @@ def compute_year(engine: Engine, book: Rulebook, year: int) -> tuple[list[MonthR
         if contacts is not None:
             engine.shared["contacts"] = (start, end, contacts.cache())
         engine.shared["risk_intervals"] = risk_intervals(engine).cache()
+        engine.shared["cap_usage"] = usage = {}
         months = [compute_month(engine, book, month) for month in months_of(year)]
-        reconciliation = reconcile_year(engine, book, year)
+        # The caps' visit counts came with the months' visit lines (all twelve, or count anew).
+        used = usage_of_months([usage[m] for m in months_of(year)], year) if len(usage) == 12 else None
+        reconciliation = reconcile_year(engine, book, year, used=used)
     finally:
         engine.release_cached()
         engine.release_shared()
     return months, reconciliation
 
 
-def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None) -> list[pa.Table]:
+def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None,
+                   used: pa.Table | None = None) -> list[pa.Table]:
     """The yearly items for `year`, posted on `month` (January of year + 1): the caps'
     reconciliation and the quality bonus and penalty. Empty when the input holds neither
     contacts nor goals for the year."""
@@ -262,7 +266,7 @@ def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None 
     in_year = listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
     items = [yearly_goal_lines(book, year, in_year, goals, month)]
     if caps_apply:
-        items.append(cap_lines(engine, book, year, contacts, in_year, month))
+        items.append(cap_lines(engine, book, year, contacts, in_year, month, used=used))
     return items
 
 
