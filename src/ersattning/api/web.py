@@ -105,9 +105,9 @@ def logout():
     return response
 
 
-@web.get("/manad", response_class=HTMLResponse)
-def statement_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)] = None,
-                   klinik: Annotated[str | None, Query(max_length=64)] = None):
+def _clinic_page(request: Request, month: str | None, klinik: str | None):
+    """A clinic page's common start: the signed-in principal (or the sign-in redirect), the
+    state, the clinic shown (its own, or the one an administrator picked) and the month."""
     who = _signed_in(request)
     if who is None:
         return _to_login()
@@ -116,6 +116,18 @@ def statement_page(request: Request, month: Annotated[str | None, Query(pattern=
     month = _pick_month(st, month)
     with st.lock:
         info = queries.clinics(st.con, clinic)[0]
+    return who, st, info, month
+
+
+@web.get("/manad", response_class=HTMLResponse)
+def statement_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)] = None,
+                   klinik: Annotated[str | None, Query(max_length=64)] = None):
+    page = _clinic_page(request, month, klinik)
+    if isinstance(page, RedirectResponse):
+        return page
+    who, st, info, month = page
+    clinic = info["clinic_id"]
+    with st.lock:
         statement = (queries.statements(st.con, clinic, month) or [None])[0] if month else None
         comps = queries.by_component(st.con, clinic, month) if month else []
         lines = queries.lines(st.con, clinic, month) if month else []
@@ -166,17 +178,14 @@ def errors_page(request: Request, klinik: Annotated[str | None, Query(max_length
 @web.get("/acg", response_class=HTMLResponse)
 def acg_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)] = None,
              klinik: Annotated[str | None, Query(max_length=64)] = None):
-    who = _signed_in(request)
-    if who is None:
-        return _to_login()
-    st = state(request)
-    clinic = _clinic_for(st, who, klinik)
-    month = _pick_month(st, month)
+    page = _clinic_page(request, month, klinik)
+    if isinstance(page, RedirectResponse):
+        return page
+    who, st, info, month = page
     if month is None:
         raise not_found("ingen beräknad månad ännu")
     with st.lock:
-        info = queries.clinics(st.con, clinic)[0]
-        follow = queries.acg_followup(st.con, clinic, month)
+        follow = queries.acg_followup(st.con, info["clinic_id"], month)
     return _render(request, "acg.html", who, clinic=info, month=month, months=_months(st), f=follow,
                    chart=charts.acg_chart(follow["bands"]))
 
