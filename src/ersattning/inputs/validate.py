@@ -17,8 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ersattning.errors import InputError
-from ersattning.ids import calendar_ok, classify, fixed_width_bytes, luhn_check_digits
+from ersattning.ids import fixed_width_bytes, luhn_check_digits
 from ersattning.inputs import schema as s
+from ersattning.inputs.parse import dictionary_parse, mask_np, parse_dates, person_id_problems
 from ersattning.inputs.schema import CONTRACTS, ERRORS_SCHEMA, SOURCE_LINE, Column, Contract
 
 _NULL = pa.scalar(None, pa.string())
@@ -234,13 +235,13 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
     Columns with few distinct values among many rows (dates, months, numbers) are parsed
     once per distinct value. `aux` receives by-products later checks reuse (month numbers).
     """
-    present = _np(values.is_valid())
+    present = mask_np(values.is_valid())
     problems = []
     kind = column.kind
     if kind in (s.TEXT, s.CODE):
-        spaced = _np(pc.match_substring_regex(values, r"^\s|\s$"))
+        spaced = mask_np(pc.match_substring_regex(values, r"^\s|\s$"))
         if spaced.any():  # whitespace only is a missing value; around a code it is an error
-            blank = spaced & _np(pc.match_substring_regex(values, r"^\s+$"))
+            blank = spaced & mask_np(pc.match_substring_regex(values, r"^\s+$"))
             present &= ~blank
             spaced &= ~blank
             values = _keep(values, ~blank)
@@ -254,38 +255,38 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
         return _keep(values, ~spaced), problems
     if kind == s.PERSON_ID:
         if file == "persons":  # other files are checked against persons (see _check_person_refs)
-            wrong, why = _person_id_problems(values)
+            wrong, why = person_id_problems(values)
             problems.append((wrong, "bad_person_id", _quote(column, values, why)))
         return values, problems
     if kind == s.DATE:
-        typed, wrong, _, _ = _dictionary_parse(values, _parse_dates)
+        typed, wrong, _, _ = dictionary_parse(values, parse_dates)
         problems.append((wrong, "bad_date", _quote(column, values, " is not a calendar date in the form YYYY-MM-DD")))
         return typed, problems
     if kind == s.MONTH:
-        numbers, wrong, _, _ = _dictionary_parse(values, _parse_months)
+        numbers, wrong, _, _ = dictionary_parse(values, _parse_months)
         aux["month_number"] = pc.fill_null(numbers.cast(pa.int32()), -1).to_numpy(zero_copy_only=False)
         problems.append((wrong, "bad_month", _quote(column, values, " is not a month in the form YYYY-MM")))
         return _keep(values, ~wrong), problems
     if kind == s.PERIOD:
-        _, wrong, _, _ = _dictionary_parse(values, _match(r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"))
+        _, wrong, _, _ = dictionary_parse(values, _match(r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"))
         problems.append((wrong, "bad_period", _quote(column, values, " is not a period YYYY or YYYY-MM")))
         return _keep(values, ~wrong), problems
     if kind == s.NUMBER:
-        typed, wrong, reason_unique, indices = _dictionary_parse(values, _parse_numbers)
+        typed, wrong, reason_unique, indices = dictionary_parse(values, _parse_numbers)
         if wrong.any():
             why = (reason_unique[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)], _NUMBER_REASONS)
             problems.append((wrong, "bad_number", _quote(column, values, why)))
         if column.name in ("acg_weight", "cni"):
-            negative = _np(pc.less(typed, pa.scalar(0, s.DECIMAL)))
+            negative = mask_np(pc.less(typed, pa.scalar(0, s.DECIMAL)))
             problems.append((negative, "negative", _quote(column, values, " is negative")))
         return typed, problems
     if kind in (s.SEX, s.GOAL):
         allowed = s.SEXES if kind == s.SEX else tuple(s.GOALS)
-        ok = _np(pc.is_in(values, value_set=pa.array(allowed, pa.string())))
+        ok = mask_np(pc.is_in(values, value_set=pa.array(allowed, pa.string())))
         problems.append((present & ~ok, "bad_enum", _quote(column, values, " is not one of " + ", ".join(allowed))))
         return _keep(values, ok), problems
     if kind == s.KOMBIKA:
-        ok = _np(pc.match_substring_regex(values, r"^\S{11}$"))
+        ok = mask_np(pc.match_substring_regex(values, r"^\S{11}$"))
         problems.append((present & ~ok, "bad_code", _quote(column, values, " is not a kombika: 11 characters without spaces, e.g. 11010046M30")))
         return _keep(values, ok), problems
     if kind == s.ORG_NUMBER:
@@ -293,7 +294,7 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
         problems.append((wrong, "bad_org_number", _quote(column, values, " is not an organisationsnummer NNNNNN-NNNN with a valid check digit")))
         return typed, problems
     if kind == s.COUNTY:
-        ok = _np(pc.match_substring_regex(values, r"^[0-9]{2}$"))
+        ok = mask_np(pc.match_substring_regex(values, r"^[0-9]{2}$"))
         problems.append((present & ~ok, "bad_code", _quote(column, values, " is not a county code of 2 digits (01 = Stockholm)")))
         return _keep(values, ok), problems
     raise AssertionError(f"unknown column kind {kind}")  # a bug in schema.py
@@ -302,14 +303,14 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
 def _org_numbers(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Organisationsnummer as 10 digits (the hyphen dropped) and the mask of present values that
     are not NNNNNN-NNNN or 10 digits with a Luhn check digit over the first nine."""
-    shaped = _np(pc.match_substring_regex(values, r"^[0-9]{6}-?[0-9]{4}$"))
+    shaped = mask_np(pc.match_substring_regex(values, r"^[0-9]{6}-?[0-9]{4}$"))
     digits = pc.replace_substring(pc.if_else(pa.array(shaped), values, _NULL), "-", "")
     ok = shaped.copy()
     idx = np.flatnonzero(shaped)
     if len(idx):
         d = fixed_width_bytes(digits.take(pa.array(idx, pa.int64())), 10).astype(np.int64) - 48
         ok[idx] = luhn_check_digits(d[:, :9]) == d[:, 9]
-    wrong = _np(values.is_valid()) & ~ok
+    wrong = mask_np(values.is_valid()) & ~ok
     return _keep(digits, ok), wrong
 
 
@@ -321,14 +322,9 @@ def _keep(values: pa.Array, ok: np.ndarray) -> pa.Array:
 def _match(pattern: str):
     """A `_dictionary_parse` parser that only checks the shape of each distinct value."""
     def parse(unique: pa.Array):
-        ok = _np(pc.match_substring_regex(unique, pattern))
+        ok = mask_np(pc.match_substring_regex(unique, pattern))
         return unique, ok, None
     return parse
-
-
-def _np(mask) -> np.ndarray:
-    """A boolean Arrow array as numpy, null = False."""
-    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
 
 class _Quoted:
@@ -360,42 +356,9 @@ def _quote(column: Column, values: pa.Array, tail) -> _Quoted:
     return _Quoted(column, values, tail)
 
 
-def _dictionary_parse(values: pa.Array, parse) -> tuple[pa.Array, np.ndarray, object, pa.Array]:
-    """Parse each distinct value once (a date column has a few thousand distinct values
-    among millions of rows), then spread the result back over the rows.
-
-    `parse(unique) -> (typed unique, ok unique, extra)`. Returns the typed rows, the mask of
-    present values that failed, `extra` and the row -> distinct value indices.
-    """
-    encoded = pc.dictionary_encode(values)
-    typed_unique, ok_unique, extra = parse(encoded.dictionary)
-    typed = typed_unique.take(encoded.indices)
-    if ok_unique.all():
-        wrong = np.zeros(len(values), bool)  # the common case: no per-row mask to spread
-    else:
-        wrong = _np(pa.array(~ok_unique).take(encoded.indices))
-    return typed, wrong, extra, encoded.indices
-
-
-def _parse_dates(unique: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    shaped = _np(pc.match_substring_regex(unique, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
-    idx = np.flatnonzero(shaped)
-    d = fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 10).astype(np.int64) - 48
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month = d[:, 5] * 10 + d[:, 6]
-    day = d[:, 8] * 10 + d[:, 9]
-    good = calendar_ok(year, month, day)
-    ok = np.zeros(len(unique), bool)
-    ok[idx[good]] = True
-    days = np.zeros(len(unique), np.int32)
-    first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]").astype("datetime64[D]")
-    days[idx] = np.where(good, (first - np.datetime64("1970-01-01", "D")).astype(np.int64) + day - 1, 0)
-    return pa.array(days, pa.date32(), mask=~ok), ok, None
-
-
 def _parse_months(unique: pa.Array) -> tuple[pa.Array, np.ndarray, None]:
     """Month numbers (year * 12 + month - 1) of YYYY-MM strings."""
-    ok = _np(pc.match_substring_regex(unique, r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
+    ok = mask_np(pc.match_substring_regex(unique, r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
     idx = np.flatnonzero(ok)
     d = fixed_width_bytes(unique.take(pa.array(idx, pa.int64())), 7).astype(np.int64) - 48
     numbers = np.zeros(len(unique), np.int64)
@@ -416,46 +379,16 @@ _NUMBER_REASONS = pa.array([
 def _parse_numbers(values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Exact decimals from text (never through float); plain notation only. The reason a
     value fails (index into _NUMBER_REASONS) is worked out for the failing values only."""
-    ok = _np(pc.match_substring_regex(values, _FITS))
+    ok = mask_np(pc.match_substring_regex(values, _FITS))
     typed = pc.cast(pc.if_else(pa.array(ok), values, _NULL), s.DECIMAL)
     reason = np.zeros(len(values), np.int64)
-    idx = np.flatnonzero(~ok & _np(values.is_valid()))
+    idx = np.flatnonzero(~ok & mask_np(values.is_valid()))
     if len(idx):
         sub = values.take(pa.array(idx, pa.int64()))
-        plain = _np(pc.match_substring_regex(sub, r"^-?[0-9]+(\.[0-9]+)?$"))
-        many_decimals = _np(pc.match_substring_regex(sub, r"\.[0-9]{6}[0-9]*[1-9]"))
+        plain = mask_np(pc.match_substring_regex(sub, r"^-?[0-9]+(\.[0-9]+)?$"))
+        many_decimals = mask_np(pc.match_substring_regex(sub, r"\.[0-9]{6}[0-9]*[1-9]"))
         reason[idx] = np.where(plain & many_decimals, 1, np.where(plain, 2, 0))
     return typed, ok, reason
-
-
-_ID_REASONS = pa.array([
-    " must be 12 digits YYYYMMDDNNNC (personnummer, samordningsnummer) or a reservnummer (99 + 10 letters or digits)",
-    " is in the 10-digit form: give all 12 digits YYYYMMDDNNNC",
-    " must start with the century 19 or 20",
-    " has a date of birth that is not a calendar date (day + 60 for a samordningsnummer)",
-    " has a wrong check digit (Luhn)",
-], pa.string())
-
-
-def _person_id_problems(ids: pa.Array) -> tuple[np.ndarray, tuple]:
-    """Invalid identifiers (present but not classified) and, for each, which check failed."""
-    invalid = _np(pc.and_(ids.is_valid(), classify(ids).is_null()))
-    reason = np.zeros(len(ids), np.int64)
-    idx = np.flatnonzero(invalid)
-    if len(idx):
-        sub = ids.take(pa.array(idx, pa.int64()))
-        short = _np(pc.match_substring_regex(sub, r"^[0-9]{6}[-+]?[0-9]{4}$"))
-        twelve = _np(pc.match_substring_regex(sub, r"^[0-9]{12}$"))
-        r = np.where(short, 1, 0)
-        t = np.flatnonzero(twelve)
-        if len(t):
-            d = fixed_width_bytes(sub.take(pa.array(t, pa.int64())), 12).astype(np.int64) - 48
-            century = d[:, 0] * 10 + d[:, 1]
-            day = d[:, 6] * 10 + d[:, 7]
-            date_ok = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(day > 60, day - 60, day))
-            r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, 4))
-        reason[idx] = r
-    return invalid, (reason, _ID_REASONS)
 
 
 # --- rules within one file -------------------------------------------------------------------
@@ -465,13 +398,13 @@ def _check_rows(f: _File, errors: _Errors) -> None:
     t, src, lines = f.typed, f.source, f.lines
     for start, end in (("opened", "closed"), ("valid_from", "valid_to")):
         if start in t and end in t:
-            wrong = _np(pc.less(t[end], t[start]))
+            wrong = mask_np(pc.less(t[end], t[start]))
             what = "closed is before opened" if start == "opened" else "valid_to is before valid_from"
             errors.add_masked(src, lines, wrong, end, "bad_interval", what)
             f.bad |= wrong
     if f.name == "persons":
-        stockholm = _np(pc.equal(t["county_code"], s.STOCKHOLM_COUNTY))
-        no_area = stockholm & _np(t["area_code"].is_null()) & _np(f.raw["area_code"].is_null())
+        stockholm = mask_np(pc.equal(t["county_code"], s.STOCKHOLM_COUNTY))
+        no_area = stockholm & mask_np(t["area_code"].is_null()) & mask_np(f.raw["area_code"].is_null())
         errors.add_masked(src, lines, no_area, "area_code", "missing_value", "area_code is required when county_code is 01 (Stockholm)")
         f.bad |= no_area
     if f.name == "goals":
@@ -481,19 +414,19 @@ def _check_rows(f: _File, errors: _Errors) -> None:
 def _check_goal_values(f: _File, errors: _Errors) -> None:
     t, src, lines, raw = f.typed, f.source, f.lines, f.raw
     goal, value, period = t["goal"], t["value"], t["period"]
-    share = _np(pc.equal(goal, "care_guarantee_share"))
-    count = _np(pc.is_in(goal, value_set=pa.array([g for g, (kind, _) in s.GOALS.items() if kind == "count"])))
-    has_value = _np(value.is_valid())
+    share = mask_np(pc.equal(goal, "care_guarantee_share"))
+    count = mask_np(pc.is_in(goal, value_set=pa.array([g for g, (kind, _) in s.GOALS.items() if kind == "count"])))
+    has_value = mask_np(value.is_valid())
     text = raw["value"]
-    outside = share & has_value & _np(pc.or_(pc.less(value, pa.scalar(0, s.DECIMAL)), pc.greater(value, pa.scalar(1, s.DECIMAL))))
-    negative = count & _np(pc.less(value, pa.scalar(0, s.DECIMAL)))
-    fraction = count & has_value & ~negative & ~_np(pc.match_substring_regex(text, r"^-?[0-9]+(\.0*)?$"))
+    outside = share & has_value & mask_np(pc.or_(pc.less(value, pa.scalar(0, s.DECIMAL)), pc.greater(value, pa.scalar(1, s.DECIMAL))))
+    negative = count & mask_np(pc.less(value, pa.scalar(0, s.DECIMAL)))
+    fraction = count & has_value & ~negative & ~mask_np(pc.match_substring_regex(text, r"^-?[0-9]+(\.0*)?$"))
     col = f.contract.column("value")
     errors.add_masked(src, lines, outside, "value", "out_of_range", _quote(col, text, " is not a share between 0 and 1"))
     errors.add_masked(src, lines, negative, "value", "negative", _quote(col, text, " is negative: a count is 0 or more"))
     errors.add_masked(src, lines, fraction, "value", "out_of_range", _quote(col, text, " is not a whole number: the goal is a count"))
-    monthly = _np(pc.match_substring_regex(period, r"^[0-9]{4}-[0-9]{2}$"))
-    yearly = _np(pc.match_substring_regex(period, r"^[0-9]{4}$"))
+    monthly = mask_np(pc.match_substring_regex(period, r"^[0-9]{4}-[0-9]{2}$"))
+    yearly = mask_np(pc.match_substring_regex(period, r"^[0-9]{4}$"))
     pcol = f.contract.column("period")
     errors.add_masked(src, lines, share & yearly, "period", "bad_period", _quote(pcol, raw["period"], " is a year: care_guarantee_share is given per month (YYYY-MM)"))
     errors.add_masked(src, lines, count & monthly, "period", "bad_period", _quote(pcol, raw["period"], " is a month: counts are given per year (YYYY)"))
@@ -610,7 +543,7 @@ def _overlaps(con, errors: _Errors, f: _File, keys: list[str], column: str, code
 
 def _check_clinic_refs(f: _File, column: str, known: pa.Array, errors: _Errors) -> None:
     values = f.typed[column]
-    unknown = _np(values.is_valid()) & ~_np(pc.is_in(values, value_set=known))
+    unknown = mask_np(values.is_valid()) & ~mask_np(pc.is_in(values, value_set=known))
     errors.add_masked(f.source, f.lines, unknown, column, "unknown_clinic",
                       _quote(f.contract.column(column), values, " is not in clinics"))
 
@@ -637,11 +570,11 @@ def _check_person_refs(files: dict[str, _File], errors: _Errors) -> dict[str, np
         # int32 codes: 2.4 M persons fit, and the 22 M-row arrays stay half the size.
         code = pc.fill_null(pc.index_in(ids, value_set=known), -1).to_numpy(zero_copy_only=False)
         codes[name] = code
-        absent = (code < 0) & _np(ids.is_valid())
+        absent = (code < 0) & mask_np(ids.is_valid())
         idx = np.flatnonzero(absent)
         if not len(idx):
             continue
-        wrong, (reason, reasons) = _person_id_problems(ids.take(pa.array(idx, pa.int64())))
+        wrong, (reason, reasons) = person_id_problems(ids.take(pa.array(idx, pa.int64())))
         bad_rows = np.zeros(len(ids), bool)
         bad_rows[idx[wrong]] = True
         full_reason = np.zeros(len(ids), np.int64)
@@ -715,7 +648,7 @@ def _missing_risk(listings: _File, codes: dict[str, np.ndarray], risk: _File, ri
     person = codes["listings"]
     start = _days(listings.typed["valid_from"])
     end = _days(listings.typed["valid_to"])
-    reserv = _np(pc.starts_with(listings.typed["person_id"], "99"))
+    reserv = mask_np(pc.starts_with(listings.typed["person_id"], "99"))
     usable = (person >= 0) & ~reserv & ~listings.bad & (start != _NO_DAY)
     start_month = _month_of(np.where(usable, start, 0))
     open_end = end == _NO_DAY
@@ -740,7 +673,7 @@ _NO_DAY = np.iinfo(np.int64).min
 def _days(dates: pa.Array) -> np.ndarray:
     """date32 as days since 1970-01-01 (int64), _NO_DAY where null."""
     days = pc.fill_null(dates.cast(pa.int32()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    days[~_np(dates.is_valid())] = _NO_DAY
+    days[~mask_np(dates.is_valid())] = _NO_DAY
     return days
 
 

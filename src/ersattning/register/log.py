@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 from ersattning.engine import Engine
 from ersattning.errors import InputError
 from ersattning.inputs.schema import CONTRACTS
-from ersattning.inputs.validate import _np
+from ersattning.inputs.parse import mask_np
 from ersattning.register.read import read_contact_file
 from ersattning.register.schema import CONTACTS, CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, REPORT
 from ersattning.register.validate import CONTENT_HASH_SQL, Checked, arrow, check_contacts, drop_checked, run
@@ -312,7 +312,7 @@ def read_contacts(path: Path | str, master: dict[str, pa.Table], today: dt.date)
         drop_checked(con, checked)
     finally:
         con.close()
-    live &= _np(pc.equal(checked.work["record_type"], REPORT))
+    live &= mask_np(pc.equal(checked.work["record_type"], REPORT))
     contacts = checked.work.filter(pa.array(live)).rename_columns(
         {"line": "source_line"}).select(CONTACTS_SCHEMA.names)
     return contacts.cast(CONTACTS_SCHEMA), checked.errors

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from ersattning.inputs.schema import SOURCE_LINE
 from ersattning.ids import classify
-from ersattning.inputs.validate import _dictionary_parse, _np, _parse_dates, _person_id_problems
+from ersattning.inputs.parse import dictionary_parse, mask_np, parse_dates, person_id_problems
 from ersattning.register.schema import (
     CANCEL, CONTACT_TYPES, CONTACTS, CONTENT, ERRORS_SCHEMA, KEY, PROFESSIONS, RECORD_TYPES, REPORT, REQUIRED_ON_REPORT,
 )
@@ -101,7 +101,7 @@ def check_contacts(con: duckdb.DuckDBPyConnection, raw: pa.Table, source: str, t
             problems.add_rows(flags.filter(flags["code"].is_valid()))
             repeat[flags.filter(pc.and_(flags["_repeat"], flags["code"].is_null()))["_row"].to_numpy()] = True
         ok = ~problems.bad
-        if (ok & _np(pc.equal(work["record_type"], CANCEL))).any():
+        if (ok & mask_np(pc.equal(work["record_type"], CANCEL))).any():
             checked.replace(con, _keep=pa.array(ok))
             known = f"SELECT kombika, contact_id FROM {log} WHERE record_type = '{REPORT}'" if log else None
             problems.add_rows(arrow(con, _CANCELS.format(batch=checked.view, known=known or _NO_KEYS)))
@@ -147,35 +147,35 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, problems: "_Problem
     carries only its key)."""
     rt = cols["record_type"]
     rt_norm = pc.utf8_lower(rt)
-    bad_rt = _np(rt.is_valid()) & ~_np(pc.is_in(rt_norm, value_set=pa.array(RECORD_TYPES)))
+    bad_rt = mask_np(rt.is_valid()) & ~mask_np(pc.is_in(rt_norm, value_set=pa.array(RECORD_TYPES)))
     problems.add(bad_rt, "record_type", "bad_record_type", _echo(rt, " is not a record type: report, cancel or empty (= report)"))
-    cancel = _np(pc.equal(rt_norm, CANCEL))
+    cancel = mask_np(pc.equal(rt_norm, CANCEL))
     report = ~cancel  # a row of unknown record type is checked as a report, to say all that is wrong
 
     for name in REQUIRED_ON_REPORT:
         needed = np.ones_like(cancel) if name in KEY else report
-        missing = needed & ~_np(cols[name].is_valid())
+        missing = needed & ~mask_np(cols[name].is_valid())
         what = f"{name} is required" + ("" if name in KEY else " on a report (it may be empty only on a cancel)")
         problems.add(missing, name, "missing_value", what)
 
-    date, wrong, _, _ = _dictionary_parse(cols["date"], _parse_dates)
+    date, wrong, _, _ = dictionary_parse(cols["date"], parse_dates)
     problems.add(wrong & report, "date", "bad_date", _echo(cols["date"], " is not a calendar date in the form YYYY-MM-DD"))
-    future = report & _np(pc.greater(date, pa.scalar(today, pa.date32())))
+    future = report & mask_np(pc.greater(date, pa.scalar(today, pa.date32())))
     problems.add(future, "date", "future_date", _echo(cols["date"], f" is after the day the file was received ({today.isoformat()})"))
 
     pid = cols["person_id"]
-    invalid = report & _np(pid.is_valid()) & ~_np(classify(pid).is_valid())
+    invalid = report & mask_np(pid.is_valid()) & ~mask_np(classify(pid).is_valid())
     problems.add(invalid, "person_id", "bad_person_id", _person_id_reason(pid))
 
     for name, allowed, code in (("contact_type", CONTACT_TYPES, "bad_contact_type"), ("profession", PROFESSIONS, "bad_profession")):
         v = cols[name]
-        wrong = report & _np(v.is_valid()) & ~_np(pc.is_in(v, value_set=pa.array(allowed)))
+        wrong = report & mask_np(v.is_valid()) & ~mask_np(pc.is_in(v, value_set=pa.array(allowed)))
         problems.add(wrong, name, code, _echo(v, f" is not a {name.replace('_', ' ')} of the contract"))
 
     codes = {}
     for name, pattern, code, what in (("diagnoses", _ICD10, "bad_diagnosis", "an ICD-10-SE code (like J06.9, I10, F32.1)"),
                                       ("actions", _KVA, "bad_action", "a KVÅ code (like UX007, XV016)")):
-        normal, wrong, _, _ = _dictionary_parse(cols[name], _code_list(pattern))
+        normal, wrong, _, _ = dictionary_parse(cols[name], _code_list(pattern))
         codes[name] = normal
         problems.add(wrong & report, name, code, _first_bad_code(normal, pattern, what))
 
@@ -202,7 +202,7 @@ def _person_id_reason(ids: pa.Array):
     """Messages for the invalid identifiers: which check failed, never the number itself."""
     def build(idx: np.ndarray) -> pa.Array:
         sub = ids.take(pa.array(idx, pa.int64()))
-        _, (reason, reasons) = _person_id_problems(sub)
+        _, (reason, reasons) = person_id_problems(sub)
         return pc.binary_join_element_wise("person_id", reasons.take(pa.array(reason)), "")
     return build
 
@@ -218,7 +218,7 @@ def _code_list(pattern: str):
         norm = pc.replace_substring_regex(norm, r";;+", ";")
         norm = pc.utf8_trim(norm, ";")
         norm = pc.if_else(pc.equal(pc.binary_length(norm), 0), _NULL, norm)
-        ok = ~_np(norm.is_valid()) | _np(pc.match_substring_regex(norm, full))
+        ok = ~mask_np(norm.is_valid()) | mask_np(pc.match_substring_regex(norm, full))
         return norm, ok, None
     return parse
 
@@ -229,7 +229,7 @@ def _first_bad_code(normal: pa.Array, pattern: str, what: str):
         lists = pc.split_pattern(normal.take(pa.array(idx, pa.int64())), ";")
         flat = pc.list_flatten(lists)
         parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~_np(pc.match_substring_regex(flat, f"^{pattern}$")))
+        bad = np.flatnonzero(~mask_np(pc.match_substring_regex(flat, f"^{pattern}$")))
         _, first = np.unique(parent[bad], return_index=True)  # parents ascend: first bad of each row
         shown = pc.utf8_slice_codeunits(flat.take(pa.array(bad[first], pa.int64())), 0, _ECHO)
         return pc.binary_join_element_wise("'", shown, f"' is not {what}", "")
@@ -240,9 +240,9 @@ def _parse_timestamps(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """timestamp[us] (null where missing or bad) and the mask of present values that are bad.
     `YYYY-MM-DDTHH:MM:SS` (a space for T, fractions of a second and a bare date are accepted:
     a Parquet timestamp read as text looks like that); the date must exist."""
-    present = _np(values.is_valid())
-    shaped = _np(pc.match_substring_regex(values, _TIMESTAMP))
-    _, bad_day, _, _ = _dictionary_parse(pc.utf8_slice_codeunits(values, 0, 10), _parse_dates)
+    present = mask_np(values.is_valid())
+    shaped = mask_np(pc.match_substring_regex(values, _TIMESTAMP))
+    _, bad_day, _, _ = dictionary_parse(pc.utf8_slice_codeunits(values, 0, 10), parse_dates)
     ok = shaped & ~bad_day
     good = values if ok.all() else pc.if_else(pa.array(ok), values, _NULL)
     return good.cast(pa.timestamp("us")), present & ~ok
