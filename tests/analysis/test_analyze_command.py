@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -45,3 +47,31 @@ def test_rulebook_frozen_at_a_date_answers_that_date_everywhere(book):
             assert now.value(name) == then.value(name), (name, day)
     # the ACG rate began in 2017 (003 Bilaga 2): not in force in the 2016 rulebook, in any year
     assert frozen.at(dt.date(2022, 6, 1)).get("capitation_acg.rate") is None
+
+
+def test_analyze_a_database_reads_its_stored_months_and_its_sample(tmp_path):
+    """--db: the stored inputs and the register's contacts; a month stored in the database is
+    read as it was paid (here with a manual line, which no recomputation from the inputs would
+    give); a synthetic database is a sample (sample.yaml), so its pots are scaled (RULES.md §2)."""
+    from ersattning.synth import generate
+
+    generate(tmp_path / "in", persons=1_500, seed=5, first_year=2021, last_year=2022, contact_years=[2022])
+    db = str(tmp_path / "a.duckdb")
+    for args in (["load", str(tmp_path / "in"), "--db", db],
+                 ["report", str(tmp_path / "in" / "contacts.csv"), "--db", db, "--errors", str(tmp_path / "e.csv")],
+                 ["run", "--db", db, "--month", "2022-03", "--issue"],
+                 ["manual", "add", "--db", db, "--clinic", "HLM0001", "--month", "2022-04", "--kind", "collaboration",
+                  "--amount", "123456.78", "--reason", "Samverkan"],
+                 ["run", "--db", db, "--month", "2022-04"]):
+        assert runner.invoke(app, args).exit_code == 0, args
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", "--db", db, "--years", "2022", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    shares = pd.read_csv(out / "shares.csv")
+    assert abs(shares.share_of_total.sum() - 100) < 0.1  # shares are written with two decimals
+    assert shares[shares.component == "collaboration"].amount_sek.tolist() == [123456.78]
+    # the pots of a 1 500-person sample are about 0.06 % of the county's: far below 1 % of its pay
+    hp = shares[shares.component == "health_promotion"].share_of_total.sum()
+    assert 0 < hp < 1
+    for path in out.glob("*.csv"):
+        assert not re.search(r"\b(19|20)\d{10}\b", path.read_text(encoding="utf-8")), f"a person number in {path.name}"

@@ -59,7 +59,7 @@ def stored_lines(engine: Engine):
     con = engine.con.con
 
     def lines(month: str) -> pa.Table | None:
-        t = con.execute("SELECT * FROM statement_lines WHERE month = ?", [month]).to_arrow_table()
+        t = con.sql("SELECT * FROM statement_lines WHERE month = ?", params=[month]).to_arrow_table()
         return t if t.num_rows else None
 
     return lines
