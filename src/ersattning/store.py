@@ -9,6 +9,7 @@ administrator's claimed items, audited and never deleted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import hashlib
 from decimal import Decimal
@@ -17,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ersattning import rulebook as rulebook_mod
-from ersattning.engine import Engine
+from ersattning.engine import INPUT_TABLES, Engine
 from ersattning.errors import StatementError
 from ersattning.money import sek_text
 from ersattning.period import first_day, last_day
@@ -129,13 +130,14 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
     engine.attach_stored()
     attach_contacts(engine)
     result = month_lines(engine, book, month)
-    adjustments, checked = _adjustments(engine, book, month)
-    lines = result.lines
-    if len(adjustments):
-        lines = pa.concat_tables([lines, adjustments])
-    result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month))
+    # Hashing the master tables is done once per run, and only when a fingerprint is needed.
+    master = functools.cache(lambda: master_digest(engine))
+    adjustments, checked = _adjustments(engine, book, month, master)
+    if adjustments is not None:
+        lines = pa.concat_tables([result.lines, adjustments])
+        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month))
     con = engine.con.con
-    fingerprint = month_fingerprint(engine, book, month) if issue else None
+    fingerprint = month_fingerprint(engine, book, month, master()) if issue else None
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM statement_lines WHERE month = ?", [month])
@@ -168,19 +170,25 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
 
 # --- adjustments of issued months --------------------------------------------------------------
 
-def month_fingerprint(engine: Engine, book, month: str) -> str:
-    """A digest of everything a month's lines are computed from: the stored master data,
-    the register's events for contacts dated in the month (in January also the previous
-    year, for the yearly items), the manual lines and the rulebook."""
+def master_digest(engine: Engine) -> str:
+    """A digest of the stored master data (every input table), the same for every month."""
     con = engine.con.con
-    h = hashlib.sha256(book.origin.encode())
-    names = sorted(engine.table_names())
-    from ersattning.engine import INPUT_TABLES
-
+    names = engine.table_names()
+    h = hashlib.sha256()
     for name in INPUT_TABLES:
         if name in names:
             h.update(repr((name, con.execute(f'SELECT count(*), sum(hash("{name}")) FROM "{name}"').fetchall()[0])).encode())
-    if "contact_events" in names:
+    return h.hexdigest()
+
+
+def month_fingerprint(engine: Engine, book, month: str, master: str | None = None) -> str:
+    """A digest of everything a month's lines are computed from: the stored master data
+    (`master`, computed here when not given), the register's events for contacts dated in the
+    month (in January also the previous year, for the yearly items), the manual lines and the rulebook."""
+    con = engine.con.con
+    h = hashlib.sha256(book.origin.encode())
+    h.update((master or master_digest(engine)).encode())
+    if "contact_events" in engine.table_names():
         first = first_day(month) if not month.endswith("-01") else first_day(f"{int(month[:4]) - 1}-01")
         row = con.execute(
             """WITH keys AS (SELECT DISTINCT kombika, contact_id FROM contact_events WHERE date BETWEEN ? AND ?)
@@ -193,17 +201,19 @@ def month_fingerprint(engine: Engine, book, month: str) -> str:
     return h.hexdigest()
 
 
-def _adjustments(engine: Engine, book, month: str) -> tuple[pa.Table, dict[str, str]]:
-    """Adjustment lines on `month` for the issued months before it whose inputs changed.
+def _adjustments(engine: Engine, book, month: str, master) -> tuple[pa.Table | None, dict[str, str]]:
+    """Adjustment lines on `month` for the issued months before it whose inputs changed (None
+    when there are none).
 
     Returns the lines and, per issued month checked, its fingerprint now (recorded when
-    `month` is issued, as that month is then paid in full as of these inputs).
+    `month` is issued, as that month is then paid in full as of these inputs). `master()`
+    gives the master-data digest.
     """
     con = engine.con.con
     issued = con.execute("SELECT month, fingerprint FROM months WHERE status = 'issued' AND month < ? ORDER BY month", [month]).fetchall()
     parts, checked = [], {}
     for earlier, stored_fp in issued:
-        fp = month_fingerprint(engine, book, earlier)
+        fp = month_fingerprint(engine, book, earlier, master())
         if fp == stored_fp:
             continue
         checked[earlier] = fp
@@ -218,10 +228,7 @@ def _adjustments(engine: Engine, book, month: str) -> tuple[pa.Table, dict[str, 
             params=[earlier, earlier],
         ).to_arrow_table()
         parts.append(_differences(now, paid, earlier, month))
-    if not parts:
-        return pa.table({c: pa.array([], pa.string()) for c in ("line_id",)}).slice(0, 0), checked
-    table = pa.concat_tables(parts)
-    return table, checked
+    return (pa.concat_tables(parts) if parts else None), checked
 
 
 def _differences(now: pa.Table, paid: pa.Table, earlier: str, month: str) -> pa.Table:

@@ -28,6 +28,7 @@ from ersattning.api.tokens import Principal, ensure_tokens, list_tokens, lookup,
 from ersattning.engine import INPUT_TABLES
 from ersattning.errors import ErsattningError, InputError
 from ersattning.register import ensure_log, intake_table, records_table
+from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.trace import person_key, trace_contact, trace_line
 
 MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
@@ -35,7 +36,6 @@ COOKIE = "ersattning_token"
 MAX_BATCH = 5_000
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
 DEFAULT_LIMIT = 1 << 20
-MANUAL_KINDS = ("collaboration", "geographic_coordination", "extended_opening_hours")
 
 
 class ApiError(Exception):
@@ -196,7 +196,7 @@ class RunIn(BaseModel):
 class ManualLineIn(BaseModel):
     clinic_id: str = Field(..., min_length=1, max_length=64)
     month: str = Field(..., pattern=MONTH)
-    kind: str = Field(..., description=", ".join(MANUAL_KINDS))
+    kind: str = Field(..., description=", ".join(MANUAL_COMPONENTS))
     amount_ore: int = Field(..., ge=-10**13, le=10**13, description="öre; negative to reverse a line")
     reason: str = Field(..., min_length=1, max_length=500)
     reference: str = Field("", max_length=200)
@@ -566,8 +566,8 @@ def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
 
 
 def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
-    if fields["kind"] not in MANUAL_KINDS:
-        raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_KINDS)}")
+    if fields["kind"] not in MANUAL_COMPONENTS:
+        raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_COMPONENTS)}")
     with st.lock:
         if not queries.clinic_exists(st.con, fields["clinic_id"]):
             raise not_found(f"no clinic {fields['clinic_id']!r}")

@@ -12,17 +12,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ersattning.errors import ErsattningError
+from ersattning.statements import LINE_COLUMNS
 
 
 class ExportError(ErsattningError):
     """An export is refused (month not computed, draft without --draft, no org number...)."""
 
 
-#: Statement line columns the exports read (a subset of statements.LINE_COLUMNS).
-LINE_FIELDS = (
-    "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
-    "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
-)
+#: Statement line columns the exports read: all of them, so that the CSV keeps the detail and
+#: the corrected month and line of adjustment lines.
+LINE_FIELDS = tuple(LINE_COLUMNS)
 STATEMENT_FIELDS = ("clinic_id", "month", "fixed_ore", "variable_ore", "goal_ore", "adjustment_ore", "total_ore")
 
 
@@ -64,7 +63,8 @@ def load_month(con, month: str, clinic: str | None = None) -> MonthData:
     have = _columns(con, "statement_lines")
     missing = [c for c in LINE_FIELDS if c not in have]
     if missing:
-        raise ExportError(f"statement_lines lacks {', '.join(missing)}: the database is from another version")
+        raise ExportError(f"statement_lines lacks {', '.join(missing)}: the database is from an older version "
+                          f"(`ersattning run` on any month brings its tables up to date)")
     cols = ", ".join(LINE_FIELDS)
     lines = con.sql(
         f"SELECT {cols} FROM statement_lines WHERE {where} ORDER BY clinic_id, component, product_code, line_id",

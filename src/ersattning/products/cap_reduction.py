@@ -19,7 +19,7 @@ from ersattning.engine import Engine
 from ersattning.money import sek_text
 from ersattning.pricing import exact_lines
 from ersattning.products.facts import contact_facts
-from ersattning.products.visits import price_list_table, price_periods, product_code
+from ersattning.products.visits import CAP_CATEGORY, cap_usage, price_list_table, price_periods, product_code
 from ersattning.rulebook.loader import Rulebook
 
 #: Cap category (product of cap_reduction.categories) → its level parameter and the
@@ -151,29 +151,15 @@ def usage_of_months(months: list[pa.Table], year: int) -> pa.Table:
 
 def _used(engine: Engine, book: Rulebook, contacts: ibis.Table, year: int) -> pa.Table:
     """Per (clinic, category): the year's counted visits and the visit fees paid for them;
-    and per clinic the KVÅ reviews (category SUP_KVA_XV016) and their supplements."""
+    and per clinic the KVÅ reviews (category SUP_KVA_XV016) and their supplements. Counted
+    from the year's contacts with the same aggregation as a month's (`visits.cap_usage`)."""
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     f = contact_facts(engine, book, contacts, start, end)
     periods = price_periods(book, start, end)
     period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
+    codes = {c: product_code(f, book[f"{c}.decision_table"], start, end) for c in ("visit_fee", "supplement_kva")}
+    codes = {c: code for c, code in codes.items() if code is not None}
     category = product_code(f, book["cap_reduction.categories"], start, end)
-    fee = product_code(f, book["visit_fee.decision_table"], start, end)
-    kva = product_code(f, book["supplement_kva.decision_table"], start, end)
-    prices = ibis.memtable(price_list_table(book, periods))
-    parts = []
-    if category is not None and fee is not None:
-        counted = f.mutate(category=category, product=fee, period=period, component=ibis.literal("visit_fee"))
-        parts.append(counted.filter(counted.category.notnull(), counted.product.notnull()))
-    if kva is not None:
-        counted = f.mutate(category=kva, product=kva, period=period, component=ibis.literal("supplement_kva"))
-        parts.append(counted.filter(counted.product.notnull()))
-    if not parts:
-        return pa.table({"clinic_id": pa.array([], pa.string())})
-    rows = ibis.union(*[p.select("clinic_id", "category", "product", "period", "component") for p in parts])
-    n = rows.group_by("clinic_id", "category", "component", "period", "product").aggregate(n=rows.count())
-    priced = n.left_join(prices, [n.period == prices.period, n.component == prices.component, n.product == prices.product_code])
-    out = priced.group_by("clinic_id", "category").aggregate(
-        visits=priced.n.sum(), paid_ore=(priced.n * priced.unit_price_ore.fill_null(0)).sum()
-    )
-    out = out.mutate(year=ibis.literal(year))
-    return out.order_by("clinic_id", "category").to_pyarrow()
+    keys = {**codes, CAP_CATEGORY: category} if category is not None else codes
+    counted = f.group_by(clinic_id=f.clinic_id, period=period, **keys).aggregate(n=f.count())
+    return usage_of_months([cap_usage(counted, codes, ibis.memtable(price_list_table(book, periods)))], year)

@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.money import to_ore
@@ -35,7 +36,7 @@ def goals_table(engine: Engine) -> pa.Table:
 
 
 def _values(goals: pa.Table, period: str, goal: str) -> dict[str, Decimal]:
-    rows = goals.filter(pa.compute.and_(pa.compute.equal(goals["period"], period), pa.compute.equal(goals["goal"], goal)))
+    rows = goals.filter(pc.and_(pc.equal(goals["period"], period), pc.equal(goals["goal"], goal)))
     return dict(zip(rows["clinic_id"].to_pylist(), rows["value"].to_pylist()))
 
 

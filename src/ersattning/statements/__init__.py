@@ -321,9 +321,9 @@ def lines_csv_table(lines: pa.Table) -> pa.Table:
             "snapshot": lines["snapshot"],
             "reference": lines["reference"],
             "illustrative": lines["illustrative"],
-            # Added columns (detail, corrections): absent in lines read by an older selection.
-            **{c: (lines[c] if c in lines.column_names else pa.nulls(len(lines), pa.string()))
-               for c in ("detail", "corrects_month", "corrects_line_id")},
+            "detail": lines["detail"],
+            "corrects_month": lines["corrects_month"],
+            "corrects_line_id": lines["corrects_line_id"],
         }
     )
 
