@@ -219,3 +219,10 @@ def test_the_manual_line_form_takes_kronor_as_people_write_them(server, amount, 
     assert r.status_code == 303, r.text[:300]
     lines = server.client(server.admin).get("/api/v1/admin/manual-lines", params={"month": "2022-04"}).json()["manual_lines"]
     assert [m["amount_ore"] for m in lines if m["reason"] == reason] == [ore]
+
+
+def test_an_upload_with_the_csrf_token_gets_through_to_the_load(server):
+    # The guard reads the CSRF field of a multipart form too: a bad file name is the load's own refusal.
+    admin = browser(server, server.admin)
+    r = admin.post("/admin/inlasning", data={"csrf": csrf(admin)}, files={"files": ("notes.txt", b"x")})
+    assert r.status_code == 422
