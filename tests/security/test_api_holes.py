@@ -154,3 +154,22 @@ def test_docs_fetch_nothing_from_outside(server):
     csp = page.headers["content-security-policy"]
     nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
     assert f'<script nonce="{nonce}">' in page.text and "unsafe-inline" not in csp
+
+
+def test_a_server_error_still_carries_the_security_headers(tmp_path):
+    # A bug's 500 is answered outside the app's handlers; it gets the same headers as every answer.
+    from af_region import build
+    from fastapi.testclient import TestClient
+
+    from ersattning.api import create_app
+
+    build(tmp_path / "e.duckdb").con.disconnect()
+    app = create_app(tmp_path / "e.duckdb")
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("a bug")
+
+    r = TestClient(app, raise_server_exceptions=False).get("/api/v1/boom")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]

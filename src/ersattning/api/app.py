@@ -359,8 +359,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        started = False
+
         async def with_headers(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 if b"content-security-policy" not in names:
@@ -369,7 +373,15 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        return await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # A bug: answer here, with the headers (the outermost handler would answer without
+            # them), and let it go on up to be logged.
+            if not started:
+                await _error(500, "internal_error", "the server failed on this request; it is logged")(
+                    scope, receive, with_headers)
+            raise
 
 
 def _json_body(scope) -> bool:
