@@ -54,6 +54,7 @@ ID_REASONS = pa.array([
     " must start with the century 19 or 20",
     " has a date of birth that is not a calendar date (day + 60 for a samordningsnummer)",
     " has a wrong check digit (Luhn)",
+    " has the serial number 000, which is never given",
 ], pa.string())
 
 
@@ -73,6 +74,7 @@ def person_id_problems(ids: pa.Array) -> tuple[np.ndarray, tuple]:
             century = d[:, 0] * 10 + d[:, 1]
             day = d[:, 6] * 10 + d[:, 7]
             date_ok = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(day > 60, day - 60, day))
-            r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, 4))
+            serial_zero = (d[:, 8:11] == 0).all(axis=1)
+            r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, np.where(serial_zero, 5, 4)))
         reason[idx] = r
     return invalid, (reason, ID_REASONS)

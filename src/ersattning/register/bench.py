@@ -41,7 +41,7 @@ def make_contacts(n: int, kombika: pa.Table, clinics: pa.Table, until: dt.date, 
     days = start[k] + (rng.random(n) * (end[k] - start[k] + 1)).astype(np.int64)
     dates = (epoch + days).astype("datetime64[D]")
     births = epoch + rng.integers(-25000, int(days.min()) - 1, n).astype("timedelta64[D]")
-    persons = make_personnummer(births, rng.integers(0, 1000, n))
+    persons = make_personnummer(births, rng.integers(1, 1000, n))
     n_diag = rng.integers(0, 4, n)
     diagnoses = _joined(rng, _DIAGNOSES, n_diag)
     actions = _joined(rng, _ACTIONS, rng.integers(0, 3, n))
