@@ -90,6 +90,21 @@ PERSON_NUMBER_LIKE = r"[0-9]{6}(?:[0-9]{2})?[-+ ][0-9]{4}|[0-9]{10,}"
 HIDDEN_PERSON_NUMBER = "[personnummer]"
 
 
+def plain_ascii(values: pa.Array, lowest: int = 0x20) -> bool:
+    """Whether every byte of the text values is ASCII from `lowest` (0x20: no control
+    character; 0x21: no space either) up to 0x7E: then no value has an invisible character
+    and no regex need look at them (the common case, on the raw bytes at once)."""
+    if len(values) == 0 or values.null_count == len(values):
+        return True
+    _, offsets, data = values.buffers()
+    if data is None:
+        return True
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    bounds = np.frombuffer(offsets, offset_type)[values.offset:values.offset + len(values) + 1]
+    b = np.frombuffer(data, np.uint8)[bounds[0]:bounds[-1]]
+    return not ((b < lowest) | (b > 0x7E)).any()
+
+
 def hide_person_numbers(values: pa.Array) -> pa.Array:
     """Every person-number-like run replaced by a placeholder (a value echoed in a message
     must never repeat a person number, whatever field it was put in)."""

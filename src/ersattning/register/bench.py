@@ -47,6 +47,8 @@ def make_contacts(n: int, kombika: pa.Table, clinics: pa.Table, until: dt.date, 
     actions = _joined(rng, _ACTIONS, rng.integers(0, 3, n))
     seconds = rng.integers(8 * 3600, 20 * 3600, n)
     reported = (dates.astype("datetime64[s]") + seconds.astype("timedelta64[s]") + np.timedelta64(86400, "s"))
+    # never after the start of `until` (a reported_at in the future is refused; `until` is often today)
+    reported = np.minimum(reported, np.datetime64(until, "D").astype("datetime64[s]"))
     return pa.table({
         "contact_id": pc.binary_join_element_wise("C", pa.array(np.arange(n).astype(str)), ""),
         "kombika": kombika["kombika"].take(pa.array(k)),

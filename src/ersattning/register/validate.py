@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from ersattning.inputs.schema import SOURCE_LINE
 from ersattning.ids import classify
 from ersattning.inputs.parse import (
-    INVISIBLE, dictionary_parse, hide_person_numbers, mask_np, parse_dates, person_id_problems, shown,
+    INVISIBLE, dictionary_parse, hide_person_numbers, mask_np, parse_dates, person_id_problems, plain_ascii, shown,
 )
 from ersattning.register.schema import (
     CANCEL, CONTACT_TYPES, CONTACTS, CONTENT, ERRORS_SCHEMA, KEY, PROFESSIONS, RECORD_TYPES, REPORT, REQUIRED_ON_REPORT,
@@ -197,9 +197,13 @@ def _check_codes(given: dict[str, pa.Array], cols: dict[str, pa.Array], problems
             continue
         if name in _ID_FIELDS:
             v = given[name]
+            if plain_ascii(v, 0x21):  # every byte printable ASCII: no value of the column can be refused
+                continue
             bad = present & ~mask_np(pc.match_substring_regex(v, _PRINTABLE_ASCII))
         else:
             v = cols[name]
+            if plain_ascii(v, 0x20):
+                continue
             bad = present & mask_np(pc.match_substring_regex(v, INVISIBLE))
         if not bad.any():
             continue
@@ -237,8 +241,11 @@ def _other_clinics_kombika(con: duckdb.DuckDBPyConnection, kombika: pa.Array, se
     own = owners["kombika"].filter(pa.array(mine)).combine_chunks()
     if not len(others):
         return np.zeros(len(kombika), bool)
-    reads_as_other = mask_np(pc.is_in(_canonical(kombika), value_set=_canonical(others)))
-    return present & reads_as_other & ~mask_np(pc.is_in(kombika, value_set=own))
+    encoded = pc.dictionary_encode(kombika)  # a batch has few distinct kombika: fold each once
+    distinct = encoded.dictionary
+    foreign = pc.and_(pc.is_in(_canonical(distinct), value_set=_canonical(others)),
+                      pc.invert(pc.is_in(distinct, value_set=own)))
+    return present & mask_np(foreign.take(encoded.indices))
 
 
 def _check_values(cols: dict[str, pa.Array], today: dt.date, received_at: dt.datetime,
