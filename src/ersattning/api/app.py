@@ -32,6 +32,7 @@ from ersattning.api import queries
 from ersattning.api.tokens import Principal, ensure_tokens, list_tokens, lookup, revoke_token
 from ersattning.engine import INPUT_TABLES
 from ersattning.errors import ErsattningError, InputError
+from ersattning.inputs.parse import shown
 from ersattning.register import ensure_log, intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.trace import person_key, trace_contact, trace_line
@@ -487,46 +488,32 @@ def post_contacts(batch: ContactBatch, request: Request, who: Who) -> IntakeOut:
 
 
 def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
-    """Intake of posted records; a clinic may report only on its own kombika (or unknown ones,
-    which the register rejects and the clinic then sees among its errors)."""
+    """Intake of posted records. The register checks that a clinic reports only on its own
+    kombika, on the value it stores (`other_clinic_kombika` is stored like every rejection, so
+    the clinic sees it among its errors); an administrator's batch has no sender clinic."""
     received = dt.datetime.now().replace(microsecond=0)
-    results: list[RecordResult | None] = [None] * len(records)
-    allowed = list(range(len(records)))
+    if not records:
+        return IntakeOut(batch_id=None, received_at=received.isoformat(), rows=0, results=[], accepted=0, rejected=0,
+                         unchanged=0)
+    raw = records_table(records)
     with st.lock:
-        if not who.admin:
-            owner = dict(st.con.execute("SELECT DISTINCT kombika, clinic_id FROM kombika").fetchall()) \
-                if queries.has_table(st.con, "kombika") else {}
-            allowed = []
-            for i, r in enumerate(records):
-                k = r.get("kombika")
-                if k in owner and owner[k] != who.clinic_id:
-                    results[i] = RecordResult(index=i, kombika=k, contact_id=r.get("contact_id"), status="rejected",
-                                              errors=[RecordError(code="other_clinic_kombika", field="kombika", message=(
-                                                  "the kombika belongs to another clinic: report on your own clinic's "
-                                                  "kombika (a subcontractor on its own)"))])
-                else:
-                    allowed.append(i)
-        batch_id, counts = None, {"accepted": 0, "rejected": 0, "unchanged": 0}
-        if allowed:
-            raw = records_table([records[i] for i in allowed], lines=[i + 1 for i in allowed])
-            try:
-                res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received)
-            except ErsattningError as exc:
-                raise ApiError(409, "no_master_data", str(exc)) from None
-            batch_id = res.batch_id
-            st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [batch_id, who.token_id, who.clinic_id]).fetchall()
-            errs: dict[int, list[RecordError]] = {}
-            e = res.errors
-            for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
-                                                  e["message"].to_pylist()):
-                errs.setdefault(line, []).append(RecordError(code=code, field=field, message=message))
-            for pos, i in enumerate(allowed):
-                status = str(res.row_status[pos])
-                counts[status] += 1
-                results[i] = RecordResult(index=i, kombika=records[i].get("kombika"), contact_id=records[i].get("contact_id"),
-                                          status=status, errors=errs.get(i + 1, []))
-    counts["rejected"] += len(records) - len(allowed)
-    return IntakeOut(batch_id=batch_id, received_at=received.isoformat(), rows=len(records), results=results, **counts)
+        try:
+            res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received,
+                               sender_clinic=None if who.admin else who.clinic_id)
+        except ErsattningError as exc:
+            raise ApiError(409, "no_master_data", str(exc)) from None
+        st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [res.batch_id, who.token_id, who.clinic_id]).fetchall()
+    errs: dict[int, list[RecordError]] = {}
+    e = res.errors
+    for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
+                                          e["message"].to_pylist()):
+        errs.setdefault(line, []).append(RecordError(code=code, field=field, message=message))
+    # The key as posted, person numbers hidden (the sender's own text, but never echoed with one).
+    kombika, contact_id = (shown(raw[c].combine_chunks(), 200).to_pylist() for c in ("kombika", "contact_id"))
+    results = [RecordResult(index=i, kombika=kombika[i], contact_id=contact_id[i], status=str(res.row_status[i]),
+                            errors=errs.get(i + 1, [])) for i in range(len(records))]
+    return IntakeOut(batch_id=res.batch_id, received_at=received.isoformat(), rows=res.rows, results=results,
+                     accepted=res.accepted, rejected=res.rejected, unchanged=res.unchanged)
 
 
 @api.get("/errors", tags=["intake"], summary="Rejected contacts to fix, with what to do (newest first)")
