@@ -32,6 +32,19 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
+    def browser(self, token: str | None = None, https: bool = False) -> httpx.Client:
+        """A browser's view of the web app: its cookies, its Origin on every POST; signed in with
+        `token` through the sign-in form. `https`: as behind a TLS proxy on this host
+        (X-Forwarded-Proto, which uvicorn trusts from 127.0.0.1)."""
+        origin = self.url.replace("http://", "https://") if https else self.url
+        headers = {"origin": origin, **({"x-forwarded-proto": "https"} if https else {})}
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=60, follow_redirects=False)
+        if token is not None:
+            assert client.get("/logga-in").status_code == 200
+            r = client.post("/logga-in", data={"token": token})
+            assert r.status_code == 303, r.text[:300]
+        return client
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -16,16 +16,7 @@ EVIL = "https://evil.example"
 
 
 def browser(server, token: str | None = None, https: bool = False) -> httpx.Client:
-    """A browser's view of the site: its cookies, its Origin on every POST; signed in with `token`.
-    `https`: as behind a TLS proxy on this host (X-Forwarded-Proto, which uvicorn trusts from 127.0.0.1)."""
-    origin = server.url.replace("http://", "https://") if https else server.url
-    headers = {"origin": origin, **({"x-forwarded-proto": "https"} if https else {})}
-    client = httpx.Client(base_url=server.url, headers=headers, timeout=60, follow_redirects=False)
-    if token is not None:
-        assert client.get("/logga-in").status_code == 200
-        r = client.post("/logga-in", data={"token": token})
-        assert r.status_code == 303, r.text[:300]
-    return client
+    return server.browser(token, https)
 
 
 def csrf(client: httpx.Client, path: str = "/admin") -> str:
