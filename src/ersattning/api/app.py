@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, File, Path as PathParam, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ersattning import rulebook, store
@@ -190,7 +190,8 @@ class IntakeOut(BaseModel):
 
 
 class RunIn(BaseModel):
-    issue: bool = Field(False, description="freeze the month (an issued month never changes)")
+    # Strict: issuing is irreversible, so only JSON true issues ("yes", 1 and "true" are refused).
+    issue: StrictBool = Field(False, description="freeze the month (an issued month never changes); a JSON boolean")
 
 
 class ManualLineIn(BaseModel):
@@ -497,7 +498,8 @@ def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
         out = {"month": month, "status": status, "changed": result is not None}
         if result is not None:
             out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
-                       total_ore=int(sum(result.statements["total_ore"].to_pylist())))
+                       total_ore=int(sum(result.statements["total_ore"].to_pylist())),
+                       adjustments=store.adjustment_summary(result.lines))
         return out
 
 
@@ -510,8 +512,6 @@ _INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
 
 
 def load_inputs(st: State, files: list[UploadFile]) -> dict:
-    from ersattning.inputs import read_inputs
-
     folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
     try:
         for f in files:
@@ -521,14 +521,16 @@ def load_inputs(st: State, files: list[UploadFile]) -> dict:
                                                      f"NAME one of {', '.join(INPUT_TABLES)}")
             with open(folder / name, "wb") as out:
                 shutil.copyfileobj(f.file, out)
-        inputs = read_inputs(folder)
-        if len(inputs.errors):
-            problems = inputs.errors.slice(0, 100).to_pylist()
-            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(inputs.errors)} problem(s) in the "
-                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
         with st.lock:
-            store.store_inputs(st.engine, inputs.tables)
-        return {"loaded": {name: t.num_rows for name, t in inputs.tables.items()}}
+            # One transaction; the files not uploaded keep their stored tables (store.load_folder).
+            result = store.load_folder(st.engine, folder, st.book)
+        if len(result.errors):
+            problems = result.errors.slice(0, 100).to_pylist()
+            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
+                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
+        return {"loaded": {name: after for name, (_, after) in result.replaced.items()},
+                "replaced": {name: {"before": before, "after": after} for name, (before, after) in result.replaced.items()},
+                "kept": result.kept, "adjustments": store.adjustment_summary(result.adjustments)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
