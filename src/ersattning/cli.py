@@ -145,7 +145,8 @@ def load(
     for name, rows in result.kept.items():
         table.add_row(name, f"kept (no {name} file)", str(rows), str(rows))
     console.print(table)
-    _print_adjustments(result.adjustments, "the issued months would get these adjustment lines at their next run:")
+    _print_adjustments(result.adjustments, f"issued months these inputs {'would change' if dry_run else 'change'}: "
+                                           "adjustment lines when the month that carries them is run")
     if dry_run:
         console.print("dry run: nothing was written")
 
@@ -157,10 +158,12 @@ def _print_adjustments(lines, heading: str) -> None:
     summary = adjustment_summary(lines)
     if not summary:
         return
-    table = Table("issued month", "adjusted on", "clinics", "lines", "total SEK", title=heading)
+    table = Table("issued month", "adjusted on", "clinics", "lines", "total SEK", "largest per clinic (SEK)", title=heading)
     for row in summary:
-        shown = ", ".join(row["clinics"][:5]) + (f" … ({len(row['clinics'])})" if len(row["clinics"]) > 5 else "")
-        table.add_row(row["corrects_month"], row["month"], shown, str(row["lines"]), sek_text(row["total_ore"]))
+        clinics = row["clinics"]
+        largest = sorted(clinics.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:5]
+        shown = ", ".join(f"{c} {sek_text(a)}" for c, a in largest) + (" …" if len(clinics) > 5 else "")
+        table.add_row(row["corrects_month"], row["month"], str(len(clinics)), str(row["lines"]), sek_text(row["total_ore"]), shown)
     console.print(table)
 
 

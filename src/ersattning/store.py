@@ -162,7 +162,9 @@ def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_
         con.execute("ROLLBACK")
         raise
     finally:
-        engine.tables.clear()  # they may name tables of a rolled-back transaction
+        # The engine's tables as stored now (a rolled-back load may have named new ones).
+        engine.tables.clear()
+        engine.attach([n for n in INPUT_TABLES if n in engine.table_names()])
     return LoadResult(replaced, kept, inputs.errors, adjustments, not dry_run)
 
 
@@ -389,18 +391,19 @@ def _empty_adjustments() -> pa.Table:
 
 def adjustment_summary(lines: pa.Table) -> list[dict]:
     """Per corrected month, the adjustment lines among `lines`: the month that carries them,
-    the clinics affected, the number of lines and their total in öre (exact)."""
+    the clinics affected with their sums, the number of lines and their total in öre (exact)."""
     import pyarrow.compute as pc
 
     adj = lines.filter(pc.equal(lines["component"], "adjustment")) if len(lines) else lines
     out: dict[str, dict] = {}
+    # One row per changed line of a month: a handful per clinic, never per person or contact.
     for corrected, carried, clinic, amount in zip(adj["corrects_month"].to_pylist(), adj["month"].to_pylist(),
                                                   adj["clinic_id"].to_pylist(), adj["amount_ore"].to_pylist()):
-        row = out.setdefault(corrected, {"corrects_month": corrected, "month": carried, "clinics": set(), "lines": 0, "total_ore": 0})
-        row["clinics"].add(clinic)
+        row = out.setdefault(corrected, {"corrects_month": corrected, "month": carried, "clinics": {}, "lines": 0, "total_ore": 0})
+        row["clinics"][clinic] = row["clinics"].get(clinic, 0) + amount
         row["lines"] += 1
         row["total_ore"] += amount
-    return [{**r, "clinics": sorted(r["clinics"])} for _, r in sorted(out.items())]
+    return [{**r, "clinics": dict(sorted(r["clinics"].items()))} for _, r in sorted(out.items())]
 
 
 # --- which months may be computed --------------------------------------------------------------

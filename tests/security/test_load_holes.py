@@ -123,7 +123,9 @@ def test_load_dry_run_says_which_issued_months_get_adjustments_and_writes_nothin
     assert snapshot(db) == before
     assert "dry run" in result.output
     row = next(line for line in result.output.splitlines() if "2022-05" in line)
-    assert "2022-06" in row and "C1" in row and "C2" in row  # corrected month, carried on, clinics
+    # Corrected month, the month that carries it, clinics affected, lines, and the sums per clinic.
+    assert [cell.strip() for cell in row.split("│")[1:6]] == ["2022-05", "2022-06", "2", "6", "0.00"]
+    assert "C1 -180 584.48" in result.output and "C2 180 584.48" in result.output
     # The real load says the same, and the next run carries exactly that.
     loaded = cli("load", moved, "--db", db)
     assert loaded.exit_code == 0 and next(line for line in loaded.output.splitlines() if "2022-05" in line) == row
@@ -147,7 +149,7 @@ def test_run_dry_run_shows_the_adjustments_and_writes_nothing(db, tmp_path):
     assert snapshot(db) == before
     assert "would be issued" in result.output
     row = next(line for line in result.output.splitlines() if "2022-05" in line)
-    assert "2022-06" in row and "C1" in row and "C2" in row  # corrected month, carried on, clinics
+    assert [cell.strip() for cell in row.split("│")[1:6]] == ["2022-05", "2022-06", "2", "6", "0.00"]
 
 
 # --- 5. time: no month outside the rulebook or in the future; issue is strictly true ------------
