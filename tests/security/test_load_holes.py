@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ersattning import rulebook
@@ -245,3 +247,28 @@ def test_the_store_caps_a_manual_line_at_the_api_bound(db):
     row = add_manual_line(engine, clinic_id="C1", month="2022-06", kind="collaboration", amount_ore=10**13, reason="r", user="u")
     assert row["amount_ore"] == 10**13
     engine.con.disconnect()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=6))
+def test_a_total_is_the_exact_sum_or_refused_never_wrapped(amounts):
+    lines = pa.table({"clinic_id": ["C1"] * len(amounts), "component": ["collaboration"] * len(amounts),
+                      "amount_ore": pa.array(amounts, pa.int64())})
+    exact = sum(amounts)
+    if -(2**63) <= exact < 2**63:
+        assert totals(lines, pa.table({"clinic_id": ["C1"]}), "2022-06")["total_ore"].to_pylist() == [exact]
+    else:
+        with pytest.raises(StatementError, match="beyond what a statement can hold"):
+            totals(lines, pa.table({"clinic_id": ["C1"]}), "2022-06")
+
+
+def test_an_api_upload_keeps_the_tables_it_was_not_given(server):
+    """Last in this module: it reloads the server's listings (with the same rows)."""
+    from af_region import P_ADULT, P_CHILD, P_OLD
+
+    listings = f"person_id,clinic_id,valid_from\n{P_ADULT},A1,2020-01-01\n{P_OLD},A1,2020-01-01\n{P_CHILD},B1,2020-01-01\n"
+    r = server.client(server.admin).post("/api/v1/admin/inputs", files=[("files", ("listings.csv", listings.encode(), "text/csv"))])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["replaced"] == {"listings": {"before": 3, "after": 3}}
+    assert body["kept"]["kombika"] == 2 and body["kept"]["clinics"] == 2 and body["kept"]["persons"] == 4
