@@ -39,19 +39,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(folder: Path, burst: int = 30, rate: float = 2.0) -> Server:
+def start(folder: Path, burst: int = 30, rate: float = 2.0, args: tuple[str, ...] = (), prepare=None) -> Server:
+    """`args`: more `ersattning serve` options; `prepare(con)`: changes to the database before it starts."""
     db = folder / "af.duckdb"
     engine = build(db)
     con = engine.con.con
     tokens = dict(clinic_a=create_token(con, clinic_id="A1"), clinic_b=create_token(con, clinic_id="B1"),
                   admin=create_token(con, admin=True), rate_token=create_token(con, clinic_id="B1"),
                   spare=create_token(con, clinic_id="A1"))
+    if prepare is not None:
+        prepare(con)
     engine.con.disconnect()
     port = free_port()
     log = folder / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "ersattning.cli", "serve", "--db", str(db), "--port", str(port),
-         "--intake-rate", str(rate), "--intake-burst", str(burst)],
+         "--intake-rate", str(rate), "--intake-burst", str(burst), *args],
         stdout=open(log, "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

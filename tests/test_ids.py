@@ -26,6 +26,8 @@ def reference_kind(text: str | None) -> str | None:
         dt.date(year, month, day - 60 if coordination else day)
     except ValueError:
         return None
+    if text[8:11] == "000":
+        return None
     total = 0
     for i, ch in enumerate(text[2:11]):
         product = int(ch) * (2 if i % 2 == 0 else 1)
@@ -44,6 +46,14 @@ def test_known_numbers():
     assert kind_of("199002301234") is None              # 30 February
 
 
+def test_a_personnummer_with_serial_000_is_invalid():
+    # The personnummer projects' shared test list: date and Luhn digit are right, serial 000 is never given.
+    assert kind_of("201509160006") is None
+    assert kind_of("201509760003") is None              # the samordningsnummer of the same: day 16 + 60
+    assert kind_of("201509160014") == "personnummer"    # serial 001
+    assert kind_of("990000000006") == "reservnummer"    # a reservnummer has no serial to check
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(
     st.text(alphabet="0123456789", min_size=10, max_size=13),
@@ -54,7 +64,7 @@ def test_known_numbers():
 def test_classify_agrees_with_the_rules_read_one_at_a_time(texts, seed):
     rng = np.random.default_rng(seed)
     valid = list(make_personnummer(
-        np.datetime64("1900-01-01") + rng.integers(0, 45000, 5).astype("timedelta64[D]"), rng.integers(0, 1000, 5),
+        np.datetime64("1900-01-01") + rng.integers(0, 45000, 5).astype("timedelta64[D]"), rng.integers(1, 1000, 5),
         coordination=rng.random(5) < 0.3))
     ids = texts + [str(v) for v in valid]
     assert classify(pa.array(ids, pa.string())).to_pylist() == [reference_kind(t) for t in ids]

@@ -407,17 +407,27 @@ def token_create(
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
     clinic: Optional[str] = typer.Option(None, "--clinic", help="Bind the token to this clinic_id"),
     admin: bool = typer.Option(False, "--admin", help="An administrator token (all clinics, run and issue months)"),
+    expires: Optional[str] = typer.Option(None, "--expires", help="Last day the token works, YYYY-MM-DD (until 23:59 UTC); "
+                                                                  "none: until revoked"),
 ):
     """Create an API token for a clinic or the administrator; the token is printed once, only its hash is stored.
 
-    Example: ersattning token create --db ersattning.duckdb --clinic HLM0001
+    Example: ersattning token create --db ersattning.duckdb --clinic HLM0001 --expires 2027-01-31
     """
+    import datetime as dt
+
     from ersattning.api.tokens import create_token
 
     if bool(clinic) == admin:
         raise typer.BadParameter("give exactly one of --clinic ID or --admin")
+    expires_at = None
+    if expires is not None:
+        try:
+            expires_at = dt.datetime.combine(dt.date.fromisoformat(expires), dt.time.max)
+        except ValueError:
+            raise typer.BadParameter(f"{expires!r} is not a date YYYY-MM-DD", param_hint="--expires") from None
     try:
-        token = create_token(db, clinic_id=clinic, admin=admin)
+        token = create_token(db, clinic_id=clinic, admin=admin, expires_at=expires_at)
     except ErsattningError as exc:
         _fail(exc)
     console.print(token, soft_wrap=True, highlight=False)
@@ -435,9 +445,10 @@ def token_list(db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="
         tokens = list_tokens(db)
     except ErsattningError as exc:
         _fail(exc)
-    table = Table("id", "role", "clinic", "created", "by", "revoked", "by")
+    table = Table("id", "role", "clinic", "created", "by", "expires (UTC)", "revoked", "by")
     for t in tokens:
         table.add_row(t["token_id"], t["role"], t["clinic_id"] or "", f"{t['created_at']:%Y-%m-%d %H:%M}", t["created_by"] or "",
+                      f"{t['expires_at']:%Y-%m-%d %H:%M}" if t["expires_at"] else "",
                       f"{t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "", t["revoked_by"] or "")
     console.print(table)
 
@@ -468,6 +479,8 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     intake_rate: float = typer.Option(20.0, "--intake-rate", help="Contact batches per second per token (token bucket)"),
     intake_burst: int = typer.Option(40, "--intake-burst", help="Batches a token may send at once"),
+    session_hours: float = typer.Option(8.0, "--session-hours", min=0.0001, max=24 * 31,
+                                        help="How long a web sign-in lasts (the session then ends on the server)"),
 ):
     """The web app and the HTTP API (OpenAPI at /docs) on the embedded database.
 
@@ -479,7 +492,7 @@ def serve(
 
     if not db.is_file():
         _fail(InputError(f"there is no database {db}: run `ersattning demo` or `ersattning load DIR --db {db}` first"))
-    app_ = create_app(db, intake_rate=intake_rate, intake_burst=intake_burst)
+    app_ = create_app(db, intake_rate=intake_rate, intake_burst=intake_burst, session_hours=session_hours)
     console.print(f"serving {db} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app_, host=host, port=port, log_level="info")
 

@@ -54,8 +54,10 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
         store_inputs(engine, inputs.tables)
         set_sample(engine, read_sample(input_dir))
     with console.status("Reporting the year's care contacts to the register (GVR)…"):
-        # Reported as of the day after the year, so that no contact of the year is "in the future".
-        reported = intake(engine, input_dir / "contacts.csv", received_at=dt.datetime(year + 1, 1, 5, 8, 0))
+        # Received after the year's last correction or cancel (up to about three months after the
+        # year: a reported_at after the receiving time is refused) and before the rows that are
+        # deliberately dated in the future (more than a year after the year).
+        reported = intake(engine, input_dir / "contacts.csv", received_at=dt.datetime(year + 1, 6, 1, 8, 0))
         errors_path = out / "contact_errors.csv"
         write_contact_errors(reported.errors, errors_path)
     console.print(

@@ -1,8 +1,9 @@
 """Swedish person identifiers (RULES.md §8), checked and generated on whole arrays.
 
-Kinds: `personnummer` (12 digits YYYYMMDDNNNC, Luhn check digit over the 10-digit form),
-`samordningsnummer` (the same with day of birth + 60), `reservnummer` (Region Stockholm:
-`99` followed by 10 characters; not a personnummer, county of residence unknown).
+Kinds: `personnummer` (12 digits YYYYMMDDNNNC, Luhn check digit over the 10-digit form,
+serial NNN 001–999: 000 is never given), `samordningsnummer` (the same with day of birth
++ 60), `reservnummer` (Region Stockholm: `99` followed by 10 characters; not a personnummer,
+county of residence unknown, no date, serial or check digit to check).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Kind of each identifier (`personnummer`, `samordningsnummer`, `reservnummer`), null if invalid.
 
     Vectorised on the bytes of the 12-character identifiers: digits, calendar date of birth
-    (day − 60 for samordningsnummer) and the Luhn digit are checked on the whole array.
+    (day − 60 for samordningsnummer), a serial other than 000 and the Luhn digit are checked
+    on the whole array.
     """
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
@@ -67,7 +69,8 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         numeric = digit.all(axis=1) & ((century == 19) | (century == 20))
         dated = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(coordination, day - 60, day))
         luhn = luhn_check_digits(np.where(digit[:, 2:11], d[:, 2:11], 0)) == d[:, 11]
-        ok = numeric & dated & luhn
+        serial = (b[:, 8:11] != 48).any(axis=1)  # serial 000 is never given
+        ok = numeric & dated & serial & luhn
         code = np.where(reserv, 3, np.where(ok & coordination, 2, np.where(ok, 1, 0)))
         kinds[twelve] = code
     indices = pa.array(kinds - 1, pa.int8(), mask=kinds == 0)
@@ -89,7 +92,8 @@ def kind_of(person_id: str) -> str | None:
 
 
 def make_personnummer(birth_dates: np.ndarray, serials: np.ndarray, coordination: np.ndarray | None = None) -> np.ndarray:
-    """Valid 12-digit identifiers from birth dates (datetime64[D]) and 3-digit serials (0–999).
+    """Valid 12-digit identifiers from birth dates (datetime64[D]) and 3-digit serials (1–999;
+    000 is never given, so it is refused).
 
     The serial's last digit decides sex (odd = male); `coordination` marks samordningsnummer
     (day + 60). Used by `synth`; the inverse of `classify`.
@@ -101,6 +105,8 @@ def make_personnummer(birth_dates: np.ndarray, serials: np.ndarray, coordination
     if coordination is not None:
         days = np.where(coordination, days + 60, days)
     serials = np.asarray(serials, dtype=np.int64)
+    if len(serials) and (serials.min() < 1 or serials.max() > 999):
+        raise ValueError("a serial is 1–999 (000 is never given)")
     cols = [
         (years // 10) % 10, years % 10, months // 10, months % 10, days // 10, days % 10,
         serials // 100, (serials // 10) % 10, serials % 10,

@@ -4,7 +4,7 @@ by every route); the administrator sees all; person numbers never reach the serv
 from __future__ import annotations
 
 import pytest
-from af_region import BAD_PID, KA, KB, P_ADULT, P_CHILD, P_OLD, P_OUT
+from af_region import BAD_PID, KA, KB, P_ADULT, P_CHILD, P_OLD, P_OUT, contact
 
 B_ROUTES = [
     "/api/v1/statements/B1/2022-03",
@@ -70,3 +70,13 @@ def test_a_revoked_token_signs_nobody_in_and_stays_on_record(server):
     assert spare.get("/api/v1/statements").status_code == 401
     assert admin.post("/api/v1/admin/tokens/nosuch/revoke").status_code == 404
     assert {t["token_id"] for t in admin.get("/api/v1/admin/tokens").json()["tokens"]} >= {token_id}
+
+
+def test_a_clinic_traces_its_own_rejected_rows_on_a_kombika_no_clinic_owns(server):
+    # Unknown to the register: the sender sees what it sent (to fix it), another clinic nothing.
+    a = server.client(server.clinic_a)
+    out = a.post("/api/v1/contacts", json={"contacts": [contact("u-1", "99999999X99", P_ADULT)]}).json()
+    assert [e["code"] for e in out["results"][0]["errors"]] == ["unknown_kombika"]
+    t = a.get("/api/v1/contacts/99999999X99/u-1/trace")
+    assert t.status_code == 200 and [r["code"] for r in t.json()["rejections"]] == ["unknown_kombika"]
+    assert server.client(server.clinic_b).get("/api/v1/contacts/99999999X99/u-1/trace").status_code == 404

@@ -32,9 +32,9 @@ def test_a_batch_gets_a_result_per_record_and_a_resent_contact_is_unchanged(serv
     assert (again["accepted"], again["unchanged"], again["results"][0]["status"]) == (0, 1, "unchanged")
 
     errors = a.get("/api/v1/errors", params={"batch_id": out["batch_id"]}).json()["errors"]
-    assert {e["code"] for e in errors} == {"bad_contact_type", "unknown_kombika", "future_date"}
+    assert {e["code"] for e in errors} == {"bad_contact_type", "other_clinic_kombika", "unknown_kombika", "future_date"}
     assert all(e["what_to_do"] == CONTACT_ERROR_CODES[e["code"]] for e in errors)
-    # The unknown kombika is no clinic's: the clinic that sent it sees it, the other does not.
+    # The rows on an unknown kombika and on B's are the sender's to fix: A sees them, B does not.
     b_errors = server.client(server.clinic_b).get("/api/v1/errors").json()["errors"]
     assert not [e for e in b_errors if e["batch_id"] == out["batch_id"]]
     trace = a.get(f"/api/v1/contacts/{KA}/n-1/trace").json()
@@ -102,13 +102,14 @@ def test_bad_requests_are_4xx_json_never_500(server):
 
 def test_intake_is_rate_limited_per_token_with_429_json(server):
     b = server.client(server.rate_token)
-    statuses = [b.post("/api/v1/contacts", json={"contacts": []}).status_code for _ in range(45)]
+    batch = {"contacts": [contact("rate-1", KB, P_ADULT, date="2022-05-02")]}  # accepted once, then unchanged
+    statuses = [b.post("/api/v1/contacts", json=batch).status_code for _ in range(45)]
     assert statuses[0] == 200 and 429 in statuses
-    r = b.post("/api/v1/contacts", json={"contacts": []})
+    r = b.post("/api/v1/contacts", json=batch)
     if r.status_code == 429:
         assert r.json()["error"]["code"] == "too_many_requests"
     # Another token is not slowed down by this one.
-    assert server.client(server.clinic_b).post("/api/v1/contacts", json={"contacts": []}).status_code == 200
+    assert server.client(server.clinic_b).post("/api/v1/contacts", json=batch).status_code == 200
 
 
 def test_the_openapi_schema_and_docs_are_served(server):

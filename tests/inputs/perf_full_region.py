@@ -44,7 +44,7 @@ def generate(folder: Path, n_persons: int = 2_400_000, years: int = 9, seed: int
     drawn = int(n_persons * 1.05)  # random serials collide now and then: draw extra, keep n_persons
     birth = rng.integers(epoch, np.datetime64("2013-12-31").astype(np.int64), drawn)
     coordination = rng.random(drawn) < 0.01
-    ids = make_personnummer(birth.astype("datetime64[D]"), rng.integers(0, 1000, drawn), coordination)
+    ids = make_personnummer(birth.astype("datetime64[D]"), rng.integers(1, 1000, drawn), coordination)
     ids, first = np.unique(ids, return_index=True)
     keep = rng.permutation(len(ids))[:n_persons]
     ids, birth = ids[keep], birth[first[keep]]

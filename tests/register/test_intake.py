@@ -21,7 +21,7 @@ BAD_ROWS = {
     "missing_value": ("person_id", contact("bad", person_id="")),
     "bad_date": ("date", contact("bad", date="2024-02-30")),
     "future_date": ("date", contact("bad", date="2024-06-02", reported_at="")),
-    "unknown_kombika": ("kombika", contact("bad", kombika="99999999999")),
+    "unknown_kombika": ("kombika", contact("bad", kombika="99999999X99")),
     "inactive_kombika": ("kombika", contact("bad", kombika=K_ENDED)),
     "before_clinic_opened": ("date", contact("bad", kombika=K_NEW, date="2023-05-01", reported_at="")),
     "bad_person_id": ("person_id", contact("bad", person_id=BAD_PID)),

@@ -30,7 +30,7 @@ person = st.fixed_dictionaries(
 
 
 def region(people: list[dict]) -> dict[str, list[dict]]:
-    ids = make_personnummer(np.array([p["birth"] for p in people], dtype="datetime64[D]"), np.arange(len(people)) % 1000)
+    ids = make_personnummer(np.array([p["birth"] for p in people], dtype="datetime64[D]"), np.arange(len(people)) % 999 + 1)
     rows = {"clinics": [], "persons": [], "listings": [], "risk": [], "home_care": [], "kombika": [], "affiliations": []}
     for c in CLINICS:
         rows["clinics"].append({"clinic_id": c, "name": c, "group_id": "G", "area_code": "0186", "opened": "2000-01-01"})

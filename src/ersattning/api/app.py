@@ -2,40 +2,53 @@
 errors to fix, traces (AF), follow-up, and the administrator's load / run / issue / manual lines.
 
 Every error is JSON `{"error": {"code", "message"}}`; a clinic sees only its own data (another
-clinic's is 404); person numbers never appear in URLs or logs (pseudonyms in traces).
+clinic's is 404); person numbers never appear in URLs or logs (pseudonyms in traces). The API
+authenticates by the `Authorization` header only (the web pages' session cookie is no key here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path as PathParam, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from ersattning import rulebook, store
 from ersattning.api import queries
 from ersattning.api.tokens import Principal, ensure_tokens, list_tokens, lookup, revoke_token
 from ersattning.engine import INPUT_TABLES
 from ersattning.errors import ErsattningError, InputError
+from ersattning.inputs.parse import shown
 from ersattning.register import ensure_log, intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.trace import person_key, trace_contact, trace_line
 
 MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
-COOKIE = "ersattning_token"
 MAX_BATCH = 5_000
+MAX_MANUAL_ORE = 10**13  # 100 000 000 000 SEK: far above any real line, far below the int64 totals' limit
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
 DEFAULT_LIMIT = 1 << 20
+STATIC = Path(__file__).parent / "static"
+# Same origin only; the pages' charts are inline SVG (presentation attributes, no style or script),
+# their CSS and script are files under /static; Swagger UI's icons are data: images.
+CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin")]
 
 
 class ApiError(Exception):
@@ -69,8 +82,9 @@ class Bucket:
 class State:
     """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets."""
 
-    def __init__(self, db: Path, intake_rate: float, intake_burst: int):
+    def __init__(self, db: Path, intake_rate: float, intake_burst: int, session_hours: float = 8.0):
         self.db = Path(db)
+        self.session_hours = session_hours
         self.engine = store.open_engine(self.db)
         self.con = self.engine.con.con
         self.lock = threading.RLock()
@@ -93,15 +107,17 @@ def state(request: Request) -> State:
     return request.app.state.ersattning
 
 
-def presented_token(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of the Authorization header: the API's only credential (a cookie is never one,
+    so a page on another site cannot make a browser call the API as its user)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.cookies.get(COOKIE)
+    return None
 
 
 def principal_or_none(request: Request) -> Principal | None:
-    token = presented_token(request)
+    token = bearer_token(request)
     if not token:
         return None
     st = state(request)
@@ -162,7 +178,7 @@ class ContactIn(BaseModel):
 
 
 class ContactBatch(BaseModel):
-    contacts: list[ContactIn] = Field(..., max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} contacts")
+    contacts: list[ContactIn] = Field(..., min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} contacts")
 
 
 class RecordError(BaseModel):
@@ -197,8 +213,10 @@ class RunIn(BaseModel):
 class ManualLineIn(BaseModel):
     clinic_id: str = Field(..., min_length=1, max_length=64)
     month: str = Field(..., pattern=MONTH)
-    kind: str = Field(..., description=", ".join(MANUAL_COMPONENTS))
-    amount_ore: int = Field(..., ge=-10**13, le=10**13, description="öre; negative to reverse a line")
+    kind: Literal[MANUAL_COMPONENTS] = Field(..., description="the manual component")
+    # Strict: a JSON integer only (not true, 1.0 or "100"): money is never guessed from another type.
+    amount_ore: int = Field(..., ge=-MAX_MANUAL_ORE, le=MAX_MANUAL_ORE, strict=True,
+                            description="öre (a JSON integer); negative to reverse a line")
     reason: str = Field(..., min_length=1, max_length=500)
     reference: str = Field("", max_length=200)
 
@@ -209,23 +227,55 @@ class ErrorOut(BaseModel):
 
 # --- the application ---------------------------------------------------------------------------
 
-def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40) -> FastAPI:
-    """The API and the web app on the DuckDB file `db`."""
+def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40, session_hours: float = 8.0) -> FastAPI:
+    """The API and the web app on the DuckDB file `db`; a web session lasts `session_hours`."""
     app = FastAPI(
         title="ersattning",
         version="1",
         description="Region Stockholm's vårdval reimbursement: contact intake (GVR), statements (VF), "
                     "reconciliation (AF). Authenticate with `Authorization: Bearer TOKEN`.",
-        responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+        responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 405: {"model": ErrorOut, "description": (
+            "method not allowed: the Allow header lists the route's methods")}, 422: {"model": ErrorOut}},
+        docs_url=None, redoc_url=None,  # /docs below, from local files (no CDN)
     )
-    app.state.ersattning = State(Path(db), intake_rate, intake_burst)
+    app.state.ersattning = State(Path(db), intake_rate, intake_burst, session_hours)
     _handlers(app)
+    app.add_middleware(Utf8Json)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api)
+    _docs(app)
     from ersattning.api.web import web
 
     app.include_router(web)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package's files, served here: /docs works offline."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="ersattning – API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   swagger_ui_parameters={"validatorUrl": None}).body.decode()
+        # The page's one inline script (Swagger UI's start) runs by a nonce; no other inline script does.
+        nonce = secrets.token_urlsafe(16)
+        page = page.replace("<script>", f'<script nonce="{nonce}">')
+        return HTMLResponse(page, headers={"content-security-policy": f"{CSP}; script-src 'self' 'nonce-{nonce}'"})
+
+
+JSON_BODY_ERRORS = {
+    400: {"model": ErrorOut, "description": "`bad_encoding`: the body is not UTF-8 (JSON must be UTF-8, RFC 8259); "
+                                            "`bad_request`: a body that cannot be read (e.g. a bad Content-Length)"},
+    413: {"model": ErrorOut, "description": "`too_large`: the body is over the route's limit"},
+}
 
 
 def _error(status: int, code: str, message: str, **extra) -> JSONResponse:
@@ -259,7 +309,10 @@ def _handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if _is_page(request) and exc.status_code == 404:
             return _page_error(request, 404, "Sidan finns inte.")
-        return _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))
+        response = _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))
+        if exc.status_code == 405:
+            response.headers["allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -279,6 +332,106 @@ def _handlers(app: FastAPI) -> None:
     async def _bug(request: Request, exc: Exception):
         # A bug, not a refusal: JSON like every other error; the message says nothing of the data.
         return _error(500, "internal_error", "the server failed on this request; it is logged")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (the router's own 405 names only one route's).
+    Asked of the router itself, method by method, with a fresh scope (the routed one carries the
+    partly matched route)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {"type": "http", "path": request.scope["path"], "method": method, "headers": [],
+                 "root_path": request.scope.get("app_root_path", request.scope.get("root_path", ""))}  # a mount's is its own
+        found = [route for route in request.app.router.routes if route.matches(scope)[0] == Match.FULL]
+        if any(isinstance(route, Mount) for route in found):
+            return ["GET", "HEAD"]  # the static files (a mount matches any method; the files answer GET and HEAD)
+        if found:
+            allowed.append(method)
+    return allowed
+
+
+class SecurityHeaders:
+    """The headers every answer carries: a Content-Security-Policy (unless the route set its own),
+    no framing, no content sniffing, no Referer to other sites."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        started = False
+
+        async def with_headers(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # A bug: answer here, with the headers (the outermost handler would answer without
+            # them), and let it go on up to be logged.
+            if not started:
+                await _error(500, "internal_error", "the server failed on this request; it is logged")(
+                    scope, receive, with_headers)
+            raise
+
+
+def _json_body(scope) -> bool:
+    """A request whose body FastAPI reads as JSON: a JSON media type, or none at all."""
+    if scope["method"] not in ("POST", "PUT", "PATCH"):
+        return False
+    kind = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return kind in (b"", b"application/json") or kind.endswith(b"+json")
+
+
+class Utf8Json:
+    """Refuses a JSON body that is not UTF-8 with 400 `bad_encoding` (JSON between systems is UTF-8,
+    RFC 8259; Python would otherwise guess UTF-16 or UTF-32 from the first bytes)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not _json_body(scope):
+            return await self.app(scope, receive, send)
+        chunks = []
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+        except StarletteHTTPException as exc:  # over the body limit while reading (BodyLimit)
+            return await _error(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))(
+                scope, receive, send)
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return await _error(400, "bad_encoding", "the request body is not UTF-8: send the JSON encoded as UTF-8")(
+                scope, receive, send)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
 
 class BodyLimit:
@@ -325,7 +478,7 @@ def me(who: Who):
 
 # --- intake (GVR over HTTP) ----------------------------------------------------------------------
 
-@api.post("/contacts", tags=["intake"], response_model=IntakeOut, responses={429: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+@api.post("/contacts", tags=["intake"], response_model=IntakeOut, responses={429: {"model": ErrorOut}, **JSON_BODY_ERRORS},
           summary="Report a batch of care contacts (same checks and idempotency as file intake)")
 def post_contacts(batch: ContactBatch, request: Request, who: Who) -> IntakeOut:
     st = state(request)
@@ -336,46 +489,32 @@ def post_contacts(batch: ContactBatch, request: Request, who: Who) -> IntakeOut:
 
 
 def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
-    """Intake of posted records; a clinic may report only on its own kombika (or unknown ones,
-    which the register rejects and the clinic then sees among its errors)."""
+    """Intake of posted records. The register checks that a clinic reports only on its own
+    kombika, on the value it stores (`other_clinic_kombika` is stored like every rejection, so
+    the clinic sees it among its errors); an administrator's batch has no sender clinic."""
     received = dt.datetime.now().replace(microsecond=0)
-    results: list[RecordResult | None] = [None] * len(records)
-    allowed = list(range(len(records)))
+    if not records:
+        return IntakeOut(batch_id=None, received_at=received.isoformat(), rows=0, results=[], accepted=0, rejected=0,
+                         unchanged=0)
+    raw = records_table(records)
     with st.lock:
-        if not who.admin:
-            owner = dict(st.con.execute("SELECT DISTINCT kombika, clinic_id FROM kombika").fetchall()) \
-                if queries.has_table(st.con, "kombika") else {}
-            allowed = []
-            for i, r in enumerate(records):
-                k = r.get("kombika")
-                if k in owner and owner[k] != who.clinic_id:
-                    results[i] = RecordResult(index=i, kombika=k, contact_id=r.get("contact_id"), status="rejected",
-                                              errors=[RecordError(code="other_clinic_kombika", field="kombika", message=(
-                                                  "the kombika belongs to another clinic: report on your own clinic's "
-                                                  "kombika (a subcontractor on its own)"))])
-                else:
-                    allowed.append(i)
-        batch_id, counts = None, {"accepted": 0, "rejected": 0, "unchanged": 0}
-        if allowed:
-            raw = records_table([records[i] for i in allowed], lines=[i + 1 for i in allowed])
-            try:
-                res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received)
-            except ErsattningError as exc:
-                raise ApiError(409, "no_master_data", str(exc)) from None
-            batch_id = res.batch_id
-            st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [batch_id, who.token_id, who.clinic_id]).fetchall()
-            errs: dict[int, list[RecordError]] = {}
-            e = res.errors
-            for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
-                                                  e["message"].to_pylist()):
-                errs.setdefault(line, []).append(RecordError(code=code, field=field, message=message))
-            for pos, i in enumerate(allowed):
-                status = str(res.row_status[pos])
-                counts[status] += 1
-                results[i] = RecordResult(index=i, kombika=records[i].get("kombika"), contact_id=records[i].get("contact_id"),
-                                          status=status, errors=errs.get(i + 1, []))
-    counts["rejected"] += len(records) - len(allowed)
-    return IntakeOut(batch_id=batch_id, received_at=received.isoformat(), rows=len(records), results=results, **counts)
+        try:
+            res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received,
+                               sender_clinic=None if who.admin else who.clinic_id)
+        except ErsattningError as exc:
+            raise ApiError(409, "no_master_data", str(exc)) from None
+        st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [res.batch_id, who.token_id, who.clinic_id]).fetchall()
+    errs: dict[int, list[RecordError]] = {}
+    e = res.errors
+    for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
+                                          e["message"].to_pylist()):
+        errs.setdefault(line, []).append(RecordError(code=code, field=field, message=message))
+    # The key as posted, person numbers hidden (the sender's own text, but never echoed with one).
+    kombika, contact_id = (shown(raw[c].combine_chunks(), 200).to_pylist() for c in ("kombika", "contact_id"))
+    results = [RecordResult(index=i, kombika=kombika[i], contact_id=contact_id[i], status=str(res.row_status[i]),
+                            errors=errs.get(i + 1, [])) for i in range(len(records))]
+    return IntakeOut(batch_id=res.batch_id, received_at=received.isoformat(), rows=res.rows, results=results,
+                     accepted=res.accepted, rejected=res.rejected, unchanged=res.unchanged)
 
 
 @api.get("/errors", tags=["intake"], summary="Rejected contacts to fix, with what to do (newest first)")
@@ -437,23 +576,32 @@ def get_contact_trace(request: Request, who: Who, kombika: Annotated[str, PathPa
                       contact_id: Annotated[str, PathParam(min_length=1, max_length=200)]):
     st = state(request)
     with st.lock:
-        found = trace_contact(st.engine, st.book, kombika, contact_id)
-        if found is None or not may_see_contact(st, who, found):
+        found = visible_trace(st, who, trace_contact(st.engine, st.book, kombika, contact_id))
+        if found is None:
             raise not_found(f"no contact {kombika}:{contact_id}")
         return found
 
 
-def may_see_contact(st: State, who: Principal, found: dict) -> bool:
-    """The reporting clinic, every clinic billed for it, and the clinic that sent a rejected version."""
-    if who.admin or who.clinic_id in found["clinics"]:
-        return True
+def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
+    """What of a contact's trace this principal may see (None: nothing, a 404).
+
+    The administrator sees all; a clinic sees a contact on its own kombika or one it is billed
+    for (`clinics`: the kombika's clinic and every payee). Sending a row, even one that was
+    rejected, on another clinic's kombika gives no right to anything. On a kombika no clinic owns
+    (unknown to the register) a clinic sees the trace only when it sent every row of it itself
+    (its own rejected rows, to fix them; they are also on its list of errors).
+    """
+    if found is None or who.admin or who.clinic_id in found["clinics"]:
+        return found
+    if found["clinic_id"] is not None:
+        return None
     batches = {r["batch_id"] for r in found["received"]} | {r["batch_id"] for r in found["rejections"]}
     if not batches:
-        return False
+        return None
     marks = ", ".join("?" * len(batches))
-    sent = st.con.execute(f"SELECT count(*) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
-                          [who.clinic_id, *batches]).fetchall()[0][0]
-    return bool(sent)
+    own = st.con.execute(f"SELECT count(DISTINCT batch_id) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
+                         [who.clinic_id, *batches]).fetchall()[0][0]
+    return found if own == len(batches) else None
 
 
 @api.get("/capitation/{clinic_id}/{month}", tags=["follow-up"], summary="Capitation breakdown of a clinic's month")
@@ -483,7 +631,8 @@ def get_totals(request: Request, who: Admin, month: Month):
                 "total_ore": sum(c["amount_ore"] for c in comps)}
 
 
-@api.post("/admin/months/{month}/run", tags=["admin"], summary="Compute a month as a draft, or issue it")
+@api.post("/admin/months/{month}/run", tags=["admin"], summary="Compute a month as a draft, or issue it",
+          responses=JSON_BODY_ERRORS)
 def post_run(request: Request, who: Admin, month: Month, body: RunIn | None = None):
     st = state(request)
     return run_month(st, who, month, bool(body and body.issue))
@@ -562,7 +711,8 @@ def get_manual_lines(request: Request, who: Admin, month: Annotated[str | None, 
     return {"manual_lines": [{k: queries._plain(v) for k, v in r.items()} for r in table.to_pylist()]}
 
 
-@api.post("/admin/manual-lines", tags=["admin"], summary="Add a manual line (collaboration, geographic coordination, …)")
+@api.post("/admin/manual-lines", tags=["admin"], summary="Add a manual line (collaboration, geographic coordination, …)",
+          responses=JSON_BODY_ERRORS)
 def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
     return add_manual_line(state(request), who, body.model_dump())
 
@@ -570,6 +720,9 @@ def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
 def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
     if fields["kind"] not in MANUAL_COMPONENTS:
         raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_COMPONENTS)}")
+    amount = fields["amount_ore"]
+    if type(amount) is not int or abs(amount) > MAX_MANUAL_ORE:
+        raise ApiError(422, "bad_amount", f"amount_ore must be a whole number of öre within ±{MAX_MANUAL_ORE}")
     with st.lock:
         if not queries.clinic_exists(st.con, fields["clinic_id"]):
             raise not_found(f"no clinic {fields['clinic_id']!r}")

@@ -1,25 +1,35 @@
 """The web app (server-rendered, Swedish labels): sign in with a token; a clinic's statement with
 a chart, drill-down line → rows → contact trace, rejected contacts, ACG follow-up; the
-administrator's load, run, issue, region totals and manual lines."""
+administrator's load, run, issue, region totals and manual lines.
+
+Signing in starts a server-side session (web_sessions): the cookie holds its random id, never the
+token. Every POST must come from this site (Origin, else Referer) and carry the session's CSRF
+secret in the form field `csrf`."""
 
 from __future__ import annotations
 
+import hmac
+import re
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ersattning.api import charts, queries
 from ersattning.api.app import (
-    COOKIE, MONTH, ApiError, Principal, State, add_manual_line, load_inputs, may_see_contact, not_found,
-    principal_or_none, run_month, state, visible_clinic,
+    MAX_MANUAL_ORE, MONTH, ApiError, Principal, State, add_manual_line, load_inputs, not_found, run_month, state,
+    visible_clinic, visible_trace,
 )
+from ersattning.api.tokens import Session, end_session, find_session, lookup, set_flash, start_session
 from ersattning.money import sek_text
-from ersattning.statements import COMPONENT_LABELS_SV
+from ersattning.statements import COMPONENT_LABELS_SV, MANUAL_COMPONENTS
 from ersattning.trace import trace_contact, trace_line
+
+SESSION_COOKIE = "ersattning_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["sek"] = lambda ore: "" if ore is None else sek_text(ore)
@@ -30,21 +40,69 @@ GROUP_LABELS = {"fixed": "Fast ersättning", "variable": "Rörlig ersättning", 
                 "adjustment": "Justeringar", "total": "Totalt"}
 STATUS_LABELS = {"draft": "utkast", "issued": "fastställd", None: "ej beräknad", "accepted": "godkänd",
                  "rejected": "avvisad", "cancelled": "makulerad", "unchanged": "oförändrad"}
-templates.env.globals.update(GROUP_LABELS=GROUP_LABELS, STATUS_LABELS=STATUS_LABELS)
+templates.env.globals.update(GROUP_LABELS=GROUP_LABELS, STATUS_LABELS=STATUS_LABELS, MANUAL_KINDS=MANUAL_COMPONENTS)
 
-web = APIRouter(include_in_schema=False)
+
+
+def web_session(request: Request) -> Session | None:
+    """The live session of the request's cookie (looked up once per request), or None."""
+    if not hasattr(request.state, "web_session"):
+        st = state(request)
+        with st.lock:
+            request.state.web_session = find_session(st.con, request.cookies.get(SESSION_COOKIE))
+    return request.state.web_session
+
+
+def _own_origin(request: Request) -> str:
+    # The scheme as uvicorn sees it (X-Forwarded-Proto only from the proxies it trusts), the Host sent.
+    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+
+
+def same_origin(request: Request) -> bool:
+    """The request comes from a page of this server: its Origin, or its Referer when a browser sent
+    no Origin, is this server's origin. Neither header: refused (every browser sends one on a POST)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if not referer:
+            return False
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    return origin.lower() == _own_origin(request)
+
+
+async def guard(request: Request) -> None:
+    """Every state-changing request to the web app: from this site, and (signed in) with the session's
+    CSRF secret. Without a session the route only sends the browser to the sign-in page."""
+    if request.method in SAFE_METHODS:
+        return
+    if not same_origin(request):
+        raise ApiError(403, "forbidden", "Begäran kom inte från den här webbplatsen och avvisades.")
+    session = web_session(request)
+    if session is None or request.url.path == "/logga-in":
+        return
+    form = await request.form()
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise ApiError(403, "forbidden", "Formuläret saknar en giltig säkerhetskod: ladda om sidan och försök igen.")
+
+
+web = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def _render(request: Request, name: str, who: Principal | None, status_code: int = 200, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code)
+    session = web_session(request)
+    return templates.TemplateResponse(request, name, {"who": who, "csrf": session.csrf if session else "", **context},
+                                      status_code=status_code)
 
 
 def html_error(request: Request, status: int, message: str) -> HTMLResponse:
-    return _render(request, "error.html", principal_or_none(request), status_code=status, status=status, message=message)
+    return _render(request, "error.html", _signed_in(request), status_code=status, status=status, message=message)
 
 
 def _signed_in(request: Request) -> Principal | None:
-    return principal_or_none(request)
+    session = web_session(request)
+    return session.principal if session else None
 
 
 def _to_login() -> RedirectResponse:
@@ -84,24 +142,37 @@ def login_page(request: Request):
     return _render(request, "login.html", None, message=None)
 
 
+def _cookie_flags(request: Request) -> dict:
+    # Secure when the browser reached us over HTTPS (directly, or through a proxy uvicorn trusts).
+    return {"httponly": True, "samesite": "strict", "secure": request.url.scheme == "https", "path": "/"}
+
+
 @web.post("/logga-in", response_class=HTMLResponse)
 def login(request: Request, token: Annotated[str, Form(max_length=300)]):
-    from ersattning.api.tokens import lookup
-
     st = state(request)
     with st.lock:
         who = lookup(st.con, token.strip())
+        if who is not None:
+            old = web_session(request)
+            if old is not None:  # a new id at every sign-in: a planted cookie never becomes a session
+                end_session(st.con, old.key)
+            session_id, _ = start_session(st.con, who, st.session_hours)
     if who is None:
         return _render(request, "login.html", None, status_code=401, message="Okänd nyckel: kontrollera och försök igen.")
     response = RedirectResponse("/admin" if who.admin else "/manad", status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=8 * 3600)
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(st.session_hours * 3600), **_cookie_flags(request))
     return response
 
 
 @web.post("/logga-ut")
-def logout():
+def logout(request: Request):
+    session = web_session(request)
+    if session is not None:
+        st = state(request)
+        with st.lock:
+            end_session(st.con, session.key)
     response = _to_login()
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(SESSION_COOKIE, **_cookie_flags(request))
     return response
 
 
@@ -157,8 +228,8 @@ def contact_page(request: Request, kombika: str, contact_id: str):
         return _to_login()
     st = state(request)
     with st.lock:
-        found = trace_contact(st.engine, st.book, kombika, contact_id)
-        if found is None or not may_see_contact(st, who, found):
+        found = visible_trace(st, who, trace_contact(st.engine, st.book, kombika, contact_id))
+        if found is None:
             raise not_found(f"ingen kontakt {kombika}:{contact_id}")
     return _render(request, "contact.html", who, t=found)
 
@@ -202,10 +273,15 @@ def _admin(request: Request) -> Principal | RedirectResponse:
 
 
 @web.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)] = None, message: str | None = None):
+def admin_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)] = None):
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
+    return _admin_view(request, who, month, message=_take_flash(request))
+
+
+def _admin_view(request: Request, who: Principal, month: str | None, message: str | None = None,
+                error: str | None = None, status_code: int = 200) -> HTMLResponse:
     st = state(request)
     month = _pick_month(st, month)
     with st.lock:
@@ -215,9 +291,26 @@ def admin_page(request: Request, month: Annotated[str | None, Query(pattern=MONT
         status = queries.month_status(st.con, month) if month else None
         manual = _manual(st, month)
     chart = charts.components_chart(comps, f"Regionen {month}: ersättning per komponent") if comps else ""
-    return _render(request, "admin.html", who, month=month, months=_months(st), components=comps,
-                   total=sum(c["amount_ore"] for c in comps), statements=statements, clinics=clinics, status=status,
-                   chart=chart, message=message, manual=manual)
+    return _render(request, "admin.html", who, status_code=status_code, month=month, months=_months(st),
+                   components=comps, total=sum(c["amount_ore"] for c in comps), statements=statements, clinics=clinics,
+                   status=status, chart=chart, message=message, error=error, manual=manual)
+
+
+def _flash(request: Request, text: str) -> None:
+    """A message for the session's next page: only text the server wrote, never one from a URL."""
+    st = state(request)
+    with st.lock:
+        set_flash(st.con, web_session(request).key, text)
+
+
+def _take_flash(request: Request) -> str | None:
+    session = web_session(request)
+    if session is None or session.flash is None:
+        return None
+    st = state(request)
+    with st.lock:
+        set_flash(st.con, session.key, None)
+    return session.flash
 
 
 def _manual(st: State, month: str | None) -> list[dict] | None:
@@ -234,8 +327,8 @@ def admin_run(request: Request, month: Annotated[str, Form(pattern=MONTH)], acti
     if isinstance(who, RedirectResponse):
         return who
     out = run_month(state(request), who, month, issue=(action == "issue"))
-    text = f"{month}: {STATUS_LABELS.get(out['status'], out['status'])}" + ("" if out["changed"] else " (oförändrad)")
-    return RedirectResponse(f"/admin?month={month}&message={quote(text)}", status_code=303)
+    _flash(request, f"{month}: {STATUS_LABELS.get(out['status'], out['status'])}" + ("" if out["changed"] else " (oförändrad)"))
+    return RedirectResponse(f"/admin?month={month}", status_code=303)
 
 
 @web.post("/admin/inlasning")
@@ -246,25 +339,48 @@ def admin_load(request: Request, files: Annotated[list[UploadFile], File()]):
     out = load_inputs(state(request), files)
     if not isinstance(out, dict):
         return html_error(request, 422, "Indatafilerna har fel; inget lästes in. Kör `ersattning load` för en fellista.")
-    text = "Inläst: " + ", ".join(f"{k} {v}" for k, v in out["loaded"].items())
-    return RedirectResponse(f"/admin?message={quote(text)}", status_code=303)
+    _flash(request, "Inläst: " + ", ".join(f"{k} {v}" for k, v in out["loaded"].items()))
+    return RedirectResponse("/admin", status_code=303)
+
+
+# Kronor as people write them: 12500, -300,50, 1 250 000.00 (space, no-break or narrow no-break
+# space between thousands); at most two decimals; no exponent, inf or nan; ASCII digits only.
+_SEK = re.compile(r"[+-]?(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+)(?:[.,][0-9]{1,2})?")
+_AMOUNT_HELP = "beloppet ska vara kronor med högst två decimaler, t.ex. 12500, -300,50 eller 1 250 000"
+
+
+def parse_sek(text: str) -> int:
+    """A form's amount in kronor as öre, exactly; ValueError (with a Swedish message) if it is not one."""
+    text = text.strip()
+    if not _SEK.fullmatch(text):
+        raise ValueError(f"Ogiltigt belopp: {_AMOUNT_HELP}.")
+    sign = -1 if text.startswith("-") else 1
+    whole, _, decimals = re.sub(r"[ \u00a0\u202f+-]", "", text).replace(",", ".").partition(".")
+    ore = sign * (int(whole) * 100 + int(decimals.ljust(2, "0")))
+    if abs(ore) > MAX_MANUAL_ORE:
+        raise ValueError(f"Beloppet är för stort: högst {sek_text(MAX_MANUAL_ORE)} kronor åt något håll.")
+    return ore
+
+
+_MANUAL_ERRORS_SV = {"bad_kind": "Okänt slag av manuell rad.", "not_found": "Okänd mottagning."}
 
 
 @web.post("/admin/manuell-rad")
 def admin_manual(request: Request, clinic_id: Annotated[str, Form(max_length=64)], month: Annotated[str, Form(pattern=MONTH)],
-                 kind: Annotated[str, Form(max_length=40)], amount_sek: Annotated[str, Form(max_length=30)],
-                 reason: Annotated[str, Form(max_length=500)], reference: Annotated[str, Form(max_length=200)] = ""):
-    from decimal import Decimal, InvalidOperation
-
-    from ersattning.money import to_ore
-
+                 kind: Annotated[str, Form(max_length=40)], reason: Annotated[str, Form(max_length=500)],
+                 amount_sek: Annotated[str, Form(max_length=60)] = "", reference: Annotated[str, Form(max_length=200)] = ""):
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
     try:
-        amount = to_ore(Decimal(amount_sek.replace(" ", "").replace(",", ".")))
-    except (InvalidOperation, ValueError):
-        raise ApiError(422, "bad_amount", "beloppet ska vara kronor, t.ex. 12500 eller -300,50") from None
-    add_manual_line(state(request), who, {"clinic_id": clinic_id, "month": month, "kind": kind, "amount_ore": amount,
-                                          "reason": reason, "reference": reference})
-    return RedirectResponse(f"/admin?month={month}&message={quote('Manuell rad tillagd')}", status_code=303)
+        amount = parse_sek(amount_sek)
+    except ValueError as exc:
+        return _admin_view(request, who, month, error=str(exc), status_code=422)
+    try:
+        add_manual_line(state(request), who, {"clinic_id": clinic_id, "month": month, "kind": kind, "amount_ore": amount,
+                                              "reason": reason, "reference": reference})
+    except ApiError as exc:
+        text = _MANUAL_ERRORS_SV.get(exc.code, f"Raden avvisades: {exc.message}")
+        return _admin_view(request, who, month, error=text, status_code=exc.status)
+    _flash(request, "Manuell rad tillagd")
+    return RedirectResponse(f"/admin?month={month}", status_code=303)

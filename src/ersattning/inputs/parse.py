@@ -1,5 +1,6 @@
 """Vectorised parsing shared by the input files and the contact register: boolean masks as
-numpy, parse-each-distinct-value-once, ISO dates, and person-id problems with their reasons."""
+numpy, parse-each-distinct-value-once, ISO dates, person-id problems with their reasons, and the
+one way a value is shown in a message (person numbers hidden, invisible characters made visible)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ ID_REASONS = pa.array([
     " must start with the century 19 or 20",
     " has a date of birth that is not a calendar date (day + 60 for a samordningsnummer)",
     " has a wrong check digit (Luhn)",
+    " has the serial number 000, which is never given",
 ], pa.string())
 
 
@@ -73,6 +75,44 @@ def person_id_problems(ids: pa.Array) -> tuple[np.ndarray, tuple]:
             century = d[:, 0] * 10 + d[:, 1]
             day = d[:, 6] * 10 + d[:, 7]
             date_ok = calendar_ok(century * 100 + d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5], np.where(day > 60, day - 60, day))
-            r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, 4))
+            serial_zero = (d[:, 8:11] == 0).all(axis=1)
+            r[t] = np.where(~np.isin(century, (19, 20)), 2, np.where(~date_ok, 3, np.where(serial_zero, 5, 4)))
         reason[idx] = r
     return invalid, (reason, ID_REASONS)
+
+
+# Characters that are never part of a code: C0 and C1 controls, zero-width and direction marks,
+# bidi embeddings, overrides and isolates, and the byte-order mark (they hide or reorder text).
+INVISIBLE = r"[\x{0000}-\x{001F}\x{007F}-\x{009F}\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{FEFF}]"
+# Anything that looks like a person number: 10 or more digits in a row, or YYMMDD / YYYYMMDD,
+# a separator (-, + or a space) and four digits, anywhere in the value.
+PERSON_NUMBER_LIKE = r"[0-9]{6}(?:[0-9]{2})?[-+ ][0-9]{4}|[0-9]{10,}"
+HIDDEN_PERSON_NUMBER = "[personnummer]"
+
+
+def plain_ascii(values: pa.Array, lowest: int = 0x20) -> bool:
+    """Whether every byte of the text values is ASCII from `lowest` (0x20: no control
+    character; 0x21: no space either) up to 0x7E: then no value has an invisible character
+    and no regex need look at them (the common case, on the raw bytes at once)."""
+    if len(values) == 0 or values.null_count == len(values):
+        return True
+    _, offsets, data = values.buffers()
+    if data is None:
+        return True
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    bounds = np.frombuffer(offsets, offset_type)[values.offset:values.offset + len(values) + 1]
+    b = np.frombuffer(data, np.uint8)[bounds[0]:bounds[-1]]
+    return not ((b < lowest) | (b > 0x7E)).any()
+
+
+def hide_person_numbers(values: pa.Array) -> pa.Array:
+    """Every person-number-like run replaced by a placeholder (a value echoed in a message
+    must never repeat a person number, whatever field it was put in)."""
+    return pc.replace_substring_regex(values, PERSON_NUMBER_LIKE, HIDDEN_PERSON_NUMBER)
+
+
+def shown(values: pa.Array, width: int = 40) -> pa.Array:
+    """A value as a message may echo it: person numbers hidden, invisible characters as U+FFFD,
+    cut to `width` characters (after hiding, so a cut never leaves part of a number)."""
+    values = values.cast(pa.string())
+    return pc.utf8_slice_codeunits(hide_person_numbers(pc.replace_substring_regex(values, INVISIBLE, "\ufffd")), 0, width)

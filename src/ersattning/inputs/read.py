@@ -77,6 +77,10 @@ def _read_csv(path: Path, contract: Contract, out: RawInput) -> pa.Table | None:
     if not data.strip():
         out.error(file, "unreadable", "the file is empty: it needs at least the header line")
         return None
+    if not data.endswith(b"\n"):
+        # The last line is a line without its newline: a header-only file then reads as no rows
+        # (as with the newline), and a cut last line is checked like any other line.
+        data += b"\n"
     header = _header(data)
     if header is None:
         out.error(file, "unreadable", "the header line is not UTF-8 text", line=1)
@@ -164,8 +168,8 @@ def _report_unparsable(data: bytes, file: str, message: str, ragged: list, out: 
     if ragged:
         first: dict = {}
 
-        def stop_at_first(row):
-            first.update(line=row.number, expected=row.expected_columns, actual=row.actual_columns)
+        def stop_at_first(row):  # row.number counts records (header = 1), not lines
+            first.update(number=row.number, expected=row.expected_columns, actual=row.actual_columns)
             return "error"
 
         try:
@@ -178,9 +182,12 @@ def _report_unparsable(data: bytes, file: str, message: str, ragged: list, out: 
         except pa.ArrowException:
             pass
         if first:
+            starts = _record_starts(data)
+            first["line"] = int(starts[first["number"] - 1]) if first["number"] <= len(starts) else first["number"]
             more = len(ragged) - 1
             tail = "" if more <= 0 else f" ({'over ' if len(ragged) > _MAX_RAGGED else ''}{more} more such lines)"
-            out.error(file, "unreadable", f"this line has {first['actual']} fields where the header has {first['expected']}{tail}", line=first["line"])
+            fields = "1 field" if first["actual"] == 1 else f"{first['actual']} fields"
+            out.error(file, "unreadable", f"this line has {fields} where the header has {first['expected']}{tail}", line=first["line"])
             return
     # Anything else: keep pyarrow's diagnosis but cut off the row text it may quote.
     text = re.sub(r"(got \d+)\s*:.*", r"\1", message.splitlines()[0] if message else "").strip()
@@ -189,8 +196,16 @@ def _report_unparsable(data: bytes, file: str, message: str, ragged: list, out: 
 
 def _record_lines(data: bytes, n_rows: int) -> np.ndarray:
     """The line each record starts on, as a person sees it in an editor, when the file has
-    blank lines (which pyarrow skips) or quoted line breaks. A newline after an odd number
-    of quotes is inside a value and continues the record."""
+    blank lines (which pyarrow skips) or quoted line breaks."""
+    starts = _record_starts(data)
+    if len(starts) != n_rows + 1:  # a quote inside an unquoted value fooled the count
+        return np.arange(2, n_rows + 2, dtype=np.int64)
+    return starts[1:].astype(np.int64)
+
+
+def _record_starts(data: bytes) -> np.ndarray:
+    """1-based line of every record, the header first; blank lines are no record, and a
+    newline after an odd number of quotes is inside a value and continues the record."""
     buf = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(buf == 10)
     if data[-1:] != b"\n":
@@ -202,10 +217,7 @@ def _record_lines(data: bytes, n_rows: int) -> np.ndarray:
     if b'"' in data:
         inside = np.searchsorted(np.flatnonzero(buf == 34), ends) % 2 == 1
         record_start[1:] = ~inside[:-1]
-    starts = np.flatnonzero(record_start & ~empty) + 1  # 1-based; the first is the header
-    if len(starts) != n_rows + 1:  # a quote inside an unquoted value fooled the count
-        return np.arange(2, n_rows + 2, dtype=np.int64)
-    return starts[1:].astype(np.int64)
+    return (np.flatnonzero(record_start & ~empty) + 1).astype(np.int64)
 
 
 # --- Parquet ---------------------------------------------------------------------------------

@@ -41,12 +41,14 @@ def make_contacts(n: int, kombika: pa.Table, clinics: pa.Table, until: dt.date, 
     days = start[k] + (rng.random(n) * (end[k] - start[k] + 1)).astype(np.int64)
     dates = (epoch + days).astype("datetime64[D]")
     births = epoch + rng.integers(-25000, int(days.min()) - 1, n).astype("timedelta64[D]")
-    persons = make_personnummer(births, rng.integers(0, 1000, n))
+    persons = make_personnummer(births, rng.integers(1, 1000, n))
     n_diag = rng.integers(0, 4, n)
     diagnoses = _joined(rng, _DIAGNOSES, n_diag)
     actions = _joined(rng, _ACTIONS, rng.integers(0, 3, n))
     seconds = rng.integers(8 * 3600, 20 * 3600, n)
     reported = (dates.astype("datetime64[s]") + seconds.astype("timedelta64[s]") + np.timedelta64(86400, "s"))
+    # never after the start of `until` (a reported_at in the future is refused; `until` is often today)
+    reported = np.minimum(reported, np.datetime64(until, "D").astype("datetime64[s]"))
     return pa.table({
         "contact_id": pc.binary_join_element_wise("C", pa.array(np.arange(n).astype(str)), ""),
         "kombika": kombika["kombika"].take(pa.array(k)),

@@ -104,17 +104,23 @@ def intake(engine_or_con, path: Path | str, received_at: dt.datetime | None = No
     return intake_table(engine_or_con, raw, path.name, received_at)
 
 
-def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.datetime | None = None) -> IntakeResult:
+def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.datetime | None = None,
+                 sender_clinic: str | None = None) -> IntakeResult:
     """Take in one batch already read as text (the contract's columns and `source_line`), with
     exactly the checks and idempotency of a file's intake: the HTTP API's path. The result's
-    `row_status` says, per row, what became of it."""
+    `row_status` says, per row, what became of it.
+
+    `sender_clinic`: the clinic whose token sent the batch. Its rows may be on its own kombika
+    only (another clinic's is `other_clinic_kombika`, stored with the other rejections); None
+    (the region's file intake, an administrator) checks no ownership."""
     con = _duckdb(engine_or_con)
     received_at = _local_naive(received_at or dt.datetime.now())
     _require_master_data(con)
     ensure_log(con)
     run(con, "BEGIN TRANSACTION")
     try:
-        checked = check_contacts(con, raw, source, received_at.date(), log="contact_events")
+        checked = check_contacts(con, raw, source, received_at.date(), log="contact_events", received_at=received_at,
+                                 sender_clinic=sender_clinic)
         try:
             (batch_id,), = run(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM contact_batches")
             accepted, inserted = _insert_events(con, checked, batch_id, received_at, source)

@@ -91,6 +91,11 @@ def _read_jsonl(path: Path) -> tuple[pa.Table | None, list[dict]]:
             f"SELECT * FROM read_json(?, format = 'newline_delimited', columns = {{{columns}}})", params=[str(path)]
         ).to_arrow_table()
     except duckdb.Error as exc:
+        line, more, why = _first_bad_json_line(data)
+        if line is not None:
+            tail = f" ({more} more such lines)" if more else ""
+            return None, [_unreadable(source, f"this line {why}{tail}: the file cannot be read as JSON Lines, "
+                                              "one object per line", line=line)]
         return None, [_unreadable(source, "the file cannot be read as JSON Lines, one object per line ("
                                   + _json_reason(str(exc)) + ")")]
     finally:
@@ -111,6 +116,36 @@ def _json_reason(message: str) -> str:
     first = re.sub(r"\s*at byte \d+ in line \d+", "", first)  # DuckDB's line count there is not the file's
     first = re.sub(r"\s*Try .*$", "", first)  # DuckDB's hint about its own options
     return first.strip()[:200] or "parse error"
+
+
+def _first_bad_json_line(data: bytes) -> tuple[int | None, int, str]:
+    """(1-based number of the first non-blank line that is not one JSON object, how many more
+    such lines, what is wrong), every line checked at once by DuckDB; (None, 0, "") when no
+    line is to blame. The line's text is never quoted: it is personal data."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1, 0, "is not UTF-8 text"
+    buf = np.frombuffer(data, np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1))
+    if starts[-1] == len(buf):
+        starts = starts[:-1]
+    offsets = pa.array(np.append(starts, len(buf)).astype(np.int64), pa.int64())
+    lines = pa.LargeStringArray.from_buffers(len(starts), offsets.buffers()[1], pa.py_buffer(data))
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO 2").fetchall()
+        con.register("_lines", pa.table({"text": lines, "line": pa.array(np.arange(1, len(starts) + 1), pa.int64())}))
+        bad = con.sql("""
+            SELECT line FROM _lines
+            WHERE trim(text, ' ' || chr(9) || chr(10) || chr(13)) <> ''
+              AND coalesce(CASE WHEN json_valid(text) THEN json_type(text) END, '') <> 'OBJECT'
+            ORDER BY line""").fetchnumpy()["line"]
+    except duckdb.Error:
+        return None, 0, ""
+    finally:
+        con.close()
+    return (int(bad[0]), len(bad) - 1, "is not one JSON object") if len(bad) else (None, 0, "")
 
 
 def _non_blank_lines(data: bytes) -> np.ndarray:

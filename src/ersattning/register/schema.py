@@ -72,14 +72,21 @@ CONTACT_ERROR_CODES: dict[str, str] = {
     "bad_date": "The contact date is not an ISO date YYYY-MM-DD that exists in the calendar: correct it and report again.",
     "future_date": "The contact date is after the day the file was received: a contact is reported after it took "
                    "place; correct the date or report the contact once it has happened.",
+    "bad_code": "A value holds characters no code has: kombika and contact_id must be printable ASCII (letters, digits "
+                "and signs) exactly as given, without spaces before, after or inside them; no value may hold a "
+                "control or invisible character (NUL, a zero-width space, a direction mark, a byte-order mark): "
+                "correct the value in the PAS (the register never repairs a key: it could be another contact's).",
+    "other_clinic_kombika": "The kombika belongs to another clinic (or reads as one: other case, spaces, full-width "
+                            "digits): a clinic reports only on its own kombika; report on your clinic's kombika (a "
+                            "subcontractor on its own). Nothing of the other clinic's was changed.",
     "unknown_kombika": "The kombika is not one of the region's reporting units: report on the kombika assigned to "
                        "the assignment (a subcontractor on its own kombika), or ask the region to register it.",
     "inactive_kombika": "The kombika exists but was not valid on the contact date: report on the kombika valid "
                         "that day, or correct the date.",
     "before_clinic_opened": "The contact date is before the kombika's clinic opened or after it closed: correct "
                             "the date or the kombika.",
-    "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits YYYYMMDDNNNC, calendar date, Luhn "
-                     "check digit) or reservnummer (99 + 10 characters): correct the patient's identity in the PAS.",
+    "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits YYYYMMDDNNNC, calendar date, serial "
+                     "NNN not 000, Luhn check digit) or reservnummer (99 + 10 characters): correct the patient's identity in the PAS.",
     "bad_contact_type": "Not a contact type of the contract (clinic_visit, home_visit, home_care_visit, video, phone, "
                         "team_visit, group_team_visit, group_visit): correct it.",
     "bad_profession": "Not a profession of the contract (doctor, nurse, assistant_nurse, psychologist, "
@@ -90,8 +97,9 @@ CONTACT_ERROR_CODES: dict[str, str] = {
     "bad_action": "An action is not shaped like a KVÅ code (two letters and three digits such as UX007 or XV016, "
                   "or three letters and two digits; several separated by ';'): correct the code.",
     "bad_record_type": "record_type must be report, cancel or empty (= report): correct it.",
-    "bad_reported_at": "reported_at is not a timestamp YYYY-MM-DDTHH:MM:SS that exists in the calendar: correct it "
-                       "or leave it empty (then the time the file was received is used).",
+    "bad_reported_at": "reported_at is not a timestamp YYYY-MM-DDTHH:MM:SS that exists in the calendar, or it is in "
+                       "the future (more than 5 minutes after the file was received): correct it or leave it empty "
+                       "(then the time the file was received is used).",
     "cancel_unknown": "A cancel of a contact (kombika, contact_id) that was never reported, neither before nor in the "
                       "same file: check the kombika and contact_id; nothing needs cancelling if it was never reported.",
     "conflicting_duplicate": "The same contact (kombika, contact_id) appears more than once in the file, with different "

@@ -1,5 +1,7 @@
 """Checks a batch of contact rows on whole columns (pyarrow.compute, numpy; DuckDB SQL over the
-Arrow batch for kombika, clinic dates, repeated keys and cancels): one error row per problem."""
+Arrow batch for kombika, clinic dates, repeated keys and cancels): one error row per problem.
+The values checked are the values stored: ids are refused, never repaired, and the sender's
+right to a kombika is checked here, on the same value."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import pyarrow.compute as pc
 
 from ersattning.inputs.schema import SOURCE_LINE
 from ersattning.ids import classify
-from ersattning.inputs.parse import dictionary_parse, mask_np, parse_dates, person_id_problems
+from ersattning.inputs.parse import (
+    INVISIBLE, dictionary_parse, hide_person_numbers, mask_np, parse_dates, person_id_problems, plain_ascii, shown,
+)
 from ersattning.register.schema import (
     CANCEL, CONTACT_TYPES, CONTACTS, CONTENT, ERRORS_SCHEMA, KEY, PROFESSIONS, RECORD_TYPES, REPORT, REQUIRED_ON_REPORT,
 )
@@ -25,6 +29,13 @@ _ICD10 = r"[A-Z][0-9]{2}(\.?[0-9A-Z]{1,5})?"
 _KVA = r"([A-Z]{2}[0-9]{3}|[A-Z]{3}[0-9]{2})"
 _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?)?$"
 _FIELD_ORDER = {name: i for i, name in enumerate(CONTACTS.column_names)}
+# The key: stored as given, so refused unless it is printable ASCII without any space (a
+# repaired key could be another clinic's, or a look-alike of one).
+_ID_FIELDS = ("kombika", "contact_id")
+_PRINTABLE_ASCII = r"^[\x21-\x7E]+$"
+# What a reader would not see in a kombika: any Unicode space, control or format character.
+_UNSEEN = r"[\p{Z}\p{Cc}\p{Cf}\s]+"
+FUTURE_SLACK = dt.timedelta(minutes=5)  # a PAS clock a little ahead of ours is not an error
 
 # The content of a contact, hashed: equal content = equal hash, on every run and every version
 # (md5 is stable; DuckDB's hash() is not). Empty is null after cleaning, so '' marks null
@@ -68,20 +79,37 @@ class Checked:
 
 
 def check_contacts(con: duckdb.DuckDBPyConnection, raw: pa.Table, source: str, today: dt.date,
-                   log: str | None = None) -> Checked:
+                   log: str | None = None, received_at: dt.datetime | None = None,
+                   sender_clinic: str | None = None) -> Checked:
     """Check `raw` (text columns of the contract and `source_line`) against the master data in
     `con` (tables or views `kombika` and `clinics`) and, for cancels, the event table `log`.
+
+    `received_at` (default: the end of `today`) bounds reported_at. `sender_clinic` is the
+    clinic whose token sent the batch (None: the region's own file intake): a row on a kombika
+    of another clinic, or on anything that reads as one, is `other_clinic_kombika` and gets no
+    check that would tell the sender about that clinic's contacts.
 
     Only the few rows that share a key or cancel a contact go through row-to-row SQL; the
     bulk of a batch is checked column by column. The caller unregisters the view when done
     (`drop_checked`).
     """
     n = raw.num_rows
-    cols = {c: _clean(raw.column(c).combine_chunks() if c in raw.column_names else pa.nulls(n, pa.string()))
-            for c in CONTACTS.column_names}
+    given = {c: _text(raw.column(c).combine_chunks() if c in raw.column_names else pa.nulls(n, pa.string()))
+             for c in CONTACTS.column_names}
+    cols = {c: _clean(v) for c, v in given.items()}
     lines = raw.column(SOURCE_LINE).combine_chunks().cast(pa.int64())
     problems = _Problems(n)
-    typed = _check_values(cols, today, problems)
+    received_at = received_at or dt.datetime.combine(today, dt.time.max)
+    cols = _check_codes(given, cols, problems)
+    foreign = _other_clinics_kombika(con, given["kombika"], sender_clinic) if sender_clinic is not None else np.zeros(n, bool)
+    problems.add(foreign, "kombika", "other_clinic_kombika",
+                 "the kombika belongs to another clinic (it is not repeated here): report on your own clinic's "
+                 "kombika (a subcontractor on its own)")
+    if foreign.any():  # no kombika check on it: unknown, inactive or closed would describe the other clinic
+        cols["kombika"] = pc.if_else(pa.array(foreign), _NULL, cols["kombika"])
+        refused = cols.get("_kombika_refused")
+        cols["_kombika_refused"] = pa.array(foreign | (mask_np(refused) if refused is not None else False))
+    typed = _check_values(cols, today, received_at, problems)
     work = pa.table({"_row": pa.array(np.arange(n, dtype=np.int64)), "line": lines, **typed,
                      "_keep": pa.array(np.ones(n, bool))})
     checked = Checked(f"_gvr_batch_{uuid.uuid4().hex[:12]}", work, np.ones(n, bool),
@@ -114,7 +142,10 @@ def check_contacts(con: duckdb.DuckDBPyConnection, raw: pa.Table, source: str, t
     rows_kept = pc.is_in(repeated["_row"], value_set=pa.array(np.flatnonzero(keep), pa.int64()))
     checked.repeated = repeated.filter(rows_kept)
     checked.rejected = int(problems.bad.sum())
-    checked.errors = problems.table(source, lines, cols["kombika"], cols["contact_id"])
+    # The echo of the sender's key; none for a row on another clinic's kombika, so the error
+    # row names nothing of that clinic (its lists, traces and `fixed` marks never match it).
+    echoed = pc.if_else(pa.array(foreign), _NULL, given["kombika"]) if foreign.any() else given["kombika"]
+    checked.errors = problems.table(source, lines, echoed, given["contact_id"])
     return checked
 
 
@@ -133,16 +164,92 @@ def arrow(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
 
 # --- values, on whole columns ----------------------------------------------------------------
 
+def _text(values: pa.Array) -> pa.Array:
+    return values if values.type == pa.string() else values.cast(pa.string())
+
+
 def _clean(values: pa.Array) -> pa.Array:
-    """Surrounding whitespace dropped; empty (or whitespace only) = missing."""
-    if values.type != pa.string():
-        values = values.cast(pa.string())
+    """Surrounding whitespace dropped; empty (or whitespace only) = missing. Only the
+    tolerant fields keep the trimmed value: the key's values are refused when it changes them."""
     values = pc.utf8_trim_whitespace(values)
     empty = pc.equal(pc.binary_length(values), 0)
     return pc.if_else(empty, _NULL, values) if pc.any(empty).as_py() else values
 
 
-def _check_values(cols: dict[str, pa.Array], today: dt.date, problems: "_Problems") -> dict[str, pa.Array]:
+_CODE_RULE = "a code is printable ASCII (letters A-Z, digits and signs) without spaces"
+_CODE_REASONS = pa.array([
+    " contains a control or invisible character (such as NUL, a zero-width space, a direction mark or a "
+    "byte-order mark)",
+    " has spaces before, after or inside it: " + _CODE_RULE,
+    " has a character that is not ASCII (such as a letter from another alphabet or a full-width digit): " + _CODE_RULE,
+], pa.string())
+
+
+def _check_codes(given: dict[str, pa.Array], cols: dict[str, pa.Array], problems: "_Problems") -> dict[str, pa.Array]:
+    """`bad_code` for a key value (kombika, contact_id) that is not printable ASCII exactly as
+    given, and for a control or invisible character in any other value (after trimming its
+    surrounding whitespace). The refused values are left out of the later checks of their field
+    (a row whose value is missing still gets `missing_value`, below)."""
+    out = dict(cols)
+    for name in CONTACTS.column_names:
+        present = mask_np(cols[name].is_valid())
+        if not present.any():
+            continue
+        if name in _ID_FIELDS:
+            v = given[name]
+            if plain_ascii(v, 0x21):  # every byte printable ASCII: no value of the column can be refused
+                continue
+            bad = present & ~mask_np(pc.match_substring_regex(v, _PRINTABLE_ASCII))
+        else:
+            v = cols[name]
+            if plain_ascii(v, 0x20):
+                continue
+            bad = present & mask_np(pc.match_substring_regex(v, INVISIBLE))
+        if not bad.any():
+            continue
+        problems.add(bad, name, "bad_code", _code_reason(name, v))
+        out[name] = pc.if_else(pa.array(bad), _NULL, cols[name])
+        out[f"_{name}_refused"] = pa.array(bad)
+    return out
+
+
+def _code_reason(name: str, values: pa.Array):
+    def build(idx: np.ndarray) -> pa.Array:
+        sub = values.take(pa.array(idx, pa.int64()))
+        invisible = mask_np(pc.match_substring_regex(sub, INVISIBLE))
+        spaced = mask_np(pc.match_substring_regex(sub, r"[\s\p{Z}]"))
+        reason = np.where(invisible, 0, np.where(spaced, 1, 2))
+        return pc.binary_join_element_wise(name, _CODE_REASONS.take(pa.array(reason)), "")
+    return build
+
+
+def _canonical(values: pa.Array) -> pa.Array:
+    """What a kombika reads as: compatibility forms folded (full-width digits), every space,
+    control and format character removed, upper case."""
+    return pc.utf8_upper(pc.replace_substring_regex(pc.utf8_normalize(values, "NFKC"), _UNSEEN, ""))
+
+
+def _other_clinics_kombika(con: duckdb.DuckDBPyConnection, kombika: pa.Array, sender: str) -> np.ndarray:
+    """The rows whose kombika, as given, is not one of the sender's but reads as (or is) a
+    kombika of another clinic in the kombika table (any validity row)."""
+    present = mask_np(kombika.is_valid())
+    if not present.any():
+        return present
+    owners = arrow(con, "SELECT DISTINCT kombika, clinic_id FROM kombika")
+    mine = mask_np(pc.equal(owners["clinic_id"], sender))
+    others = owners["kombika"].filter(pa.array(~mine)).combine_chunks()
+    own = owners["kombika"].filter(pa.array(mine)).combine_chunks()
+    if not len(others):
+        return np.zeros(len(kombika), bool)
+    encoded = pc.dictionary_encode(kombika)  # a batch has few distinct kombika: fold each once
+    distinct = encoded.dictionary
+    foreign = pc.and_(pc.is_in(_canonical(distinct), value_set=_canonical(others)),
+                      pc.invert(pc.is_in(distinct, value_set=own)))
+    return present & mask_np(foreign.take(encoded.indices))
+
+
+def _check_values(cols: dict[str, pa.Array], today: dt.date, received_at: dt.datetime,
+                  problems: "_Problems") -> dict[str, pa.Array]:
     """Value checks; returns the typed columns (content of cancels left empty: a cancel
     carries only its key)."""
     rt = cols["record_type"]
@@ -155,6 +262,8 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, problems: "_Problem
     for name in REQUIRED_ON_REPORT:
         needed = np.ones_like(cancel) if name in KEY else report
         missing = needed & ~mask_np(cols[name].is_valid())
+        if f"_{name}_refused" in cols:  # given, but refused as bad_code: not missing
+            missing &= ~mask_np(cols[f"_{name}_refused"])
         what = f"{name} is required" + ("" if name in KEY else " on a report (it may be empty only on a cancel)")
         problems.add(missing, name, "missing_value", what)
 
@@ -182,6 +291,14 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, problems: "_Problem
     ra = cols["reported_at"]
     reported_at, wrong = _parse_timestamps(ra)
     problems.add(wrong, "reported_at", "bad_reported_at", _echo(ra, " is not a timestamp YYYY-MM-DDTHH:MM:SS that exists"))
+    # A version dated in the future would outrank every correction and cancel until then.
+    limit = received_at + FUTURE_SLACK
+    ahead = mask_np(pc.greater(reported_at, pa.scalar(limit, pa.timestamp("us"))))
+    problems.add(ahead, "reported_at", "bad_reported_at", _echo(
+        ra, f" is in the future: more than {FUTURE_SLACK.seconds // 60} minutes after the batch was received "
+            f"({received_at.replace(microsecond=0).isoformat()})"))
+    if ahead.any():
+        reported_at = pc.if_else(pa.array(ahead), pa.scalar(None, reported_at.type), reported_at)
 
     keep = pa.array(report)
 
@@ -231,8 +348,8 @@ def _first_bad_code(normal: pa.Array, pattern: str, what: str):
         parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
         bad = np.flatnonzero(~mask_np(pc.match_substring_regex(flat, f"^{pattern}$")))
         _, first = np.unique(parent[bad], return_index=True)  # parents ascend: first bad of each row
-        shown = pc.utf8_slice_codeunits(flat.take(pa.array(bad[first], pa.int64())), 0, _ECHO)
-        return pc.binary_join_element_wise("'", shown, f"' is not {what}", "")
+        echo = shown(flat.take(pa.array(bad[first], pa.int64())), _ECHO)
+        return pc.binary_join_element_wise("'", echo, f"' is not {what}", "")
     return build
 
 
@@ -251,8 +368,8 @@ def _parse_timestamps(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
 def _echo(values: pa.Array, tail: str):
     """Message "'value' tail" for the rows in error (built only for them)."""
     def build(idx: np.ndarray) -> pa.Array:
-        shown = pc.utf8_slice_codeunits(values.take(pa.array(idx, pa.int64())), 0, _ECHO)
-        return pc.binary_join_element_wise("'", shown, "'" + tail, "")
+        echo = shown(values.take(pa.array(idx, pa.int64())), _ECHO)
+        return pc.binary_join_element_wise("'", echo, "'" + tail, "")
     return build
 
 
@@ -272,7 +389,7 @@ _KOMBIKA_CHECK = """
              AND b."date" >= k.valid_from AND b."date" <= coalesce(k.valid_to, DATE '9999-12-31')
         LEFT JOIN clinics c ON c.clinic_id = k.clinic_id)
     SELECT _row, 'kombika' AS field, 'unknown_kombika' AS code,
-           'kombika ''' || left(kombika, 40) || ''' is not a reporting unit of the region' AS message
+           'the kombika is not a reporting unit of the region' AS message
     FROM j WHERE unknown
     UNION ALL
     SELECT _row, 'kombika', 'inactive_kombika',
@@ -320,8 +437,7 @@ _DUPLICATES = """
 # cancel_unknown: a good cancel of a key that has no good report in the batch nor in the log.
 _CANCELS = """
     SELECT c._row, 'contact_id' AS field, 'cancel_unknown' AS code,
-           'nothing to cancel: contact ' || left(c.contact_id, 40) || ' on kombika ' || c.kombika
-           || ' was never reported' AS message
+           'nothing to cancel: this contact (kombika, contact_id) was never reported' AS message
     FROM {batch} c
     WHERE c._keep AND c.record_type = 'cancel'
       AND NOT EXISTS (SELECT 1 FROM {batch} r WHERE r._keep AND r.record_type = 'report'
@@ -376,8 +492,9 @@ class _Problems:
         return pa.table({
             "source": pa.repeat(pa.scalar(source, pa.string()), n),
             "line": lines.take(rows),
-            "kombika": pc.utf8_slice_codeunits(kombika.take(rows), 0, _ECHO),
-            "contact_id": pc.utf8_slice_codeunits(contact_id.take(rows), 0, _ECHO),
-            "code": t.column("code"), "field": t.column("field"), "message": t.column("message"),
+            "kombika": shown(kombika.take(rows), _ECHO),
+            "contact_id": shown(contact_id.take(rows), _ECHO),
+            # Every message once more through the mask: whatever a check echoed, no person number.
+            "code": t.column("code"), "field": t.column("field"), "message": hide_person_numbers(t.column("message")),
         }, schema=ERRORS_SCHEMA)
 

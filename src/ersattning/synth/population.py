@@ -263,12 +263,17 @@ def _identifiers(rng, birth, male, coordination, reserv) -> pa.Array:
     starts = np.r_[True, k[1:] != k[:-1]]
     group = np.cumsum(starts) - 1
     rank = np.arange(len(pn)) - np.flatnonzero(starts)[group]
-    if len(rank) and rank.max() >= 500:
-        raise ValueError("more than 500 persons of one sex share a birth date: too many persons for unique serials")
+    if len(rank) and rank.max() >= 499:
+        raise ValueError("more than 499 persons of one sex share a birth date: too many persons for unique serials")
     offset = rng.integers(0, 500, size=int(starts.sum()))[group]
     serial = np.empty(len(pn), dtype=np.int64)
-    # 263 is prime to 500, so ranks 0..499 map to distinct serials; 2s + male keeps odd = male
-    serial[order] = 2 * ((offset + rank * 263) % 500) + male[pn][order]
+    # 263 is prime to 500, so ranks 0..499 map to distinct residues; 2s + male keeps odd = male.
+    # Residue 0 would be serial 000 for a woman, which is never given: it takes the residue of
+    # rank 499, which no group uses (at most 499 persons).
+    residue = (offset + rank * 263) % 500
+    sorted_male = male[pn][order]
+    residue = np.where((residue == 0) & (sorted_male == 0), (offset + 499 * 263) % 500, residue)
+    serial[order] = 2 * residue + sorted_male
     numbers = pa.array(make_personnummer(birth[pn].astype("datetime64[D]"), serial, coordination[pn]), pa.string())
     rs = np.flatnonzero(reserv)
     letters = np.array(list("ABCDEFGHJKLMNPRSTUVXYZ"))
