@@ -500,10 +500,11 @@ def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
     with st.lock:
         try:
             res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received,
-                               sender_clinic=None if who.admin else who.clinic_id)
+                               sender_clinic=None if who.admin else who.clinic_id, before_commit=lambda con, batch_id:
+                               con.execute("INSERT INTO api_batches VALUES (?, ?, ?)",
+                                           [batch_id, who.token_id, who.clinic_id]).fetchall())
         except ErsattningError as exc:
             raise ApiError(409, "no_master_data", str(exc)) from None
-        st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [res.batch_id, who.token_id, who.clinic_id]).fetchall()
     errs: dict[int, list[RecordError]] = {}
     e = res.errors
     for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
