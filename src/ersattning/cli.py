@@ -108,22 +108,63 @@ def load(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder with the input files"),
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
     errors: Path = typer.Option(Path("input_errors.csv"), "--errors", help="Where to write the problems found"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the files and show what would change; write nothing"),
 ):
-    """Validate the input files and store them in the database (all or nothing).
+    """Validate the input files and store them in the database (all or nothing, one transaction).
+
+    A file that is absent leaves its stored table as it is; to empty a table, give its file with
+    the header only. Prints what was replaced and kept, and the adjustment lines issued months get.
 
     Example: ersattning load out/demo/input --db ersattning.duckdb
     """
-    from ersattning.store import open_engine, store_inputs
-
+    from ersattning.inputs import write_errors
+    from ersattning.store import KEEP, load_folder, open_engine
     from ersattning.synth.region import read_sample
-    from ersattning.store import set_sample
 
-    inputs = _read_clean_inputs(folder, errors)
-    engine = open_engine(db)
-    store_inputs(engine, inputs.tables)
-    set_sample(engine, read_sample(folder))
-    counts = ", ".join(f"{name} {t.num_rows}" for name, t in inputs.tables.items())
-    console.print(f"loaded into {db}: {counts}")
+    try:
+        sample = read_sample(folder)
+    except ValueError as exc:
+        _fail(InputError(str(exc)))
+    # The sample setting describes the persons: a folder without sample.yaml that replaces
+    # the persons is the whole region; one that keeps them keeps the setting.
+    persons_given = any((folder / f"persons.{ext}").is_file() for ext in ("csv", "parquet"))
+    if sample is None and not persons_given:
+        sample = KEEP
+    try:
+        engine = open_engine(":memory:" if dry_run and not db.is_file() else db)
+        result = load_folder(engine, folder, sample=sample, dry_run=dry_run)
+    except ErsattningError as exc:
+        _fail(exc)
+    if result.errors.num_rows:
+        errors.parent.mkdir(parents=True, exist_ok=True)
+        write_errors(result.errors, errors)
+        _fail(InputError(f"{result.errors.num_rows} problem(s) in the input files; nothing loaded. See {errors}"))
+    table = Table("table", "", "rows before", "rows after", title=f"{'would load' if dry_run else 'loaded'} into {db}")
+    for name, (before, after) in result.replaced.items():
+        table.add_row(name, "replaced" if before is not None else "created", "" if before is None else str(before), str(after))
+    for name, rows in result.kept.items():
+        table.add_row(name, f"kept (no {name} file)", str(rows), str(rows))
+    console.print(table)
+    _print_adjustments(result.adjustments, f"issued months these inputs {'would change' if dry_run else 'change'}: "
+                                           "adjustment lines when the month that carries them is run")
+    if dry_run:
+        console.print("dry run: nothing was written")
+
+
+def _print_adjustments(lines, heading: str) -> None:
+    """The adjustment lines among `lines` per corrected month: a change to an issued month is said out loud."""
+    from ersattning.store import adjustment_summary
+
+    summary = adjustment_summary(lines)
+    if not summary:
+        return
+    table = Table("issued month", "adjusted on", "clinics", "lines", "total SEK", "largest per clinic (SEK)", title=heading)
+    for row in summary:
+        clinics = row["clinics"]
+        largest = sorted(clinics.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:5]
+        shown = ", ".join(f"{c} {sek_text(a)}" for c, a in largest) + (" …" if len(clinics) > 5 else "")
+        table.add_row(row["corrects_month"], row["month"], str(len(clinics)), str(row["lines"]), sek_text(row["total_ore"]), shown)
+    console.print(table)
 
 
 @app.command()
@@ -132,6 +173,7 @@ def run(
     month: str = typer.Option(..., "--month", help="YYYY-MM"),
     issue: bool = typer.Option(False, "--issue", help="Freeze the month's statements (never changed afterwards)"),
     rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Compute and show the month (and the adjustments it carries); write nothing"),
 ):
     """Compute a month's statements in the database (draft), or issue them.
 
@@ -140,21 +182,21 @@ def run(
     from ersattning.store import open_engine, run_month
 
     month = _month(month)
+    if not db.is_file():
+        _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
     try:
-        status, result = run_month(open_engine(db), month, _rules(rules), issue=issue)
+        status, result = run_month(open_engine(db), month, _rules(rules), issue=issue, dry_run=dry_run)
     except ErsattningError as exc:
         _fail(exc)
     if result is None:
         console.print(f"{month} is issued: unchanged (later changes will be adjustment lines on the next month).")
         return
     total = sum(result.statements["total_ore"].to_pylist())
-    console.print(f"{month}: {status}, {len(result.statements)} statements, {len(result.lines)} lines, total {sek_text(total)} SEK")
-    import pyarrow.compute as pc
-
-    adj = result.lines.filter(pc.equal(result.lines["component"], "adjustment"))
-    if len(adj):
-        corrected = ", ".join(sorted(set(adj["corrects_month"].to_pylist())))
-        console.print(f"  {len(adj)} adjustment line(s) correcting {corrected}: {sek_text(pc.sum(adj['amount_ore']).as_py())} SEK")
+    would = "would be " if dry_run else ""
+    console.print(f"{month}: {would}{status}, {len(result.statements)} statements, {len(result.lines)} lines, total {sek_text(total)} SEK")
+    _print_adjustments(result.lines, f"{month} {'would carry' if dry_run else 'carries'} adjustment lines for issued months:")
+    if dry_run:
+        console.print("dry run: nothing was written")
 
 
 manual_app = typer.Typer(help="Manual lines: claimed items added by an administrator (audited, never deleted).", no_args_is_help=True)

@@ -15,7 +15,7 @@ from ersattning.errors import ErsattningError
 from ersattning.money import sek_text
 from ersattning.period import months_of
 from ersattning.statements import lines_csv_table, statements_csv_table, write_csv
-from ersattning.store import open_engine, run_month, set_sample, store_inputs
+from ersattning.store import open_engine, run_month, store_inputs
 from ersattning.synth.region import read_sample
 
 
@@ -51,8 +51,7 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
         inputs = read_inputs(input_dir).require_clean()
         _fresh_db(db)
         engine = open_engine(db)
-        store_inputs(engine, inputs.tables)
-        set_sample(engine, read_sample(input_dir))
+        store_inputs(engine, inputs.tables, sample=read_sample(input_dir))
     with console.status("Reporting the year's care contacts to the register (GVR)…"):
         # Received after the year's last correction or cancel (up to about three months after the
         # year: a reported_at after the receiving time is refused) and before the rows that are

@@ -82,17 +82,48 @@ class Engine:
         return cls(ibis.pyspark.connect(spark), "pyspark")
 
     def register(self, tables: dict[str, pa.Table], persist: bool = False) -> "Engine":
-        """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them)."""
+        """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them,
+        all of them in one transaction: see `persist`)."""
+        if persist and self.backend == "duckdb":
+            con = self.con.con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self.persist(tables)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return self.attach(tables)
         for name, table in tables.items():
             if self.backend == "pyspark":
                 # A temporary view over a DataFrame made from Arrow: nothing is written to a
                 # Spark warehouse on disk (ibis' PySpark backend has no temporary tables).
                 self.con._session.createDataFrame(table).createOrReplaceTempView(name)
                 self.tables[name] = self.con.table(name)
-            elif persist:
-                self.tables[name] = self.con.create_table(name, table, overwrite=True)
             else:
                 self.tables[name] = self.con.create_table(name, table, temp=True, overwrite=True)
+        return self
+
+    def persist(self, tables: dict[str, pa.Table]) -> None:
+        """Replace the stored tables `tables` inside the caller's open DuckDB transaction.
+
+        DuckDB's DDL is transactional: until COMMIT the old tables are what every reader and
+        a restart after a crash see (the new rows are not in the write-ahead log before COMMIT).
+        ibis' create_table(overwrite=True) is not used: it drops and renames outside any
+        transaction, one table at a time. Call `attach(tables)` after COMMIT.
+        """
+        con = self.con.con
+        for name, table in tables.items():
+            view = f"_persist_{name}"
+            con.register(view, table)
+            try:
+                con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}"')
+            finally:
+                con.unregister(view)
+
+    def attach(self, names) -> "Engine":
+        """Use the stored tables `names` (after `persist` committed)."""
+        self.tables.update({n: self.con.table(n) for n in names})
         return self
 
     def table_names(self) -> set[str]:

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import getpass
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,17 +66,112 @@ def open_engine(db: str | Path) -> Engine:
     return engine
 
 
-def store_inputs(engine: Engine, tables: dict[str, pa.Table]) -> None:
-    """Replace the stored input tables with `tables` (already validated)."""
-    engine.register(tables, persist=True)
+#: `sample=KEEP`: a load leaves the stored sample setting as it is.
+KEEP = object()
+
+
+def store_inputs(engine: Engine, tables: dict[str, pa.Table], sample=KEEP) -> None:
+    """Replace the stored input tables `tables` (already validated) and, unless KEEP, the
+    sample setting (`set_sample`): one transaction, so a crash leaves all of them old or all new."""
+    con = engine.con.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        engine.persist(tables)
+        if sample is not KEEP:
+            _set_sample(con, sample)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    engine.attach(tables)
 
 
 def set_sample(engine: Engine, persons: int | None) -> None:
     """Record that the stored region is a sample of `persons` (None: the whole region)."""
     con = engine.con.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _set_sample(con, persons)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _set_sample(con, persons: int | None) -> None:
     con.execute("DELETE FROM settings WHERE key = 'sample_persons'")
     if persons:
         con.execute("INSERT INTO settings VALUES ('sample_persons', ?)", [str(int(persons))])
+
+
+# --- loading input files ---------------------------------------------------------------------
+
+@dataclass
+class LoadResult:
+    """What a load did (or, for a dry run or refused inputs, would do).
+
+    `replaced`: table -> (rows before or None when there was no table, rows after);
+    `kept`: table -> rows (no file given: the stored table stays); `errors`: the problems
+    found (nothing was written when there are any); `adjustments`: the adjustment lines the
+    issued months would get from the stored inputs after the load (see `pending_adjustments`).
+    """
+
+    replaced: dict[str, tuple[int | None, int]]
+    kept: dict[str, int]
+    errors: pa.Table
+    adjustments: pa.Table
+    written: bool
+
+
+def stored_tables(engine: Engine, names) -> dict[str, pa.Table]:
+    """The stored input tables among `names` (those the database has), as Arrow tables."""
+    existing = engine.table_names()
+    con = engine.con.con
+    return {n: con.sql(f'SELECT * FROM "{n}"').to_arrow_table() for n in names if n in INPUT_TABLES and n in existing}
+
+
+def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_run: bool = False) -> LoadResult:
+    """Validate the input files in `folder` and store them, all or nothing.
+
+    A file that is absent leaves its stored table as it is (a table the database does not
+    have yet is created empty); the files given are checked together with the stored tables
+    they leave in place, so the checks between files see what the database will hold. To
+    empty a table, give its file with the header only. Every table replaced and the sample
+    setting (`sample`, KEEP to leave it) are written in one transaction. Before it commits,
+    the adjustment lines the new inputs would cause on issued months are worked out on the
+    new tables (`LoadResult.adjustments`); `dry_run` then rolls everything back.
+    """
+    from ersattning.inputs import CONTRACTS, read_inputs
+
+    before = {n: _row_count(engine, n) for n in INPUT_TABLES}
+    inputs = read_inputs(folder, stored=lambda names: stored_tables(engine, names))
+    given = [n for n in INPUT_TABLES if n in inputs.given or before[n] is None]
+    replaced = {n: (before[n], inputs.tables[n].num_rows) for n in given}
+    kept = {n: before[n] for n in INPUT_TABLES if n not in given}
+    if inputs.errors.num_rows:
+        return LoadResult(replaced, kept, inputs.errors, _empty_adjustments(), False)
+    con = engine.con.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        engine.persist({n: inputs.tables[n] if n in inputs.tables else CONTRACTS[n].empty_table() for n in given})
+        if sample is not KEEP:
+            _set_sample(con, sample)
+        adjustments = pending_adjustments(engine, book or rulebook_mod.load())
+        con.execute("ROLLBACK" if dry_run else "COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        # The engine's tables as stored now (a rolled-back load may have named new ones).
+        engine.tables.clear()
+        engine.attach([n for n in INPUT_TABLES if n in engine.table_names()])
+    return LoadResult(replaced, kept, inputs.errors, adjustments, not dry_run)
+
+
+def _row_count(engine: Engine, name: str) -> int | None:
+    if name not in engine.table_names():
+        return None
+    return engine.con.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
 
 
 def book_for(engine: Engine, book):
@@ -116,14 +212,28 @@ def month_lines(engine: Engine, book, month: str) -> MonthResult:
     return result
 
 
-def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: str | None = None) -> tuple[str, MonthResult | None]:
+def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: str | None = None,
+              dry_run: bool = False) -> tuple[str, MonthResult | None]:
     """Compute `month` into the database as a draft (or issue it); an issued month is left as it is.
 
-    The statement also carries `adjustment` lines for every earlier issued month whose
-    inputs changed since (late contacts, corrections, cancellations, new listings or risk):
-    the month recomputed now minus what was paid for it so far, line by line.
+    Refused (StatementError) for a month after the current month or before the rulebook's
+    first date (`check_month`): issuing is irreversible, and neither has a statement.
+
+    The statement also carries `adjustment` lines for the issued months whose inputs changed
+    since they were paid (late contacts, corrections, cancellations, new listings or risk):
+    the month recomputed now minus what was paid for it so far, line by line. They go on the
+    next month computed after the corrected month: an issued month E is corrected on the
+    earliest month after E that is not issued (`adjustment_month`), and only there. So running
+    a later month while that one is still open takes none of E's corrections (they would be
+    paid far from where they belong, or twice: once on the draft of the open month, once on
+    the later one); running a month before E or on a gap between issued months takes only
+    the corrections of the issued months right before it. Once the open month is issued,
+    E's corrections are paid and later changes go on the month after it.
+
+    `dry_run`: compute and return the result, write nothing.
     """
     book = book_for(engine, book or rulebook_mod.load())
+    check_month(book, month)
     status = month_status(engine, month)
     if status == "issued":
         return "issued", None
@@ -136,6 +246,8 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
     if adjustments is not None:
         lines = pa.concat_tables([result.lines, adjustments])
         result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month))
+    if dry_run:
+        return ("issued" if issue else "draft"), result
     con = engine.con.con
     fingerprint = month_fingerprint(engine, book, month, master()) if issue else None
     con.execute("BEGIN TRANSACTION")
@@ -201,16 +313,42 @@ def month_fingerprint(engine: Engine, book, month: str, master: str | None = Non
     return h.hexdigest()
 
 
+def adjustment_month(issued: set[str], earlier: str) -> str:
+    """The month that carries the corrections of the issued month `earlier`: the earliest
+    month after it that is not issued."""
+    month = _next_month(earlier)
+    while month in issued:
+        month = _next_month(month)
+    return month
+
+
+def _next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y + m // 12}-{m % 12 + 1:02d}"
+
+
+def _issued_months(engine: Engine) -> list[tuple[str, str | None]]:
+    return engine.con.con.execute("SELECT month, fingerprint FROM months WHERE status = 'issued' ORDER BY month").fetchall()
+
+
 def _adjustments(engine: Engine, book, month: str, master) -> tuple[pa.Table | None, dict[str, str]]:
-    """Adjustment lines on `month` for the issued months before it whose inputs changed (None
-    when there are none).
+    """Adjustment lines on `month` for the issued months it corrects (those whose
+    `adjustment_month` it is) whose inputs changed (None when there are none).
 
     Returns the lines and, per issued month checked, its fingerprint now (recorded when
     `month` is issued, as that month is then paid in full as of these inputs). `master()`
     gives the master-data digest.
     """
+    issued = _issued_months(engine)
+    months = {m for m, _ in issued}
+    corrected = [(e, fp) for e, fp in issued if e < month and adjustment_month(months, e) == month]
+    return _corrections(engine, book, corrected, master, lambda earlier: month)
+
+
+def _corrections(engine: Engine, book, issued, master, target) -> tuple[pa.Table | None, dict[str, str]]:
+    """Adjustment lines for the issued months `issued` ((month, stored fingerprint) pairs)
+    whose inputs changed, each on the month `target(month)`."""
     con = engine.con.con
-    issued = con.execute("SELECT month, fingerprint FROM months WHERE status = 'issued' AND month < ? ORDER BY month", [month]).fetchall()
     parts, checked = [], {}
     for earlier, stored_fp in issued:
         fp = month_fingerprint(engine, book, earlier, master())
@@ -227,8 +365,76 @@ def _adjustments(engine: Engine, book, month: str, master) -> tuple[pa.Table | N
                GROUP BY 1""",
             params=[earlier, earlier],
         ).to_arrow_table()
-        parts.append(_differences(now, paid, earlier, month))
+        parts.append(_differences(now, paid, earlier, target(earlier)))
     return (pa.concat_tables(parts) if parts else None), checked
+
+
+def pending_adjustments(engine: Engine, book) -> pa.Table:
+    """The adjustment lines every issued month would get now from the stored inputs, each on
+    the month that will carry it (`adjustment_month`): what a load or late reports have
+    changed in months already paid. Empty when nothing changed."""
+    issued = _issued_months(engine)
+    if not issued:
+        return _empty_adjustments()
+    months = {m for m, _ in issued}
+    engine.attach_stored()
+    attach_contacts(engine)
+    book = book_for(engine, book)
+    master = functools.cache(lambda: master_digest(engine))
+    lines, _ = _corrections(engine, book, issued, master, lambda earlier: adjustment_month(months, earlier))
+    return _empty_adjustments() if lines is None else lines
+
+
+def _empty_adjustments() -> pa.Table:
+    return _with_ids(exact_lines([]), [], [])
+
+
+def adjustment_summary(lines: pa.Table) -> list[dict]:
+    """Per corrected month, the adjustment lines among `lines`: the month that carries them,
+    the clinics affected with their sums, the number of lines and their total in öre (exact)."""
+    import pyarrow.compute as pc
+
+    adj = lines.filter(pc.equal(lines["component"], "adjustment")) if len(lines) else lines
+    out: dict[str, dict] = {}
+    # One row per changed line of a month: a handful per clinic, never per person or contact.
+    for corrected, carried, clinic, amount in zip(adj["corrects_month"].to_pylist(), adj["month"].to_pylist(),
+                                                  adj["clinic_id"].to_pylist(), adj["amount_ore"].to_pylist()):
+        row = out.setdefault(corrected, {"corrects_month": corrected, "month": carried, "clinics": {}, "lines": 0, "total_ore": 0})
+        row["clinics"][clinic] = row["clinics"].get(clinic, 0) + amount
+        row["lines"] += 1
+        row["total_ore"] += amount
+    return [{**r, "clinics": dict(sorted(r["clinics"].items()))} for _, r in sorted(out.items())]
+
+
+# --- which months may be computed --------------------------------------------------------------
+
+def first_rule_month(book) -> str:
+    """The month of the rulebook's earliest value date: no statement can be computed before it."""
+    first = min(v.start for p in book.parameters.values() for v in p.values)
+    return f"{first.year}-{first.month:02d}"
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def check_month(book, month: str) -> None:
+    """Refuse (StatementError) a month after the current month or before the rulebook's first
+    date: a future month has no contacts or listings to pay yet (and issuing is irreversible),
+    and before the rulebook there are no prices."""
+    from ersattning.period import parse_month
+
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        raise StatementError(str(exc)) from None
+    today = _today()
+    current = f"{today.year}-{today.month:02d}"
+    if month > current:
+        raise StatementError(f"{month} is after the current month ({current}): a month can be computed or issued from its first day")
+    first = first_rule_month(book)
+    if month < first:
+        raise StatementError(f"{month} is before the rulebook's first date ({first}): there are no rules to compute it with")
 
 
 def _differences(now: pa.Table, paid: pa.Table, earlier: str, month: str) -> pa.Table:
@@ -290,6 +496,11 @@ def _with_ids(lines: pa.Table, ids: list[str], corrects: list[str], earlier: str
 
 # --- manual lines (claimed items, VF's manual supplementary invoicing) -------------------------
 
+#: The largest amount of one manual line, in öre (±100 000 000 000 SEK, the API's bound): far
+#: above any claimed item, far below what could make a statement's int64 total overflow.
+MAX_MANUAL_ORE = 10**13
+
+
 def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, amount_ore: int, reason: str,
                     reference: str = "", user: str) -> dict:
     """Add a claimed item (collaboration, geographic coordination, extended opening hours) to a
@@ -297,7 +508,7 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
     is a new line with the opposite amount whose reference names the reversed line.
 
     Refused (StatementError) for an issued month, an unknown clinic or kind, a zero or
-    non-integer amount, or an empty reason. On a draft month the line shows at once;
+    non-integer amount or one beyond ±MAX_MANUAL_ORE, or an empty reason. On a draft month the line shows at once;
     otherwise when the month is run.
     """
     from ersattning.period import parse_month
@@ -310,6 +521,9 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
         raise StatementError(f"kind must be one of {', '.join(MANUAL_COMPONENTS)}, got {kind!r}")
     if isinstance(amount_ore, bool) or not isinstance(amount_ore, int) or amount_ore == 0:
         raise StatementError(f"amount_ore must be a non-zero whole number of öre, got {amount_ore!r}")
+    if abs(amount_ore) > MAX_MANUAL_ORE:
+        raise StatementError(f"amount_ore must be at most ±{MAX_MANUAL_ORE} öre (±{sek_text(MAX_MANUAL_ORE)} SEK) per line, "
+                             f"got {sek_text(amount_ore)} SEK")
     if not (reason or "").strip():
         raise StatementError("reason is required: say what the claimed item is for")
     if not (user or "").strip():

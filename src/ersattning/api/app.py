@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -206,7 +206,8 @@ class IntakeOut(BaseModel):
 
 
 class RunIn(BaseModel):
-    issue: bool = Field(False, description="freeze the month (an issued month never changes)")
+    # Strict: issuing is irreversible, so only JSON true issues ("yes", 1 and "true" are refused).
+    issue: StrictBool = Field(False, description="freeze the month (an issued month never changes); a JSON boolean")
 
 
 class ManualLineIn(BaseModel):
@@ -499,10 +500,11 @@ def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
     with st.lock:
         try:
             res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received,
-                               sender_clinic=None if who.admin else who.clinic_id)
+                               sender_clinic=None if who.admin else who.clinic_id, before_commit=lambda con, batch_id:
+                               con.execute("INSERT INTO api_batches VALUES (?, ?, ?)",
+                                           [batch_id, who.token_id, who.clinic_id]).fetchall())
         except ErsattningError as exc:
             raise ApiError(409, "no_master_data", str(exc)) from None
-        st.con.execute("INSERT INTO api_batches VALUES (?, ?, ?)", [res.batch_id, who.token_id, who.clinic_id]).fetchall()
     errs: dict[int, list[RecordError]] = {}
     e = res.errors
     for line, code, field, message in zip(e["line"].to_pylist(), e["code"].to_pylist(), e["field"].to_pylist(),
@@ -646,7 +648,8 @@ def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
         out = {"month": month, "status": status, "changed": result is not None}
         if result is not None:
             out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
-                       total_ore=int(sum(result.statements["total_ore"].to_pylist())))
+                       total_ore=int(sum(result.statements["total_ore"].to_pylist())),
+                       adjustments=store.adjustment_summary(result.lines))
         return out
 
 
@@ -659,8 +662,6 @@ _INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
 
 
 def load_inputs(st: State, files: list[UploadFile]) -> dict:
-    from ersattning.inputs import read_inputs
-
     folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
     try:
         for f in files:
@@ -670,14 +671,16 @@ def load_inputs(st: State, files: list[UploadFile]) -> dict:
                                                      f"NAME one of {', '.join(INPUT_TABLES)}")
             with open(folder / name, "wb") as out:
                 shutil.copyfileobj(f.file, out)
-        inputs = read_inputs(folder)
-        if len(inputs.errors):
-            problems = inputs.errors.slice(0, 100).to_pylist()
-            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(inputs.errors)} problem(s) in the "
-                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
         with st.lock:
-            store.store_inputs(st.engine, inputs.tables)
-        return {"loaded": {name: t.num_rows for name, t in inputs.tables.items()}}
+            # One transaction; the files not uploaded keep their stored tables (store.load_folder).
+            result = store.load_folder(st.engine, folder, st.book)
+        if len(result.errors):
+            problems = result.errors.slice(0, 100).to_pylist()
+            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
+                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
+        return {"loaded": {name: after for name, (_, after) in result.replaced.items()},
+                "replaced": {name: {"before": before, "after": after} for name, (before, after) in result.replaced.items()},
+                "kept": result.kept, "adjustments": store.adjustment_summary(result.adjustments)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

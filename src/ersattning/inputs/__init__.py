@@ -19,11 +19,15 @@ __all__ = [
 ]
 
 
-def read_inputs(folder: Path | str) -> InputSet:
+def read_inputs(folder: Path | str, stored=None) -> InputSet:
     """Read and validate every contract file in `folder` (NAME.csv or NAME.parquet).
 
+    `stored(names)`, when given, returns the database's tables for contract files absent
+    from the folder (those it has): they are kept by a load and checked with the files.
     Never raises for bad data: problems are rows of `InputSet.errors`; call
     `.require_clean()` to refuse. Raises InputError only when `folder` is not a folder.
     """
     raw = read_raw(folder)
-    return validate(raw.tables, raw.sources, raw.errors)
+    absent = [n for n in CONTRACTS if n not in raw.sources]
+    kept = stored(absent) if stored is not None and absent else None
+    return validate(raw.tables, raw.sources, raw.errors, stored=kept)

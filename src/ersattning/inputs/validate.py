@@ -37,6 +37,9 @@ class InputSet:
 
     tables: dict[str, pa.Table]
     errors: pa.Table
+    #: The names that came as files (the tables a load replaces); the others are the stored
+    #: tables checked with them, or empty.
+    given: frozenset = frozenset(CONTRACTS)
 
     @property
     def is_clean(self) -> bool:
@@ -160,14 +163,23 @@ class _File:
 
 
 def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
-             read_errors: list[dict] | pa.Table | None = None) -> InputSet:
+             read_errors: list[dict] | pa.Table | None = None, stored: dict[str, pa.Table] | None = None) -> InputSet:
     """Check and type raw tables (name -> table of text columns, optionally with `source_line`).
 
     `sources` maps a name to its file name for messages (default NAME.csv); a name in
     `sources` but not in `tables` was present but unreadable (its error is in `read_errors`),
     so it is not reported missing again and checks that need it are skipped.
+
+    `stored` gives typed tables already in the database for files that are absent: a load
+    keeps them, so they stand in for the absent files in every check (the checks between
+    files see what the database will hold). Their problems are reported as "NAME (stored)".
     """
     sources = dict(sources or {})
+    given = frozenset(tables)
+    for name, table in (stored or {}).items():
+        if name in CONTRACTS and name not in tables and name not in sources:
+            tables = {**tables, name: _as_text(table, CONTRACTS[name])}
+            sources[name] = f"{name} (stored)"
     errors = _Errors()
     if read_errors is not None:
         t = read_errors if isinstance(read_errors, pa.Table) else pa.Table.from_pylist(list(read_errors), schema=ERRORS_SCHEMA)
@@ -186,7 +198,16 @@ def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
     _check_relations(files, errors)
     typed = {name: (files[name].typed_table() if name in files else c.empty_table()) for name, c in CONTRACTS.items()}
     order = [sources.get(n, f"{n}.csv") for n in CONTRACTS]
-    return InputSet(typed, errors.table(order))
+    return InputSet(typed, errors.table(order), given)
+
+
+def _as_text(table: pa.Table, contract: Contract) -> pa.Table:
+    """A typed (stored) table as the text its file held: dates ISO, decimals plain, and the
+    line each row came from."""
+    cols = {c: table.column(c).cast(pa.string()) for c in contract.column_names if c in table.column_names}
+    if SOURCE_LINE in table.column_names:
+        cols[SOURCE_LINE] = table.column(SOURCE_LINE)
+    return pa.table(cols) if cols else pa.table({SOURCE_LINE: pa.array([], pa.int64())})
 
 
 # --- values ----------------------------------------------------------------------------------

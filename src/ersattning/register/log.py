@@ -105,14 +105,16 @@ def intake(engine_or_con, path: Path | str, received_at: dt.datetime | None = No
 
 
 def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.datetime | None = None,
-                 sender_clinic: str | None = None) -> IntakeResult:
+                 sender_clinic: str | None = None, before_commit=None) -> IntakeResult:
     """Take in one batch already read as text (the contract's columns and `source_line`), with
     exactly the checks and idempotency of a file's intake: the HTTP API's path. The result's
     `row_status` says, per row, what became of it.
 
     `sender_clinic`: the clinic whose token sent the batch. Its rows may be on its own kombika
     only (another clinic's is `other_clinic_kombika`, stored with the other rejections); None
-    (the region's file intake, an administrator) checks no ownership."""
+    (the region's file intake, an administrator) checks no ownership. `before_commit(con,
+    batch_id)` writes what belongs to the batch in the same transaction (the API's record of
+    who sent it: without it a crash could leave rejections that nobody may see)."""
     con = _duckdb(engine_or_con)
     received_at = _local_naive(received_at or dt.datetime.now())
     _require_master_data(con)
@@ -127,6 +129,8 @@ def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.date
             _insert_errors(con, checked.errors, batch_id, received_at)
             unchanged = checked.rows - checked.rejected - accepted
             _insert_batch(con, batch_id, received_at, source, checked.rows, accepted, checked.rejected, unchanged)
+            if before_commit is not None:
+                before_commit(con, int(batch_id))
         finally:
             drop_checked(con, checked)
         run(con, "COMMIT")

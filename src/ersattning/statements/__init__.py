@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ersattning.engine import Engine
-from ersattning.money import format_sek, round_half_away
+from ersattning.errors import StatementError
+from ersattning.money import format_sek, round_half_away, sek_text
 from ersattning.period import first_day, last_day
 from ersattning.pricing import LINE_FIELDS, capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
@@ -278,24 +279,40 @@ def open_clinics(engine: Engine, month: str) -> pa.Table:
     return open_.to_pyarrow()
 
 
+#: The largest amount a total may hold: statements store öre as BIGINT (int64).
+INT64_MAX = 2**63 - 1
+
+
 def totals(lines: pa.Table, clinics: pa.Table, month: str) -> pa.Table:
-    """statements: per clinic, the sum of its lines by group (fixed, variable, goal, adjustment)."""
-    import numpy as np
+    """statements: per clinic, the sum of its lines by group (fixed, variable, goal, adjustment).
+
+    Summed exactly (int64 sums wrap around silently in Arrow and numpy): StatementError
+    when a total would not fit in the int64 öre a statement stores.
+    """
+    from decimal import Decimal
 
     ids = sorted(set(clinics["clinic_id"].to_pylist()) | set(lines["clinic_id"].to_pylist()))
     index = {c: i for i, c in enumerate(ids)}
-    sums = {g: np.zeros(len(ids), dtype=np.int64) for g in GROUPS}
+    sums = {g: [0] * len(ids) for g in GROUPS}
     if len(lines):
-        agg = lines.group_by(["clinic_id", "component"]).aggregate([("amount_ore", "sum")])
-        for clinic, component, amount in zip(agg["clinic_id"].to_pylist(), agg["component"].to_pylist(), agg["amount_ore_sum"].to_pylist()):
-            sums[COMPONENT_GROUP[component]][index[clinic]] += amount
-    total = sum(sums.values())
+        # decimal128(38, 0) holds any sum of int64 amounts; the grouped sums are a few per clinic.
+        exact = lines.select(["clinic_id", "component"]).append_column("amount", lines["amount_ore"].cast(pa.decimal128(38, 0)))
+        agg = exact.group_by(["clinic_id", "component"]).aggregate([("amount", "sum")])
+        for clinic, component, amount in zip(agg["clinic_id"].to_pylist(), agg["component"].to_pylist(), agg["amount_sum"].to_pylist()):
+            sums[COMPONENT_GROUP[component]][index[clinic]] += int(amount or Decimal(0))
+    total = [sum(sums[g][i] for g in GROUPS) for i in range(len(ids))]
+    for name, values in (*((f"{g}_ore", sums[g]) for g in GROUPS), ("total_ore", total)):
+        for clinic, value in zip(ids, values):
+            if not -INT64_MAX - 1 <= value <= INT64_MAX:
+                raise StatementError(
+                    f"{clinic} {month}: the {name[:-4]} total {sek_text(value)} SEK is beyond what a statement can hold "
+                    f"(±{sek_text(INT64_MAX)} SEK): check the lines' amounts (a manual line of a wrong size?)")
     return pa.table(
         {
             "clinic_id": pa.array(ids, pa.string()),
             "month": pa.array([month] * len(ids), pa.string()),
-            **{f"{g}_ore": pa.array(sums[g]) for g in GROUPS},
-            "total_ore": pa.array(total if len(ids) else np.zeros(0, np.int64)),
+            **{f"{g}_ore": pa.array(sums[g], pa.int64()) for g in GROUPS},
+            "total_ore": pa.array(total, pa.int64()),
         }
     )
 
