@@ -118,7 +118,7 @@ def load(
     Example: ersattning load out/demo/input --db ersattning.duckdb
     """
     from ersattning.inputs import write_errors
-    from ersattning.store import KEEP, load_folder, open_engine
+    from ersattning.store import KEEP, load_folder, open_engine, sample_size
     from ersattning.synth.region import read_sample
 
     try:
@@ -132,6 +132,7 @@ def load(
         sample = KEEP
     try:
         engine = open_engine(":memory:" if dry_run and not db.is_file() else db)
+        sample_before = sample_size(engine)
         result = load_folder(engine, folder, sample=sample, dry_run=dry_run)
     except ErsattningError as exc:
         _fail(exc)
@@ -144,6 +145,13 @@ def load(
         table.add_row(name, "replaced" if before is not None else "created", "" if before is None else str(before), str(after))
     for name, rows in result.kept.items():
         table.add_row(name, f"kept (no {name} file)", str(rows), str(rows))
+    # The sample setting scales the region-wide pots on every statement: its change is said too.
+    def region(persons):
+        return "whole region" if persons is None else f"sample of {persons}"
+    after = sample_before if sample is KEEP else sample
+    how = "kept" if sample is KEEP else "replaced" if after != sample_before else "unchanged"
+    why = " (sample.yaml)" if read_sample(folder) is not None else " (persons given, no sample.yaml)" if sample is not KEEP else ""
+    table.add_row("sample setting", how + why, region(sample_before), region(after))
     console.print(table)
     _print_adjustments(result.adjustments, f"issued months these inputs {'would change' if dry_run else 'change'}: "
                                            "adjustment lines when the month that carries them is run")

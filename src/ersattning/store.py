@@ -174,11 +174,17 @@ def _row_count(engine: Engine, name: str) -> int | None:
     return engine.con.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
 
 
+def sample_size(engine: Engine) -> int | None:
+    """The persons of the region the stored data is a sample of (None: the whole region)."""
+    rows = engine.con.con.execute("SELECT value FROM settings WHERE key = 'sample_persons'").fetchall()
+    return int(rows[0][0]) if rows else None
+
+
 def book_for(engine: Engine, book):
     """The rulebook as it applies to the stored region: a sample shares the region-wide pots
     in proportion to its size (Rulebook.for_sample)."""
-    rows = engine.con.con.execute("SELECT value FROM settings WHERE key = 'sample_persons'").fetchall()
-    return book.for_sample(int(rows[0][0])) if rows else book
+    persons = sample_size(engine)
+    return book.for_sample(persons) if persons else book
 
 
 def month_status(engine: Engine, month: str) -> str | None:

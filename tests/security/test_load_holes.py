@@ -116,6 +116,22 @@ def test_a_required_file_absent_keeps_its_table_but_a_new_database_needs_it(db, 
     assert result.exit_code == 1 and "missing_file" in (tmp_path / "e.csv").read_text()
 
 
+def test_load_says_when_it_changes_the_sample_setting(db, tmp_path):
+    # The sample setting scales the region-wide pots on every statement: never changed unsaid.
+    sample = folder(tmp_path / "sample")
+    (sample / "sample.yaml").write_text("persons: 50000\n", encoding="utf-8")
+    result = cli("load", sample, "--db", db, "--errors", tmp_path / "e.csv")
+    row = next(line for line in result.output.splitlines() if "sample setting" in line)
+    assert "replaced" in row and "whole region" in row and "sample of 50000" in row
+    result = cli("load", folder(tmp_path / "listings_only", clinics_csv=None, kombika_csv=None, persons_csv=None),
+                 "--db", db, "--errors", tmp_path / "e.csv")
+    row = next(line for line in result.output.splitlines() if "sample setting" in line)
+    assert "kept" in row and row.count("sample of 50000") == 2
+    result = cli("load", folder(tmp_path / "real"), "--db", db, "--errors", tmp_path / "e.csv")  # persons, no sample.yaml
+    row = next(line for line in result.output.splitlines() if "sample setting" in line)
+    assert "replaced" in row and "sample of 50000" in row and "whole region" in row
+
+
 def test_load_dry_run_says_which_issued_months_get_adjustments_and_writes_nothing(db, tmp_path):
     assert cli("run", "--db", db, "--month", "2022-05", "--issue").exit_code == 0
     before = snapshot(db)
