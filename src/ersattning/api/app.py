@@ -4,17 +4,13 @@ errors to fix, traces (AF), follow-up, and the administrator's load / run / issu
 Every error is JSON `{"error": {"code", "message"}}`; a clinic sees only its own data (another
 clinic's is 404); person numbers never appear in URLs or logs (pseudonyms in traces). The API
 authenticates by the `Authorization` header only (the web pages' session cookie is no key here).
+`create_app` serves this module's API router and web.py's pages; what both use is in service.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
-import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,19 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from ersattning import rulebook, store
+from ersattning import store
 from ersattning.api import queries
-from ersattning.api.tokens import Principal, ensure_tokens, list_tokens, lookup, revoke_token
-from ersattning.engine import INPUT_TABLES
+from ersattning.api.service import (
+    MAX_MANUAL_ORE, MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
+    state, visible_clinic, visible_trace,
+)
+from ersattning.api.tokens import Principal, list_tokens, revoke_token
+from ersattning.api.web import html_error, web
 from ersattning.errors import ErsattningError, InputError
 from ersattning.inputs.parse import shown
-from ersattning.register import ensure_log, intake_table, records_table
+from ersattning.register import intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
-from ersattning.trace import person_key, trace_contact, trace_line
+from ersattning.trace import trace_contact, trace_line
 
-MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
 MAX_BATCH = 5_000
-MAX_MANUAL_ORE = 10**13  # 100 000 000 000 SEK: far above any real line, far below the int64 totals' limit
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
 DEFAULT_LIMIT = 1 << 20
 STATIC = Path(__file__).parent / "static"
@@ -51,108 +49,10 @@ SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b
                     (b"referrer-policy", b"same-origin")]
 
 
-class ApiError(Exception):
-    """A refusal with an HTTP status, a stable code and a message for people."""
-
-    def __init__(self, status: int, code: str, message: str):
-        self.status, self.code, self.message = status, code, message
-        super().__init__(message)
-
-
-def not_found(what: str = "not found") -> ApiError:
-    return ApiError(404, "not_found", what)
-
-
-class Bucket:
-    """A token bucket: `burst` requests at once, refilled at `rate` per second."""
-
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst, self.level, self.at = rate, burst, float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.level = min(self.burst, self.level + (now - self.at) * self.rate)
-        self.at = now
-        if self.level >= 1:
-            self.level -= 1
-            return True
-        return False
-
-
-class State:
-    """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets."""
-
-    def __init__(self, db: Path, intake_rate: float, intake_burst: int, session_hours: float = 8.0):
-        self.db = Path(db)
-        self.session_hours = session_hours
-        self.engine = store.open_engine(self.db)
-        self.con = self.engine.con.con
-        self.lock = threading.RLock()
-        self.book = rulebook.load()
-        self.rate, self.burst = intake_rate, intake_burst
-        self.buckets: dict[str, Bucket] = {}
-        with self.lock:
-            ensure_tokens(self.con)
-            ensure_log(self.con)
-            self.con.execute(queries.BATCHES_DDL).fetchall()
-            person_key(self.con)
-
-    def allow_intake(self, token_id: str) -> bool:
-        with self.lock:
-            bucket = self.buckets.setdefault(token_id, Bucket(self.rate, self.burst))
-            return bucket.take()
-
-
-def state(request: Request) -> State:
-    return request.app.state.ersattning
-
-
-def bearer_token(request: Request) -> str | None:
-    """The token of the Authorization header: the API's only credential (a cookie is never one,
-    so a page on another site cannot make a browser call the API as its user)."""
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return None
-
-
-def principal_or_none(request: Request) -> Principal | None:
-    token = bearer_token(request)
-    if not token:
-        return None
-    st = state(request)
-    with st.lock:
-        return lookup(st.con, token)
-
-
-def principal(request: Request) -> Principal:
-    who = principal_or_none(request)
-    if who is None:
-        raise ApiError(401, "unauthorized", "a valid API token is required: Authorization: Bearer TOKEN "
-                                            "(create one with `ersattning token create`)")
-    return who
-
-
-def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    if not who.admin:
-        raise ApiError(403, "forbidden", "this needs an administrator token")
-    return who
-
-
 Who = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin)]
 Month = Annotated[str, PathParam(pattern=MONTH, description="YYYY-MM")]
 ClinicId = Annotated[str, PathParam(min_length=1, max_length=64)]
-
-
-def visible_clinic(st: State, who: Principal, clinic_id: str) -> str:
-    """The clinic if this principal may see it and it exists; else 404 (never 403: no probing)."""
-    if not who.may_see(clinic_id):
-        raise not_found(f"no clinic {clinic_id!r}")
-    with st.lock:
-        if not queries.clinic_exists(st.con, clinic_id):
-            raise not_found(f"no clinic {clinic_id!r}")
-    return clinic_id
 
 
 # --- request and response models ---------------------------------------------------------------
@@ -245,8 +145,6 @@ def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40
     app.add_middleware(SecurityHeaders)
     app.include_router(api)
     _docs(app)
-    from ersattning.api.web import web
-
     app.include_router(web)
     return app
 
@@ -293,8 +191,6 @@ def _is_page(request: Request) -> bool:
 
 
 def _page_error(request: Request, status: int, message: str):
-    from ersattning.api.web import html_error
-
     return html_error(request, status, message)
 
 
@@ -583,28 +479,6 @@ def get_contact_trace(request: Request, who: Who, kombika: Annotated[str, PathPa
         return found
 
 
-def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
-    """What of a contact's trace this principal may see (None: nothing, a 404).
-
-    The administrator sees all; a clinic sees a contact on its own kombika or one it is billed
-    for (`clinics`: the kombika's clinic and every payee). Sending a row, even one that was
-    rejected, on another clinic's kombika gives no right to anything. On a kombika no clinic owns
-    (unknown to the register) a clinic sees the trace only when it sent every row of it itself
-    (its own rejected rows, to fix them; they are also on its list of errors).
-    """
-    if found is None or who.admin or who.clinic_id in found["clinics"]:
-        return found
-    if found["clinic_id"] is not None:
-        return None
-    batches = {r["batch_id"] for r in found["received"]} | {r["batch_id"] for r in found["rejections"]}
-    if not batches:
-        return None
-    marks = ", ".join("?" * len(batches))
-    own = st.con.execute(f"SELECT count(DISTINCT batch_id) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
-                         [who.clinic_id, *batches]).fetchall()[0][0]
-    return found if own == len(batches) else None
-
-
 @api.get("/capitation/{clinic_id}/{month}", tags=["follow-up"], summary="Capitation breakdown of a clinic's month")
 def get_capitation(request: Request, who: Who, clinic_id: ClinicId, month: Month):
     st = state(request)
@@ -639,50 +513,9 @@ def post_run(request: Request, who: Admin, month: Month, body: RunIn | None = No
     return run_month(st, who, month, bool(body and body.issue))
 
 
-def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
-    with st.lock:
-        try:
-            status, result = store.run_month(st.engine, month, st.book, issue=issue, user=f"token:{who.token_id}")
-        except ErsattningError as exc:
-            raise ApiError(422, "refused", str(exc)) from None
-        out = {"month": month, "status": status, "changed": result is not None}
-        if result is not None:
-            out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
-                       total_ore=int(sum(result.statements["total_ore"].to_pylist())),
-                       adjustments=store.adjustment_summary(result.lines))
-        return out
-
-
 @api.post("/admin/inputs", tags=["admin"], summary="Load input files (clinics.csv, persons.csv, …), all or nothing")
 def post_inputs(request: Request, who: Admin, files: Annotated[list[UploadFile], File(description="NAME.csv or NAME.parquet")]):
     return load_inputs(state(request), files)
-
-
-_INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
-
-
-def load_inputs(st: State, files: list[UploadFile]) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
-    try:
-        for f in files:
-            name = Path(f.filename or "").name
-            if not _INPUT_NAME.match(name):
-                raise ApiError(422, "bad_file_name", f"{name!r} is not an input file: use NAME.csv or NAME.parquet with "
-                                                     f"NAME one of {', '.join(INPUT_TABLES)}")
-            with open(folder / name, "wb") as out:
-                shutil.copyfileobj(f.file, out)
-        with st.lock:
-            # One transaction; the files not uploaded keep their stored tables (store.load_folder).
-            result = store.load_folder(st.engine, folder, st.book)
-        if len(result.errors):
-            problems = result.errors.slice(0, 100).to_pylist()
-            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
-                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
-        return {"loaded": {name: after for name, (_, after) in result.replaced.items()},
-                "replaced": {name: {"before": before, "after": after} for name, (before, after) in result.replaced.items()},
-                "kept": result.kept, "adjustments": store.adjustment_summary(result.adjustments)}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @api.get("/admin/tokens", tags=["admin"], summary="API tokens: id, role, clinic, created and revoked (never the secret)")
@@ -718,17 +551,3 @@ def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
     return add_manual_line(state(request), who, body.model_dump())
 
 
-def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
-    if fields["kind"] not in MANUAL_COMPONENTS:
-        raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_COMPONENTS)}")
-    amount = fields["amount_ore"]
-    if type(amount) is not int or abs(amount) > MAX_MANUAL_ORE:
-        raise ApiError(422, "bad_amount", f"amount_ore must be a whole number of öre within ±{MAX_MANUAL_ORE}")
-    with st.lock:
-        if not queries.clinic_exists(st.con, fields["clinic_id"]):
-            raise not_found(f"no clinic {fields['clinic_id']!r}")
-        try:
-            row = store.add_manual_line(st.engine, user=f"token:{who.token_id}", **fields)
-        except ErsattningError as exc:
-            raise ApiError(422, "refused", str(exc)) from None
-    return {k: queries._plain(v) for k, v in row.items()}

@@ -1,0 +1,207 @@
+"""What the API's routes and the web app's pages share: the server's state, who is asking, what a
+principal may see, refusals (`ApiError`), and the operations both offer (run, load, manual lines).
+
+The two routers (`app.api`, `web.web`) import this module and never each other.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from ersattning import rulebook, store
+from ersattning.api import queries
+from ersattning.api.tokens import Principal, ensure_tokens, lookup
+from ersattning.engine import INPUT_TABLES
+from ersattning.errors import ErsattningError
+from ersattning.register import ensure_log
+from ersattning.statements import MANUAL_COMPONENTS
+from ersattning.trace import person_key
+
+MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2099: months a statement can have
+MAX_MANUAL_ORE = 10**13  # 100 000 000 000 SEK: far above any real line, far below the int64 totals' limit
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status, a stable code and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+        super().__init__(message)
+
+
+def not_found(what: str = "not found") -> ApiError:
+    return ApiError(404, "not_found", what)
+
+
+class Bucket:
+    """A token bucket: `burst` requests at once, refilled at `rate` per second."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst, self.level, self.at = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.level = min(self.burst, self.level + (now - self.at) * self.rate)
+        self.at = now
+        if self.level >= 1:
+            self.level -= 1
+            return True
+        return False
+
+
+class State:
+    """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets."""
+
+    def __init__(self, db: Path, intake_rate: float, intake_burst: int, session_hours: float = 8.0):
+        self.db = Path(db)
+        self.session_hours = session_hours
+        self.engine = store.open_engine(self.db)
+        self.con = self.engine.con.con
+        self.lock = threading.RLock()
+        self.book = rulebook.load()
+        self.rate, self.burst = intake_rate, intake_burst
+        self.buckets: dict[str, Bucket] = {}
+        with self.lock:
+            ensure_tokens(self.con)
+            ensure_log(self.con)
+            self.con.execute(queries.BATCHES_DDL).fetchall()
+            person_key(self.con)
+
+    def allow_intake(self, token_id: str) -> bool:
+        with self.lock:
+            bucket = self.buckets.setdefault(token_id, Bucket(self.rate, self.burst))
+            return bucket.take()
+
+
+def state(request: Request) -> State:
+    return request.app.state.ersattning
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of the Authorization header: the API's only credential (a cookie is never one,
+    so a page on another site cannot make a browser call the API as its user)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return None
+
+
+def principal_or_none(request: Request) -> Principal | None:
+    token = bearer_token(request)
+    if not token:
+        return None
+    st = state(request)
+    with st.lock:
+        return lookup(st.con, token)
+
+
+def principal(request: Request) -> Principal:
+    who = principal_or_none(request)
+    if who is None:
+        raise ApiError(401, "unauthorized", "a valid API token is required: Authorization: Bearer TOKEN "
+                                            "(create one with `ersattning token create`)")
+    return who
+
+
+def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not who.admin:
+        raise ApiError(403, "forbidden", "this needs an administrator token")
+    return who
+
+
+def visible_clinic(st: State, who: Principal, clinic_id: str) -> str:
+    """The clinic if this principal may see it and it exists; else 404 (never 403: no probing)."""
+    if not who.may_see(clinic_id):
+        raise not_found(f"no clinic {clinic_id!r}")
+    with st.lock:
+        if not queries.clinic_exists(st.con, clinic_id):
+            raise not_found(f"no clinic {clinic_id!r}")
+    return clinic_id
+
+
+def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
+    """What of a contact's trace this principal may see (None: nothing, a 404).
+
+    The administrator sees all; a clinic sees a contact on its own kombika or one it is billed
+    for (`clinics`: the kombika's clinic and every payee). Sending a row, even one that was
+    rejected, on another clinic's kombika gives no right to anything. On a kombika no clinic owns
+    (unknown to the register) a clinic sees the trace only when it sent every row of it itself
+    (its own rejected rows, to fix them; they are also on its list of errors).
+    """
+    if found is None or who.admin or who.clinic_id in found["clinics"]:
+        return found
+    if found["clinic_id"] is not None:
+        return None
+    batches = {r["batch_id"] for r in found["received"]} | {r["batch_id"] for r in found["rejections"]}
+    if not batches:
+        return None
+    marks = ", ".join("?" * len(batches))
+    own = st.con.execute(f"SELECT count(DISTINCT batch_id) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
+                         [who.clinic_id, *batches]).fetchall()[0][0]
+    return found if own == len(batches) else None
+
+
+def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
+    with st.lock:
+        try:
+            status, result = store.run_month(st.engine, month, st.book, issue=issue, user=f"token:{who.token_id}")
+        except ErsattningError as exc:
+            raise ApiError(422, "refused", str(exc)) from None
+        out = {"month": month, "status": status, "changed": result is not None}
+        if result is not None:
+            out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
+                       total_ore=int(sum(result.statements["total_ore"].to_pylist())),
+                       adjustments=store.adjustment_summary(result.lines))
+        return out
+
+
+_INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
+
+
+def load_inputs(st: State, files: list[UploadFile]) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
+    try:
+        for f in files:
+            name = Path(f.filename or "").name
+            if not _INPUT_NAME.match(name):
+                raise ApiError(422, "bad_file_name", f"{name!r} is not an input file: use NAME.csv or NAME.parquet with "
+                                                     f"NAME one of {', '.join(INPUT_TABLES)}")
+            with open(folder / name, "wb") as out:
+                shutil.copyfileobj(f.file, out)
+        with st.lock:
+            # One transaction; the files not uploaded keep their stored tables (store.load_folder).
+            result = store.load_folder(st.engine, folder, st.book)
+        if len(result.errors):
+            problems = result.errors.slice(0, 100).to_pylist()
+            return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
+                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
+        return {"loaded": {name: after for name, (_, after) in result.replaced.items()},
+                "replaced": {name: {"before": before, "after": after} for name, (before, after) in result.replaced.items()},
+                "kept": result.kept, "adjustments": store.adjustment_summary(result.adjustments)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
+    if fields["kind"] not in MANUAL_COMPONENTS:
+        raise ApiError(422, "bad_kind", f"kind must be one of {', '.join(MANUAL_COMPONENTS)}")
+    amount = fields["amount_ore"]
+    if type(amount) is not int or abs(amount) > MAX_MANUAL_ORE:
+        raise ApiError(422, "bad_amount", f"amount_ore must be a whole number of öre within ±{MAX_MANUAL_ORE}")
+    with st.lock:
+        if not queries.clinic_exists(st.con, fields["clinic_id"]):
+            raise not_found(f"no clinic {fields['clinic_id']!r}")
+        try:
+            row = store.add_manual_line(st.engine, user=f"token:{who.token_id}", **fields)
+        except ErsattningError as exc:
+            raise ApiError(422, "refused", str(exc)) from None
+    return {k: queries._plain(v) for k, v in row.items()}
