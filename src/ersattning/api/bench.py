@@ -19,8 +19,8 @@ def run_api_bench(contacts: int, batch: int, persons: int, console: Console, fol
     import httpx
 
     from ersattning.api.tokens import create_token
+    from ersattning.bench import make_contacts
     from ersattning.inputs import read_inputs
-    from ersattning.register import make_contacts
     from ersattning.store import open_engine, store_inputs
     from ersattning.synth import generate
 

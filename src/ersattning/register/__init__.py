@@ -9,7 +9,6 @@ an append-only event log (report, correction, cancellation) and the current view
 
 from __future__ import annotations
 
-from ersattning.register.bench import bench_intake, make_contacts, write_bench_contacts
 from ersattning.register.log import (
     VIEW_COLUMNS, IntakeResult, UnreadableContactFile, current_contacts, current_contacts_arrow, ensure_log,
     intake, intake_table, read_contacts, records_table, write_contact_errors,
@@ -18,6 +17,6 @@ from ersattning.register.schema import CONTACT_ERROR_CODES, CONTACT_TYPES, CONTA
 
 __all__ = [
     "CONTACT_ERROR_CODES", "CONTACT_TYPES", "CONTACTS_SCHEMA", "ERRORS_SCHEMA", "PROFESSIONS", "VIEW_COLUMNS",
-    "IntakeResult", "UnreadableContactFile", "bench_intake", "current_contacts", "current_contacts_arrow",
-    "ensure_log", "intake", "intake_table", "make_contacts", "read_contacts", "records_table", "write_bench_contacts", "write_contact_errors",
+    "IntakeResult", "UnreadableContactFile", "current_contacts", "current_contacts_arrow", "ensure_log", "intake",
+    "intake_table", "read_contacts", "records_table", "write_contact_errors",
 ]
