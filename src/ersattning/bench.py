@@ -18,6 +18,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ersattning.region import county_resident_sql
+
 BENCH_MONTH = "2022-03"
 CACHE = Path(os.environ.get("ERSATTNING_CACHE", ".cache"))
 
@@ -42,7 +44,7 @@ def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int
         WHERE valid_from <= DATE '{month_end}' AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     res AS (
         SELECT person_id, datesub('year', birth_date, DATE '{month_end}') AS age FROM persons
-        WHERE county_code = '01' AND NOT starts_with(person_id, '99')
+        WHERE {county_resident_sql()}
           AND (valid_from IS NULL OR valid_from <= DATE '{month_end}') AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     r AS (
         SELECT person_id, arg_max(acg_weight, month) AS acg, arg_max(cni, month) AS cni
