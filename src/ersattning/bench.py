@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 from rich.console import Console
 
 from ersattning.ids import make_personnummer
+from ersattning.region import county_resident_sql
 from ersattning.register.schema import CONTACT_TYPES, PROFESSIONS
 
 BENCH_MONTH = "2022-03"
@@ -54,7 +55,7 @@ def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int
         WHERE valid_from <= DATE '{month_end}' AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     res AS (
         SELECT person_id, datesub('year', birth_date, DATE '{month_end}') AS age FROM persons
-        WHERE county_code = '01' AND NOT starts_with(person_id, '99')
+        WHERE {county_resident_sql()}
           AND (valid_from IS NULL OR valid_from <= DATE '{month_end}') AND (valid_to IS NULL OR valid_to >= DATE '{month_end}')),
     r AS (
         SELECT person_id, arg_max(acg_weight, month) AS acg, arg_max(cni, month) AS cni

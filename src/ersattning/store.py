@@ -21,6 +21,7 @@ import pyarrow as pa
 from ersattning import rulebook as rulebook_mod
 from ersattning.engine import INPUT_TABLES, Engine
 from ersattning.errors import StatementError
+from ersattning.lines import LINE, STATEMENT, duckdb_ddl
 from ersattning.money import sek_text
 from ersattning.period import first_day, last_day
 from ersattning.pricing import exact_lines
@@ -28,20 +29,8 @@ from ersattning.statements import MANUAL_COMPONENTS, MonthResult, compute_month,
 
 DEFAULT_DB = "ersattning.duckdb"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS statement_lines (
-    line_id VARCHAR, clinic_id VARCHAR, month VARCHAR, component VARCHAR, product_code VARCHAR,
-    quantity DECIMAL(38,6), basis DECIMAL(38,6), divisor BIGINT, unit VARCHAR,
-    unit_price_ore BIGINT, amount_ore BIGINT, rule VARCHAR, reference VARCHAR,
-    illustrative BOOLEAN, persons BIGINT, snapshot VARCHAR
-);
-ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS detail VARCHAR;
-ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS corrects_month VARCHAR;
-ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS corrects_line_id VARCHAR;
-CREATE TABLE IF NOT EXISTS statements (
-    clinic_id VARCHAR, month VARCHAR, fixed_ore BIGINT, variable_ore BIGINT, goal_ore BIGINT,
-    adjustment_ore BIGINT, total_ore BIGINT
-);
+# The lines and statements tables come from their one declaration (ersattning.lines).
+_SCHEMA = duckdb_ddl("statement_lines", LINE) + duckdb_ddl("statements", STATEMENT) + """
 CREATE TABLE IF NOT EXISTS months (
     month VARCHAR PRIMARY KEY, status VARCHAR, computed_at TIMESTAMP, issued_at TIMESTAMP,
     issued_by VARCHAR, content_hash VARCHAR, rules VARCHAR
@@ -486,18 +475,14 @@ def _q(value) -> str:
 
 
 def _with_ids(lines: pa.Table, ids: list[str], corrects: list[str], earlier: str | None = None) -> pa.Table:
-    """Exact lines → full statement lines (LINE_COLUMNS) with the given ids and corrected line."""
+    """Exact lines → full statement lines (lines.LINE) with the given ids and corrected line;
+    the quantity shown is the basis (these lines' divisor is 1)."""
     n = len(lines)
-    basis = lines["quantity"]
-    return pa.table({
-        "line_id": pa.array(ids, pa.string()),
-        "clinic_id": lines["clinic_id"], "month": lines["month"], "component": lines["component"],
-        "product_code": lines["product_code"], "quantity": basis, "basis": basis, "divisor": lines["divisor"],
-        "unit": lines["unit"], "unit_price_ore": lines["unit_price_ore"], "amount_ore": lines["amount_ore"],
-        "rule": lines["rule"], "reference": lines["reference"], "illustrative": lines["illustrative"],
-        "persons": lines["persons"], "snapshot": lines["snapshot"], "detail": lines["detail"],
+    numbered = {
+        "line_id": pa.array(ids, pa.string()), "basis": lines["quantity"],
         "corrects_month": pa.array([earlier] * n, pa.string()), "corrects_line_id": pa.array(corrects, pa.string()),
-    })
+    }
+    return pa.table({f.name: numbered[f.name] if f.name in numbered else lines[f.name] for f in LINE}, schema=LINE)
 
 
 # --- manual lines (claimed items, VF's manual supplementary invoicing) -------------------------

@@ -19,6 +19,7 @@ from ersattning.period import first_day, last_day
 from ersattning.pricing import band_code
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, VISIT_COMPONENTS, product_code
+from ersattning.region import county_resident, county_resident_sql
 from ersattning.rulebook.loader import Rulebook
 
 WEIGHT_SCHEMA = pa.schema([("clinic_id", pa.string()), ("basis", pa.string()), ("area_code", pa.string()),
@@ -36,7 +37,7 @@ def _covers(alias: str, d: dt.date) -> str:
 def _residents_sql(d: dt.date) -> str:
     """County residents on `d` who may earn capitation (as products.capitation.residents)."""
     return (f"SELECT person_id, birth_date, area_code FROM persons p WHERE {_covers('p', d)} "
-            f"AND p.county_code = '01' AND NOT starts_with(p.person_id, '99')")
+            f"AND {county_resident_sql('p')}")
 
 
 def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table, pa.Table]:
@@ -93,7 +94,7 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
         return empty
     f = contact_facts(engine, book, contacts, start, end)
     p = engine["persons"]
-    res = p.filter(p.county_code == "01", ~p.person_id.startswith("99")).select(
+    res = p.filter(county_resident(p)).select(
         pa_pid=p.person_id, pa_from=p.valid_from, pa_to=p.valid_to, patient_area=p.area_code)
     f = f.left_join(res, [f.person_id == res.pa_pid, res.pa_from.isnull() | (res.pa_from <= f.date),
                           res.pa_to.isnull() | (res.pa_to >= f.date)])

@@ -15,6 +15,7 @@ import pyarrow as pa
 from ersattning.analysis.core import Analysis
 from ersattning.analysis.measures import area_table, clinic_table, income_deciles
 from ersattning.engine import Engine
+from ersattning.region import county_resident_sql
 
 #: Default size of the synthetic region for `ersattning analyze --synthetic` (a few minutes for 2016–2022).
 DEFAULT_PERSONS = 50_000
@@ -74,7 +75,7 @@ def passive_listings(engine: Engine, first: dt.date, last: dt.date) -> pa.Table:
         WITH res AS (
             SELECT person_id, area_code, greatest(coalesce(valid_from, DATE '{first}'), DATE '{first}') AS f,
                    least(coalesce(valid_to, DATE '{last}'), DATE '{last}') AS t
-            FROM persons WHERE county_code = '01' AND NOT starts_with(person_id, '99')),
+            FROM persons WHERE {county_resident_sql()}),
         res1 AS (SELECT * FROM res WHERE f <= t),
         l AS (
             SELECT r.person_id, r.area_code, r.f, r.t, greatest(li.valid_from, r.f) AS lf,

@@ -12,17 +12,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ersattning.errors import ErsattningError
-from ersattning.statements import LINE_COLUMNS
+from ersattning.lines import LINE, STATEMENT
 
 
 class ExportError(ErsattningError):
     """An export is refused (month not computed, draft without --draft, no org number...)."""
-
-
-#: Statement line columns the exports read: all of them, so that the CSV keeps the detail and
-#: the corrected month and line of adjustment lines.
-LINE_FIELDS = tuple(LINE_COLUMNS)
-STATEMENT_FIELDS = ("clinic_id", "month", "fixed_ore", "variable_ore", "goal_ore", "adjustment_ore", "total_ore")
 
 
 @dataclass
@@ -33,8 +27,8 @@ class MonthData:
     status: str                   # draft | issued
     computed_at: dt.datetime | None
     issued_at: dt.datetime | None
-    lines: pa.Table               # LINE_FIELDS, ordered by clinic, component, product, line id
-    statements: pa.Table          # STATEMENT_FIELDS, ordered by clinic
+    lines: pa.Table               # every column of lines.LINE, ordered by clinic, component, product, line id
+    statements: pa.Table          # lines.STATEMENT, ordered by clinic
     clinics: dict[str, dict]      # clinic_id -> {name, org_number}
 
     @property
@@ -61,17 +55,18 @@ def load_month(con, month: str, clinic: str | None = None) -> MonthData:
     if clinic is not None:
         where, params = where + " AND clinic_id = ?", params + [clinic]
     have = _columns(con, "statement_lines")
-    missing = [c for c in LINE_FIELDS if c not in have]
+    # Every column of the line, so that the CSV keeps the detail and the corrected month and line.
+    missing = [c for c in LINE.names if c not in have]
     if missing:
         raise ExportError(f"statement_lines lacks {', '.join(missing)}: the database is from an older version "
                           f"(`ersattning run` on any month brings its tables up to date)")
-    cols = ", ".join(LINE_FIELDS)
+    cols = ", ".join(LINE.names)
     lines = con.sql(
         f"SELECT {cols} FROM statement_lines WHERE {where} ORDER BY clinic_id, component, product_code, line_id",
         params=params,
     ).to_arrow_table()
     statements = con.sql(
-        f"SELECT {', '.join(STATEMENT_FIELDS)} FROM statements WHERE {where} ORDER BY clinic_id", params=params
+        f"SELECT {', '.join(STATEMENT.names)} FROM statements WHERE {where} ORDER BY clinic_id", params=params
     ).to_arrow_table()
     if clinic is not None and statements.num_rows == 0:
         raise ExportError(f"clinic {clinic} has no statement for {month}")

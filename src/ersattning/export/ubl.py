@@ -80,7 +80,7 @@ def seller_for(clinic_id: str, clinics: dict[str, dict]) -> Seller:
 
 
 def build(seller: Seller, month: str, lines: list[dict], total_ore: int, issue: dt.date, draft: bool = False) -> Document:
-    """The clinic's e-invoice for `month` from its statement lines (dicts with LINE_FIELDS)."""
+    """The clinic's e-invoice for `month` from its statement lines (dicts with the columns of `ersattning.lines.LINE`)."""
     line_sum = sum(line["amount_ore"] for line in lines)
     if line_sum != total_ore:
         raise ExportError(f"clinic {seller.clinic_id} {month}: lines sum to {line_sum} öre, the statement says {total_ore}")

@@ -24,11 +24,10 @@ NUMBER = "number"        # plain decimal, at most 6 decimals, typed decimal128(1
 SEX = "sex"              # F / M
 GOAL = "goal"            # one of GOALS
 KOMBIKA = "kombika"      # 11 characters (RULES.md §8)
-COUNTY = "county"        # 2 digits, "01" = Stockholm
+COUNTY = "county"        # 2 digits (region.STOCKHOLM_COUNTY = Stockholm)
 ORG_NUMBER = "org_number"  # organisationsnummer NNNNNN-NNNN or 10 digits, Luhn check digit; typed as 10 digits
 
 SEXES = ("F", "M")
-STOCKHOLM_COUNTY = "01"
 # goal -> (kind of value, granularity of its period) per DESIGN.md's goals.csv row.
 GOALS = {
     "care_guarantee_share": ("share", "month"),

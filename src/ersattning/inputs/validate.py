@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 from ersattning.errors import InputError
 from ersattning.ids import fixed_width_bytes, luhn_check_digits
 from ersattning.inputs import schema as s
+from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer_arrow
 from ersattning.inputs.parse import dictionary_parse, mask_np, parse_dates, person_id_problems
 from ersattning.inputs.schema import CONTRACTS, ERRORS_SCHEMA, SOURCE_LINE, Column, Contract
 
@@ -424,7 +425,7 @@ def _check_rows(f: _File, errors: _Errors) -> None:
             errors.add_masked(src, lines, wrong, end, "bad_interval", what)
             f.bad |= wrong
     if f.name == "persons":
-        stockholm = mask_np(pc.equal(t["county_code"], s.STOCKHOLM_COUNTY))
+        stockholm = mask_np(pc.equal(t["county_code"], STOCKHOLM_COUNTY))
         no_area = stockholm & mask_np(t["area_code"].is_null()) & mask_np(f.raw["area_code"].is_null())
         errors.add_masked(src, lines, no_area, "area_code", "missing_value", "area_code is required when county_code is 01 (Stockholm)")
         f.bad |= no_area
@@ -669,7 +670,7 @@ def _missing_risk(listings: _File, codes: dict[str, np.ndarray], risk: _File, ri
     person = codes["listings"]
     start = _days(listings.typed["valid_from"])
     end = _days(listings.typed["valid_to"])
-    reserv = mask_np(pc.starts_with(listings.typed["person_id"], "99"))
+    reserv = mask_np(is_reservnummer_arrow(listings.typed["person_id"]))
     usable = (person >= 0) & ~reserv & ~listings.bad & (start != _NO_DAY)
     start_month = _month_of(np.where(usable, start, 0))
     open_end = end == _NO_DAY

@@ -13,6 +13,7 @@ import ibis
 import pyarrow as pa
 
 from ersattning.errors import StatementError
+from ersattning.lines import LINE, PRICED
 from ersattning.money import MICRO, divide_round, round_half_away, to_ore
 from ersattning.rulebook.loader import RulesAt
 
@@ -31,18 +32,10 @@ class Price:
     illustrative: bool = False
 
 
-PRICE_SCHEMA = pa.schema(
-    [
-        ("product_code", pa.string()),
-        ("component", pa.string()),
-        ("unit_price_ore", pa.int64()),
-        ("unit", pa.string()),
-        ("divisor", pa.int64()),
-        ("rule", pa.string()),
-        ("reference", pa.string()),
-        ("illustrative", pa.bool_()),
-    ]
-)
+#: The price list: a product's unit price in force and where it came from (columns of the line).
+PRICE_SCHEMA = pa.schema([
+    LINE.field(name) for name in ("product_code", "component", "unit_price_ore", "unit", "divisor", "rule", "reference", "illustrative")
+])
 
 
 def band_code(lo: int, hi: int | None) -> str:
@@ -124,15 +117,6 @@ def check_priced(lines: pa.Table) -> None:
         raise StatementError(f"no price in force for product(s) {', '.join(codes)} in {', '.join(months)}")
 
 
-#: Columns of a priced line (the engine's output before statements number the lines).
-LINE_FIELDS = pa.schema([
-    ("clinic_id", pa.string()), ("month", pa.string()), ("component", pa.string()), ("product_code", pa.string()),
-    ("quantity", pa.decimal128(38, 6)), ("persons", pa.int64()), ("snapshot", pa.string()),
-    ("unit_price_ore", pa.int64()), ("unit", pa.string()), ("divisor", pa.int64()), ("rule", pa.string()),
-    ("reference", pa.string()), ("illustrative", pa.bool_()), ("amount_ore", pa.int64()), ("detail", pa.string()),
-])
-
-
 def exact_lines(records: list[dict]) -> pa.Table:
     """Priced lines from per-clinic records whose divisor differs per line (caps, pots, goals).
 
@@ -151,4 +135,4 @@ def exact_lines(records: list[dict]) -> pa.Table:
             "persons": None, "snapshot": None, "illustrative": False, "detail": None, **r,
             "quantity": basis, "amount_ore": int(amount),
         })
-    return pa.Table.from_pylist(rows, schema=LINE_FIELDS)
+    return pa.Table.from_pylist(rows, schema=PRICED)

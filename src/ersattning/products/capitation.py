@@ -17,10 +17,10 @@ import pyarrow as pa
 from ersattning.engine import Engine
 from ersattning.period import first_day, half_year_snapshot, last_day
 from ersattning.pricing import band_code
+from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
 QUANTITY = "decimal(38, 6)"
-STOCKHOLM_COUNTY = "01"
 CHILD_MH_ASSIGNMENT = "psy_child_320"
 
 
@@ -60,7 +60,7 @@ def residents(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None
     the scan to those aged within the range on `date` (through their birth dates).
     """
     p = engine["persons"]
-    conditions = [_covers(p, date), p.county_code == STOCKHOLM_COUNTY, ~p.person_id.startswith("99")]
+    conditions = [_covers(p, date), county_resident(p)]
     if ages is not None:
         conditions.append(_born_in_ages(p.birth_date, date, ages))
     return p.filter(*conditions).select("person_id", "birth_date")
@@ -231,7 +231,7 @@ def listed_in_year(engine: Engine, year: int, min_ages: dict[str, int] | None = 
     li = engine["listings"]
     li = li.filter(li.valid_from.isnull() | (li.valid_from <= dt.date(year, 12, 31)), li.valid_to.isnull() | (li.valid_to >= dt.date(year, 1, 31)))
     p = engine["persons"]
-    p = p.filter(p.county_code == STOCKHOLM_COUNTY, ~p.person_id.startswith("99")).select(
+    p = p.filter(county_resident(p)).select(
         r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, birth_date=p.birth_date)
     lp = li.join(p, li.person_id == p.r_pid).select(
         "clinic_id", "birth_date",

@@ -13,7 +13,8 @@ import datetime as dt
 import ibis
 
 from ersattning.engine import Engine
-from ersattning.products.capitation import STOCKHOLM_COUNTY, age_on
+from ersattning.products.capitation import age_on
+from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer
 from ersattning.rulebook.loader import Rulebook
 
 #: Where a contact takes place, by contact type (seed 002: physical visits at the clinic,
@@ -75,7 +76,7 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
 
     window, peripheral = _fact_rules(book, end)
 
-    reserv = c.person_id.startswith("99")
+    reserv = is_reservnummer(c.person_id)
     birth = ibis.coalesce(c.r_birth, ibis.ifelse(reserv, ibis.null("date"), birth_date_from_id(c.person_id)))
     new_clinic = (c.date < c.opened + ibis.interval(months=int(window))) if window else ibis.literal(False)
     return c.select(

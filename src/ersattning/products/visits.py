@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from ersattning.engine import Engine
 from ersattning.errors import StatementError
+from ersattning.lines import ENGINE_PRICED, LINE
 from ersattning.money import to_ore
 from ersattning.period import first_day, last_day
 from ersattning.products.facts import contact_facts
@@ -101,7 +102,8 @@ def price_periods(book: Rulebook, start: dt.date, end: dt.date) -> list[tuple[dt
 
 def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> pa.Table:
     """Every visit product's price in each period (HEJ), in öre, with its rule and source."""
-    cols = {k: [] for k in ("period", "component", "product_code", "unit_price_ore", "rule", "reference", "illustrative")}
+    schema = pa.schema([("period", pa.int64()), *(LINE.field(n) for n in ("component", "product_code", "unit_price_ore", "rule", "reference", "illustrative"))])
+    cols = {k: [] for k in schema.names}
     for i, (p_from, _) in enumerate(periods):
         for component in VISIT_COMPONENTS:
             param = book[f"{component}.prices"]
@@ -116,13 +118,7 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
                 cols["rule"].append(f"{component}.decision_table+{param.name}@{version.start.isoformat()}")
                 cols["reference"].append(version.reference)
                 cols["illustrative"].append(version.illustrative)
-    return pa.table(
-        cols,
-        schema=pa.schema([
-            ("period", pa.int64()), ("component", pa.string()), ("product_code", pa.string()),
-            ("unit_price_ore", pa.int64()), ("rule", pa.string()), ("reference", pa.string()), ("illustrative", pa.bool_()),
-        ]),
-    )
+    return pa.table(cols, schema=schema)
 
 
 def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
@@ -232,13 +228,7 @@ def cap_usage(counted: ibis.Table, codes: dict, prices: ibis.Table) -> pa.Table:
 
 
 def _no_lines(month: str) -> ibis.Table:
-    schema = {
-        "clinic_id": "string", "month": "string", "component": "string", "product_code": "string",
-        "quantity": "decimal(38, 6)", "persons": "int64", "snapshot": "string", "unit_price_ore": "int64",
-        "unit": "string", "divisor": "int64", "rule": "string", "reference": "string", "illustrative": "boolean",
-        "amount_ore": "int64",
-    }
-    return ibis.memtable(pa.Table.from_pylist([], schema=ibis.schema(schema).to_pyarrow()))
+    return ibis.memtable(ENGINE_PRICED.empty_table())
 
 
 def check_visit_prices(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str, lines: pa.Table) -> None:

@@ -19,7 +19,8 @@ from ersattning.engine import Engine
 from ersattning.errors import StatementError
 from ersattning.money import format_sek, round_half_away, sek_text
 from ersattning.period import first_day, last_day
-from ersattning.pricing import LINE_FIELDS, capitation_prices, check_priced, price_rows, price_table
+from ersattning.lines import ENGINE_PRICED, GROUPS, LINE, PRICED, STATEMENT
+from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
 from ersattning.products.capitation import capitation_rows, listed_in_year
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
@@ -59,7 +60,6 @@ COMPONENT_GROUP = {
     "geographic_coordination": "variable",
     "extended_opening_hours": "variable",
 }
-GROUPS = ("fixed", "variable", "goal", "adjustment")
 
 #: Swedish labels of the components, for the web app and the workbook (their users are Swedish
 #: administrators and clinics); identifiers stay English everywhere else.
@@ -93,11 +93,6 @@ COMPONENT_LABELS_SV = {
     "extended_opening_hours": "Utökade öppettider",
 }
 
-LINE_COLUMNS = [
-    "line_id", "clinic_id", "month", "component", "product_code", "quantity", "basis", "divisor",
-    "unit", "unit_price_ore", "amount_ore", "rule", "reference", "illustrative", "persons", "snapshot",
-    "detail", "corrects_month", "corrects_line_id",
-]
 #: Components whose lines are claimed items added by an administrator (manual supplementary
 #: invoicing in VF, seed 004; 003 Bilaga 1): collaboration, geographic coordination, opening hours.
 MANUAL_COMPONENTS = ("collaboration", "geographic_coordination", "extended_opening_hours")
@@ -110,13 +105,6 @@ class MonthResult:
     month: str
     lines: pa.Table
     statements: pa.Table
-
-
-#: Columns of a priced line as the engine returns it, before `_finish_lines`.
-PRICED_COLUMNS = (
-    "clinic_id", "month", "component", "product_code", "quantity", "persons", "snapshot",
-    "unit_price_ore", "unit", "divisor", "rule", "reference", "illustrative", "amount_ore",
-)
 
 
 def month_prices(book: Rulebook, month: str) -> pa.Table:
@@ -134,10 +122,10 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     prices = ibis.memtable(month_prices(book, month))
     contacts = None
     try:
-        priced = price_rows(capitation_rows(engine, book, month), prices).select(*PRICED_COLUMNS)
+        priced = price_rows(capitation_rows(engine, book, month), prices).select(*ENGINE_PRICED.names)
         contacts = engine.contacts(first_day(month), last_day(month))
         if contacts is not None:
-            visits = visit_lines(engine, book, contacts, month).select(*PRICED_COLUMNS)
+            visits = visit_lines(engine, book, contacts, month).select(*ENGINE_PRICED.names)
             priced = priced.union(visits)
         lines = _typed(priced.to_pyarrow())
         if contacts is not None:
@@ -154,7 +142,7 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
 def _typed(raw: pa.Table) -> pa.Table:
     """Engine lines in the one line schema (no detail text: their basis says it all)."""
     raw = raw.append_column("detail", pa.nulls(len(raw), pa.string()))
-    return raw.select(LINE_FIELDS.names).cast(LINE_FIELDS)
+    return raw.select(PRICED.names).cast(PRICED)
 
 
 def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
@@ -185,35 +173,21 @@ def _finish_lines(raw: pa.Table) -> pa.Table:
     is for reading (e.g. ACG weight sum ÷ 12) and is rounded half away from zero.
     """
     raw = raw.sort_by([("clinic_id", "ascending"), ("component", "ascending"), ("product_code", "ascending")])
-    basis = raw["quantity"].cast(pa.decimal128(38, 6))
+    basis = raw["quantity"].cast(LINE.field("basis").type)
     # One value per statement line (a few thousand a month), not per person: exact Decimal.
     shown = [
         round_half_away(b / d, 6) for b, d in zip(basis.to_pylist(), raw["divisor"].to_pylist())
     ]
     line_id = _unique_ids(pc.binary_join_element_wise(raw["clinic_id"], raw["month"], raw["product_code"], ":"), raw["rule"])
-    return pa.table(
-        {
-            "line_id": line_id,
-            "clinic_id": raw["clinic_id"],
-            "month": raw["month"],
-            "component": raw["component"],
-            "product_code": raw["product_code"],
-            "quantity": pa.array(shown, pa.decimal128(38, 6)),
-            "basis": basis,
-            "divisor": raw["divisor"],
-            "unit": raw["unit"],
-            "unit_price_ore": raw["unit_price_ore"],
-            "amount_ore": raw["amount_ore"],
-            "rule": raw["rule"],
-            "reference": raw["reference"],
-            "illustrative": raw["illustrative"],
-            "persons": raw["persons"],
-            "snapshot": raw["snapshot"],
-            "detail": raw["detail"],
-            "corrects_month": pa.nulls(len(raw), pa.string()),
-            "corrects_line_id": pa.nulls(len(raw), pa.string()),
-        }
-    )
+    n = len(raw)
+    numbered = {
+        "line_id": line_id,
+        "quantity": pa.array(shown, LINE.field("quantity").type),
+        "basis": basis,
+        "corrects_month": pa.nulls(n, pa.string()),
+        "corrects_line_id": pa.nulls(n, pa.string()),
+    }
+    return pa.table({f.name: numbered[f.name] if f.name in numbered else raw[f.name] for f in LINE}, schema=LINE)
 
 
 def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
@@ -313,36 +287,26 @@ def totals(lines: pa.Table, clinics: pa.Table, month: str) -> pa.Table:
             "month": pa.array([month] * len(ids), pa.string()),
             **{f"{g}_ore": pa.array(sums[g], pa.int64()) for g in GROUPS},
             "total_ore": pa.array(total, pa.int64()),
-        }
+        },
+        schema=STATEMENT,
     )
+
+
+#: statement_lines.csv: DESIGN.md's contract columns first, then the rest of the line; money
+#: columns in SEK (`*_ore` shown as `*_sek`). Every column of the line, in the file's order.
+CSV_LINE_COLUMNS = (
+    "clinic_id", "month", "component", "product_code", "quantity", "unit_price_ore", "amount_ore", "rule",
+    "line_id", "basis", "divisor", "unit", "persons", "snapshot", "reference", "illustrative", "detail",
+    "corrects_month", "corrects_line_id",
+)
 
 
 def lines_csv_table(lines: pa.Table) -> pa.Table:
     """statement_lines.csv (DESIGN.md contract, then extra columns): SEK with two decimals."""
-    unit_price = format_sek(lines["unit_price_ore"])
-    return pa.table(
-        {
-            "clinic_id": lines["clinic_id"],
-            "month": lines["month"],
-            "component": lines["component"],
-            "product_code": lines["product_code"],
-            "quantity": lines["quantity"],
-            "unit_price_sek": unit_price,
-            "amount_sek": format_sek(lines["amount_ore"]),
-            "rule": lines["rule"],
-            "line_id": lines["line_id"],
-            "basis": lines["basis"],
-            "divisor": lines["divisor"],
-            "unit": lines["unit"],
-            "persons": lines["persons"],
-            "snapshot": lines["snapshot"],
-            "reference": lines["reference"],
-            "illustrative": lines["illustrative"],
-            "detail": lines["detail"],
-            "corrects_month": lines["corrects_month"],
-            "corrects_line_id": lines["corrects_line_id"],
-        }
-    )
+    return pa.table({
+        (name[:-4] + "_sek" if name.endswith("_ore") else name): (format_sek(lines[name]) if name.endswith("_ore") else lines[name])
+        for name in CSV_LINE_COLUMNS
+    })
 
 
 def statements_csv_table(statements: pa.Table) -> pa.Table:

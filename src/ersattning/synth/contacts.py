@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer_arrow
 from ersattning.synth.arrays import DAYS_PER_YEAR, OPEN, date_text, day, pick_weighted
 
 COLUMNS = ("contact_id", "kombika", "person_id", "date", "contact_type", "profession", "diagnoses",
@@ -49,7 +50,7 @@ PROFESSIONS = ("doctor", "nurse", "assistant_nurse", "psychologist", "psychother
 RECORD_TYPES = ("report", "cancel")
 GP, PSY_CHILD = "hlv", "psy_child_320"
 PSY_START = (2021, 12, 1)
-STOCKHOLM = "01"
+STOCKHOLM = STOCKHOLM_COUNTY
 
 (CLINIC_VISIT, HOME_VISIT, HOME_CARE_VISIT, VIDEO, PHONE, TEAM_VISIT, GROUP_TEAM_VISIT, GROUP_VISIT) = range(8)
 (DOCTOR, NURSE, ASSISTANT_NURSE, PSYCHOLOGIST, PSYCHOTHERAPIST, COUNSELLOR, PHYSIOTHERAPIST,
@@ -283,7 +284,7 @@ class ContactInputs:
         birth = np.zeros(n, np.int64)
         birth[rp] = _days(persons["birth_date"])[order]
         county = _text(persons["county_code"])[order]
-        reserv = np.asarray(pc.starts_with(uniq, "99").to_numpy(zero_copy_only=False), dtype=bool)
+        reserv = np.asarray(is_reservnummer_arrow(uniq).to_numpy(zero_copy_only=False), dtype=bool)
         resident = np.zeros(n, bool)
         resident[rp[last]] = (county[last] == STOCKHOLM) & (vf[order][last] > -OPEN)
         resident &= ~reserv

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ersattning.ids import make_personnummer
+from ersattning.region import RESERVNUMMER_PREFIX, STOCKHOLM_COUNTY
 from ersattning.synth.areas import Areas
 from ersattning.synth.arrays import (
     DAYS_PER_YEAR, OPEN, date_text, day, draw_from, largest_remainder, top_k_weighted,
@@ -32,7 +33,7 @@ OUT_OF_COUNTY_SHARE = 0.005
 # Neighbouring counties first (Uppsala, Södermanland, Östergötland), then a spread.
 OUT_OF_COUNTY = {"03": 0.40, "04": 0.20, "05": 0.10, "09": 0.04, "13": 0.04, "14": 0.06,
                  "17": 0.04, "19": 0.05, "20": 0.04, "22": 0.03}
-STOCKHOLM = "01"
+STOCKHOLM = STOCKHOLM_COUNTY
 
 
 def _within_band_profile() -> np.ndarray:
@@ -280,7 +281,7 @@ def _identifiers(rng, birth, male, coordination, reserv) -> pa.Array:
     two = pc.binary_join_element_wise(pa.array(letters[rng.integers(0, len(letters), len(rs))]),
                                       pa.array(letters[rng.integers(0, len(letters), len(rs))]), "")
     digits = pc.utf8_lpad(pc.cast(pa.array(rng.choice(10**8, size=len(rs), replace=False)), pa.string()), 8, "0")
-    reservnummer = pc.binary_join_element_wise("99", two, digits, "")
+    reservnummer = pc.binary_join_element_wise(RESERVNUMMER_PREFIX, two, digits, "")
     position = np.empty(n, dtype=np.int64)
     position[pn] = np.arange(len(pn))
     position[rs] = len(pn) + np.arange(len(rs))

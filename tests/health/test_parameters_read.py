@@ -1,0 +1,102 @@
+"""Every rulebook parameter is read by some code: a parameter no code reads pays nothing.
+
+A parameter `folder.key` counts as read when a module under src/ersattning (the rulebook's
+own loader left out, docstrings left out) has a string naming it — `"capitation_acg.rate"`,
+also inside longer text — or builds it: an f-string `f"{component}.key"` in some module
+while `"folder"` is a string constant in some module (how visit and goal components name
+their decision tables, price lists and levels).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from ersattning import rulebook
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
+
+#: Parameters in the rulebook that no code reads yet, each with why. The test fails when one
+#: of them becomes read (take it off the list) or when another unread parameter appears.
+UNREAD = {
+    # Read from issue 12 on: the new-clinic pay ends the month 4 000 are listed.
+    "new_clinic.listing_threshold",
+    # Read from issue 12 on: the 2021 new-clinic raise as a share of the base visit fee.
+    "new_clinic.base_fee_uplift_share",
+    # Entered for completeness, never paid: the inputs carry no country of birth (its file says so).
+    "capitation_other.born_abroad",
+    # Entered for completeness, never paid: no statement component carries it (its file says so).
+    "capitation_other.competence_development",
+    # 2015's quality bonus as a share of pay: the engine pays quality goals from 2016's amounts per listed.
+    "goal_quality.max_share",
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def code_strings(paths) -> tuple[list[str], set[str]]:
+    """The string constants of `paths` (f-string parts included) and the `.key` suffixes that
+    f-strings put after a formatted value."""
+    strings, suffixes = [], set()
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                strings.append(node.value)
+            if isinstance(node, ast.JoinedStr):
+                for before, part in zip(node.values, node.values[1:]):
+                    if isinstance(before, ast.FormattedValue) and isinstance(part, ast.Constant):
+                        m = re.match(r"\.(\w+)", part.value)
+                        if m:
+                            suffixes.add(m.group(1))
+    return strings, suffixes
+
+
+def unread(parameters, strings: list[str], suffixes: set[str]) -> set[str]:
+    text = "\n".join(strings)
+    constants = set(strings)
+    out = set()
+    for name in parameters:
+        folder, key = name.split(".", 1)
+        named = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
+        built = key in suffixes and folder in constants
+        if not (named or built):
+            out.add(name)
+    return out
+
+
+def _sources():
+    return [p for p in sorted(SRC.rglob("*.py")) if "rulebook" not in p.relative_to(SRC).parts]
+
+
+def test_every_parameter_is_read():
+    found = unread(rulebook.load().parameters, *code_strings(_sources()))
+    new = sorted(found - UNREAD)
+    assert not new, "rulebook parameters no code reads (read them, or list them in UNREAD with why):\n" + "\n".join(new)
+    now_read = sorted(UNREAD - found)
+    assert not now_read, "parameters in UNREAD that code reads now (take them off the list):\n" + "\n".join(now_read)
+
+
+def test_the_scan_sees_names_and_built_names(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""capitation_cni.rate in a docstring is not a read."""\n'
+        'COMPONENTS = ("visit_fee",)\n'
+        'a = rules.value("capitation_acg.rate")\n'
+        'b = f"{rules.ref(x)}+cap_reduction.categories"\n'
+        'c = book[f"{component}.decision_table"]\n'
+    )
+    params = ["capitation_acg.rate", "capitation_cni.rate", "cap_reduction.categories", "visit_fee.decision_table",
+              "supplement_kva.decision_table", "capitation_acg.rate_extra"]
+    assert unread(params, *code_strings([sample])) == {"capitation_cni.rate", "supplement_kva.decision_table",
+                                                       "capitation_acg.rate_extra"}
