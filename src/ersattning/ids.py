@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ersattning.region import RESERVNUMMER_PREFIX
+
 PERSONNUMMER = "personnummer"
 SAMORDNINGSNUMMER = "samordningsnummer"
 RESERVNUMMER = "reservnummer"
@@ -61,7 +63,8 @@ def classify(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         digit = (b >= 48) & (b <= 57)
         lower = b | 32
         alnum = digit | ((lower >= 97) & (lower <= 122))
-        reserv = (b[:, 0] == 57) & (b[:, 1] == 57) & alnum[:, 2:].all(axis=1)
+        prefix = np.frombuffer(RESERVNUMMER_PREFIX.encode("ascii"), np.uint8)
+        reserv = (b[:, :len(prefix)] == prefix).all(axis=1) & alnum[:, len(prefix):].all(axis=1)
         d = b.astype(np.int64) - 48
         century = d[:, 0] * 10 + d[:, 1]
         day = d[:, 6] * 10 + d[:, 7]

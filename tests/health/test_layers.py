@@ -16,7 +16,7 @@ ROOT = "ersattning"
 # One line per layer, lowest first. A unit (a package or top-level module of ersattning) may
 # import units of its own layer or of lower ones; inside a layer the cycle tests keep it one-way.
 LAYERS = [
-    {"errors", "ids", "money", "period"},       # values and refusals every layer uses
+    {"errors", "ids", "lines", "money", "period", "region"},  # values, refusals, the line schema, region codes
     {"engine", "inputs", "rulebook", "synth"},  # the table engine, master data, rule parameters, synthetic regions
     {"register"},                               # the contact register (GVR): intake, event log, current view
     {"products"},                               # contacts and listings → product codes (ERSMO)
