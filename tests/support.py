@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from decimal import Decimal
 
@@ -51,3 +52,15 @@ def _convert(value, type_):
 
 def duckdb_engine(tables: dict[str, pa.Table]) -> Engine:
     return Engine.duckdb().register(tables)
+
+
+def docstring_ids(tree: ast.AST) -> set[int]:
+    """The ids of the docstring constants in a parsed module (the source scans leave them out:
+    prose may name floats, dates and codes)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from support import docstring_ids
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
 MONEY_CODE = ["money.py", "pricing", "products", "statements", "store.py", "export"]
@@ -22,12 +23,7 @@ def _files(parts):
 def _code_nodes(path: Path):
     """AST nodes of the file, docstrings left out (they may talk about floats and dates)."""
     tree = ast.parse(path.read_text())
-    docstrings = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                docstrings.add(id(body[0].value))
+    docstrings = docstring_ids(tree)
     return [n for n in ast.walk(tree) if id(n) not in docstrings]
 
 

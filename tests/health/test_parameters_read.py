@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ersattning import rulebook
+from support import docstring_ids
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
 
@@ -33,14 +34,6 @@ UNREAD = {
 }
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    ids = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
 
 
 def code_strings(paths) -> tuple[list[str], set[str]]:
@@ -49,7 +42,7 @@ def code_strings(paths) -> tuple[list[str], set[str]]:
     strings, suffixes = [], set()
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip = _docstrings(tree)
+        skip = docstring_ids(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
                 strings.append(node.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from support import docstring_ids
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
 HOME = SRC / "region.py"
@@ -18,20 +19,12 @@ CODES = {"01", "99"}
 SQL_LITERAL = re.compile(r"'(01|99)'")
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    ids = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
 
 
 def offences(path: Path) -> list[tuple[int, str]]:
     """(line, text) of each string constant in `path` that spells a code (docstrings left out)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = _docstrings(tree)
+    skip = docstring_ids(tree)
     return [(node.lineno, node.value.strip()[:80]) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
             and (node.value in CODES or SQL_LITERAL.search(node.value))]
