@@ -122,7 +122,7 @@ def load(
     from ersattning.synth.region import read_sample
 
     try:
-        sample = read_sample(folder)
+        declared = sample = read_sample(folder)
     except ValueError as exc:
         _fail(InputError(str(exc)))
     # The sample setting describes the persons: a folder without sample.yaml that replaces
@@ -150,7 +150,7 @@ def load(
         return "whole region" if persons is None else f"sample of {persons}"
     after = sample_before if sample is KEEP else sample
     how = "kept" if sample is KEEP else "replaced" if after != sample_before else "unchanged"
-    why = " (sample.yaml)" if read_sample(folder) is not None else " (persons given, no sample.yaml)" if sample is not KEEP else ""
+    why = " (sample.yaml)" if declared is not None else " (persons given, no sample.yaml)" if sample is not KEEP else ""
     table.add_row("sample setting", how + why, region(sample_before), region(after))
     console.print(table)
     _print_adjustments(result.adjustments, f"issued months these inputs {'would change' if dry_run else 'change'}: "

@@ -81,19 +81,9 @@ class Engine:
         )
         return cls(ibis.pyspark.connect(spark), "pyspark")
 
-    def register(self, tables: dict[str, pa.Table], persist: bool = False) -> "Engine":
-        """Make Arrow tables available to the engine (on DuckDB files, `persist` stores them,
-        all of them in one transaction: see `persist`)."""
-        if persist and self.backend == "duckdb":
-            con = self.con.con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self.persist(tables)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            return self.attach(tables)
+    def register(self, tables: dict[str, pa.Table]) -> "Engine":
+        """Make Arrow tables available to the engine for this connection (temporary; to store
+        them in the database file, `store.store_inputs`, which uses `persist`)."""
         for name, table in tables.items():
             if self.backend == "pyspark":
                 # A temporary view over a DataFrame made from Arrow: nothing is written to a

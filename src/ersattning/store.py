@@ -8,6 +8,7 @@ administrator's claimed items, audited and never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
@@ -55,6 +56,19 @@ def open_engine(db: str | Path) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def transaction(con, commit: bool = True):
+    """One DuckDB transaction: committed when the block ends (rolled back instead when not
+    `commit`: a dry run), rolled back on any exception. A kill before COMMIT leaves it undone."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if commit else "ROLLBACK")
+
+
 #: `sample=KEEP`: a load leaves the stored sample setting as it is.
 KEEP = object()
 
@@ -62,29 +76,17 @@ KEEP = object()
 def store_inputs(engine: Engine, tables: dict[str, pa.Table], sample=KEEP) -> None:
     """Replace the stored input tables `tables` (already validated) and, unless KEEP, the
     sample setting (`set_sample`): one transaction, so a crash leaves all of them old or all new."""
-    con = engine.con.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(engine.con.con) as con:
         engine.persist(tables)
         if sample is not KEEP:
             _set_sample(con, sample)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     engine.attach(tables)
 
 
 def set_sample(engine: Engine, persons: int | None) -> None:
     """Record that the stored region is a sample of `persons` (None: the whole region)."""
-    con = engine.con.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(engine.con.con) as con:
         _set_sample(con, persons)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def _set_sample(con, persons: int | None) -> None:
@@ -139,17 +141,12 @@ def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_
     kept = {n: before[n] for n in INPUT_TABLES if n not in given}
     if inputs.errors.num_rows:
         return LoadResult(replaced, kept, inputs.errors, _empty_adjustments(), False)
-    con = engine.con.con
-    con.execute("BEGIN TRANSACTION")
     try:
-        engine.persist({n: inputs.tables[n] if n in inputs.tables else CONTRACTS[n].empty_table() for n in given})
-        if sample is not KEEP:
-            _set_sample(con, sample)
-        adjustments = pending_adjustments(engine, book or rulebook_mod.load())
-        con.execute("ROLLBACK" if dry_run else "COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(engine.con.con, commit=not dry_run) as con:
+            engine.persist({n: inputs.tables[n] if n in inputs.tables else CONTRACTS[n].empty_table() for n in given})
+            if sample is not KEEP:
+                _set_sample(con, sample)
+            adjustments = pending_adjustments(engine, book or rulebook_mod.load())
     finally:
         # The engine's tables as stored now (a rolled-back load may have named new ones).
         engine.tables.clear()
@@ -245,30 +242,26 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
         return ("issued" if issue else "draft"), result
     con = engine.con.con
     fingerprint = month_fingerprint(engine, book, month, master()) if issue else None
-    con.execute("BEGIN TRANSACTION")
+    con.register("_new_lines", result.lines)
+    con.register("_new_statements", result.statements)
     try:
-        con.execute("DELETE FROM statement_lines WHERE month = ?", [month])
-        con.execute("DELETE FROM statements WHERE month = ?", [month])
-        con.register("_new_lines", result.lines)
-        con.register("_new_statements", result.statements)
-        con.execute("INSERT INTO statement_lines BY NAME SELECT * FROM _new_lines")
-        con.execute("INSERT INTO statements BY NAME SELECT * FROM _new_statements")
-        now = _now()
-        con.execute("DELETE FROM months WHERE month = ?", [month])
-        if issue:
-            con.execute(
-                "INSERT INTO months VALUES (?, 'issued', ?, ?, ?, ?, ?, ?)",
-                [month, now, now, user or login_name(), content_hash(result.lines, result.statements), book.origin, fingerprint],
-            )
-            # The corrected months are now paid in full as of these inputs.
-            for earlier, fp in checked.items():
-                con.execute("UPDATE months SET fingerprint = ? WHERE month = ?", [fp, earlier])
-        else:
-            con.execute("INSERT INTO months VALUES (?, 'draft', ?, NULL, NULL, NULL, ?, NULL)", [month, now, book.origin])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("DELETE FROM statement_lines WHERE month = ?", [month])
+            con.execute("DELETE FROM statements WHERE month = ?", [month])
+            con.execute("INSERT INTO statement_lines BY NAME SELECT * FROM _new_lines")
+            con.execute("INSERT INTO statements BY NAME SELECT * FROM _new_statements")
+            now = _now()
+            con.execute("DELETE FROM months WHERE month = ?", [month])
+            if issue:
+                con.execute(
+                    "INSERT INTO months VALUES (?, 'issued', ?, ?, ?, ?, ?, ?)",
+                    [month, now, now, user or login_name(), content_hash(result.lines, result.statements), book.origin, fingerprint],
+                )
+                # The corrected months are now paid in full as of these inputs.
+                for earlier, fp in checked.items():
+                    con.execute("UPDATE months SET fingerprint = ? WHERE month = ?", [fp, earlier])
+            else:
+                con.execute("INSERT INTO months VALUES (?, 'draft', ?, NULL, NULL, NULL, ?, NULL)", [month, now, book.origin])
     finally:
         con.unregister("_new_lines")
         con.unregister("_new_statements")
@@ -525,8 +518,7 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
     status = month_status(engine, month)
     if status == "issued":
         raise StatementError(f"{month} is issued and never changes: add the line to the next open month")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         seq = con.execute("SELECT nextval('manual_line_seq')").fetchall()[0][0]
         manual_id = f"M{seq:06d}"
         now = _now()
@@ -536,10 +528,6 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
         )
         if status == "draft":
             _post_manual_on_draft(engine, month, clinic_id, manual_id)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return manual_lines(engine, manual_id=manual_id).to_pylist()[0]
 
 

@@ -26,7 +26,7 @@ from starlette.routing import Match, Mount
 from ersattning import store
 from ersattning.api import queries
 from ersattning.api.service import (
-    MAX_MANUAL_ORE, MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
+    MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
     state, visible_clinic, visible_trace,
 )
 from ersattning.api.tokens import Principal, list_tokens, revoke_token
@@ -35,6 +35,7 @@ from ersattning.errors import ErsattningError, InputError
 from ersattning.inputs.parse import shown
 from ersattning.register import intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
+from ersattning.store import MAX_MANUAL_ORE
 from ersattning.trace import trace_contact, trace_line
 
 MAX_BATCH = 5_000
@@ -389,9 +390,6 @@ def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
     kombika, on the value it stores (`other_clinic_kombika` is stored like every rejection, so
     the clinic sees it among its errors); an administrator's batch has no sender clinic."""
     received = dt.datetime.now().replace(microsecond=0)
-    if not records:
-        return IntakeOut(batch_id=None, received_at=received.isoformat(), rows=0, results=[], accepted=0, rejected=0,
-                         unchanged=0)
     raw = records_table(records)
     with st.lock:
         try:

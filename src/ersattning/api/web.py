@@ -20,12 +20,13 @@ from fastapi.templating import Jinja2Templates
 
 from ersattning.api import charts, queries
 from ersattning.api.service import (
-    MAX_MANUAL_ORE, MONTH, ApiError, State, add_manual_line, load_inputs, not_found, run_month, state, visible_clinic,
+    MONTH, ApiError, State, add_manual_line, load_inputs, not_found, run_month, state, visible_clinic,
     visible_trace,
 )
 from ersattning.api.tokens import Principal, Session, end_session, find_session, lookup, set_flash, start_session
 from ersattning.money import sek_text
 from ersattning.statements import COMPONENT_LABELS_SV, MANUAL_COMPONENTS
+from ersattning.store import MAX_MANUAL_ORE
 from ersattning.trace import trace_contact, trace_line
 
 SESSION_COOKIE = "ersattning_session"

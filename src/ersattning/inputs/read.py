@@ -236,7 +236,7 @@ def _read_parquet(path: Path, contract: Contract, out: RawInput) -> pa.Table | N
     columns = {}
     for name in wanted:
         try:
-            columns[name] = _as_text(table.column(name))
+            columns[name] = column_as_text(table.column(name))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             out.error(file, "unreadable", f"column {name!r} has type {table.column(name).type}, which cannot be read as text", column=name)
             return None
@@ -244,8 +244,8 @@ def _read_parquet(path: Path, contract: Contract, out: RawInput) -> pa.Table | N
     return _with_lines(pa.table(columns) if columns else table.select([]), lines, table.num_rows)
 
 
-def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A Parquet column as the text a CSV would hold. Timestamps that are all at midnight are
+def column_as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A typed column (Parquet, or a stored table) as the text a CSV would hold. Timestamps that are all at midnight are
     dates written by a dataframe library: they become the dates; any other time stays visible
     (and fails as a date)."""
     typ = column.type

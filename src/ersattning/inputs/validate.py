@@ -20,6 +20,7 @@ from ersattning.errors import InputError
 from ersattning.ids import fixed_width_bytes, luhn_check_digits
 from ersattning.inputs import schema as s
 from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer_arrow
+from ersattning.inputs.read import column_as_text
 from ersattning.inputs.parse import dictionary_parse, mask_np, parse_dates, person_id_problems
 from ersattning.inputs.schema import CONTRACTS, ERRORS_SCHEMA, SOURCE_LINE, Column, Contract
 
@@ -205,7 +206,7 @@ def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
 def _as_text(table: pa.Table, contract: Contract) -> pa.Table:
     """A typed (stored) table as the text its file held: dates ISO, decimals plain, and the
     line each row came from."""
-    cols = {c: table.column(c).cast(pa.string()) for c in contract.column_names if c in table.column_names}
+    cols = {c: column_as_text(table.column(c)) for c in contract.column_names if c in table.column_names}
     if SOURCE_LINE in table.column_names:
         cols[SOURCE_LINE] = table.column(SOURCE_LINE)
     return pa.table(cols) if cols else pa.table({SOURCE_LINE: pa.array([], pa.int64())})
