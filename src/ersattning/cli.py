@@ -117,8 +117,9 @@ def load(
 
     Example: ersattning load out/demo/input --db ersattning.duckdb
     """
+    from ersattning.core import Core
     from ersattning.inputs import write_errors
-    from ersattning.store import KEEP, load_folder, open_engine, sample_size
+    from ersattning.store import KEEP, sample_size
     from ersattning.synth.region import read_sample
 
     try:
@@ -131,9 +132,9 @@ def load(
     if sample is None and not persons_given:
         sample = KEEP
     try:
-        engine = open_engine(":memory:" if dry_run and not db.is_file() else db)
-        sample_before = sample_size(engine)
-        result = load_folder(engine, folder, sample=sample, dry_run=dry_run)
+        core = Core.open(":memory:" if dry_run and not db.is_file() else db)
+        sample_before = sample_size(core.engine)
+        result = core.load(folder, sample=sample, dry_run=dry_run)
     except ErsattningError as exc:
         _fail(exc)
     if result.errors.num_rows:
@@ -178,31 +179,50 @@ def _print_adjustments(lines, heading: str) -> None:
 @app.command()
 def run(
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
-    month: str = typer.Option(..., "--month", help="YYYY-MM"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM: the month, or the first of a range (--to)"),
+    to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM: the last month of a range (a whole year runs on the year path)"),
     issue: bool = typer.Option(False, "--issue", help="Freeze the month's statements (never changed afterwards)"),
     rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+    rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Compute and show the month (and the adjustments it carries); write nothing"),
 ):
-    """Compute a month's statements in the database (draft), or issue them.
+    """Compute a month's (or a range of months') statements in the database (draft), or issue them.
+
+    The rulebook and options each month is computed with are stored with it: its trace and
+    export read exactly those.
 
     Example: ersattning run --db ersattning.duckdb --month 2022-03 --issue
     """
-    from ersattning.store import open_engine, run_month
+    import datetime as dt
+
+    from ersattning.core import Core, month_range
 
     month = _month(month)
+    last = _month(to) if to else None
+    if rules is not None and rules_as_of is not None:
+        raise typer.BadParameter("give --rules or --rules-as-of, not both")
+    try:
+        as_of = dt.date.fromisoformat(rules_as_of) if rules_as_of else None
+        months = month_range(month, last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if not db.is_file():
         _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
     try:
-        status, result = run_month(open_engine(db), month, _rules(rules), issue=issue, dry_run=dry_run)
+        core = Core.open(db, reform=rules, as_of=as_of)
+        runs = core.run(months, issue=issue, dry_run=dry_run)
     except ErsattningError as exc:
         _fail(exc)
-    if result is None:
-        console.print(f"{month} is issued: unchanged (later changes will be adjustment lines on the next month).")
-        return
-    total = sum(result.statements["total_ore"].to_pylist())
     would = "would be " if dry_run else ""
-    console.print(f"{month}: {would}{status}, {len(result.statements)} statements, {len(result.lines)} lines, total {sek_text(total)} SEK")
-    _print_adjustments(result.lines, f"{month} {'would carry' if dry_run else 'carries'} adjustment lines for issued months:")
+    for done in runs:
+        if done.result is None:
+            console.print(f"{done.month} is issued: unchanged (later changes will be adjustment lines on the next month).")
+            continue
+        result = done.result
+        total = sum(result.statements["total_ore"].to_pylist())
+        console.print(f"{done.month}: {would}{done.status}, {len(result.statements)} statements, {len(result.lines)} lines, "
+                      f"total {sek_text(total)} SEK")
+        _print_adjustments(result.lines, f"{done.month} {'would carry' if dry_run else 'carries'} adjustment lines for issued months:")
     if dry_run:
         console.print("dry run: nothing was written")
 
@@ -229,14 +249,15 @@ def manual_add(
     from decimal import Decimal, InvalidOperation
 
     from ersattning.money import to_ore
-    from ersattning.store import add_manual_line, login_name, open_engine
+    from ersattning.core import Core
+    from ersattning.store import login_name
 
     try:
         ore = to_ore(Decimal(amount))
     except (InvalidOperation, ValueError):
         raise typer.BadParameter(f"--amount must be SEK with at most two decimals, got {amount!r}") from None
     try:
-        row = add_manual_line(open_engine(db), clinic_id=clinic, month=_month(month), kind=kind, amount_ore=ore,
+        row = Core.open(db).add_manual_line(clinic_id=clinic, month=_month(month), kind=kind, amount_ore=ore,
                               reason=reason, reference=reference, user=user or login_name())
     except ErsattningError as exc:
         _fail(exc)
@@ -254,9 +275,9 @@ def manual_list(
 
     Example: ersattning manual list --db ersattning.duckdb --month 2022-04
     """
-    from ersattning.store import manual_lines, open_engine
+    from ersattning.core import Core
 
-    rows = manual_lines(open_engine(db), clinic_id=clinic, month=_month(month) if month else None).to_pylist()
+    rows = Core.open(db).manual_lines(clinic_id=clinic, month=_month(month) if month else None).to_pylist()
     table = Table("id", "clinic", "month", "kind", "SEK", "reason", "reference", "by", "at")
     for r in rows:
         table.add_row(r["manual_id"], r["clinic_id"], r["month"], r["kind"], sek_text(r["amount_ore"]), r["reason"],
@@ -392,18 +413,26 @@ def trace(
 
     Example: ersattning trace --db ersattning.duckdb --contact 11010046M30:C000123
     """
+    from ersattning.core import Core
     from ersattning.trace import print_trace
 
     if (contact is None) == (line is None):
         raise typer.BadParameter("give exactly one of --contact KOMBIKA:CONTACT_ID or --line LINE_ID")
+    if contact is not None and ":" not in contact:
+        raise typer.BadParameter("--contact takes KOMBIKA:CONTACT_ID")
     if not db.is_file():
         _fail(InputError(f"there is no database {db}"))
     try:
-        found = print_trace(db, contact=contact, line=line, limit=limit, as_json=json_out, console=console)
+        core = Core.open(db)
+        if contact is not None:
+            found = core.trace_contact(*contact.split(":", 1))
+        else:
+            found = core.trace_line(line, limit=limit)
     except ErsattningError as exc:
         _fail(exc)
-    if not found:
+    if found is None:
         _fail(InputError(f"nothing to trace: {contact or line} is not in {db}"), code=2)
+    print_trace(found, as_json=json_out, console=console)
 
 
 token_app = typer.Typer(help="API tokens for the server (stored hashed; printed once).", no_args_is_help=True)

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ersattning import rulebook as rulebook_mod
 from ersattning.errors import ErsattningError
 from ersattning.money import sek_text
 from ersattning.period import months_of
 from ersattning.statements import lines_csv_table, statements_csv_table, write_csv
-from ersattning.store import open_engine, run_month, store_inputs
+from ersattning.core import Core
+from ersattning.store import open_engine, store_inputs
 from ersattning.synth.region import read_sample
 
 
@@ -63,16 +63,15 @@ def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> 
         f"Contacts: {reported.accepted:,} accepted, {reported.rejected:,} rejected (with a reason each in {errors_path}), "
         f"{reported.unchanged:,} unchanged".replace(",", " ")
     )
-    book = rulebook_mod.load()
+    core = Core(engine)
     all_lines, all_statements = [], []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"Computing {year}", total=12)
-        for month in months_of(year):
-            progress.update(task, description=f"Computing {month}")
-            _, result = run_month(engine, month, book)
-            all_lines.append(result.lines)
-            all_statements.append(result.statements)
-            progress.advance(task)
+        # The year on the shared year path (Core.run): the months arrive together at the end.
+        for done in core.run(months_of(year), progress=lambda n, total, month: progress.update(task, completed=n,
+                                                                                             description=f"Computed {month}")):
+            all_lines.append(done.result.lines)
+            all_statements.append(done.result.statements)
     lines = pa.concat_tables(all_lines)
     statements = pa.concat_tables(all_statements)
     out_dir = out / "statements" / str(year)

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import getpass
 import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +40,11 @@ CREATE TABLE IF NOT EXISTS months (
 -- What the month's lines were computed from, when they were last paid in full (issued, or
 -- corrected by adjustment lines on an issued statement): unchanged inputs need no recomputation.
 ALTER TABLE months ADD COLUMN IF NOT EXISTS fingerprint VARCHAR;
+-- The rulebook a month was computed with (its snapshot in `rulebooks`) and the options that
+-- chose it (reform file, rules as of a date, sample size): trace and export read exactly these.
+ALTER TABLE months ADD COLUMN IF NOT EXISTS rulebook_hash VARCHAR;
+ALTER TABLE months ADD COLUMN IF NOT EXISTS options VARCHAR;
+CREATE TABLE IF NOT EXISTS rulebooks (rulebook_hash VARCHAR PRIMARY KEY, origin VARCHAR, content VARCHAR NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS manual_line_seq START 1;
 -- Facts about the stored region, e.g. sample_persons for a synthetic sample of the region.
 CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -130,7 +136,9 @@ def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_
     empty a table, give its file with the header only. Every table replaced and the sample
     setting (`sample`, KEEP to leave it) are written in one transaction. Before it commits,
     the adjustment lines the new inputs would cause on issued months are worked out on the
-    new tables (`LoadResult.adjustments`); `dry_run` then rolls everything back.
+    new tables (`LoadResult.adjustments`); `dry_run` then rolls everything back. `book`: the
+    chosen rulebook before sample scaling (`core.Core.chosen`), for issued months that
+    predate stored rulebooks (the others are recomputed under their own).
     """
     from ersattning.inputs import CONTRACTS, read_inputs
 
@@ -146,7 +154,8 @@ def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_
             engine.persist({n: inputs.tables[n] if n in inputs.tables else CONTRACTS[n].empty_table() for n in given})
             if sample is not KEEP:
                 _set_sample(con, sample)
-            adjustments = pending_adjustments(engine, book or rulebook_mod.load())
+            # The sample setting may have changed in this transaction: scale the rules to it now.
+            adjustments = pending_adjustments(engine, book_for(engine, book or rulebook_mod.load()))
     finally:
         # The engine's tables as stored now (a rolled-back load may have named new ones).
         engine.tables.clear()
@@ -196,7 +205,12 @@ def content_hash(lines: pa.Table, statements: pa.Table) -> str:
 def month_lines(engine: Engine, book, month: str) -> MonthResult:
     """The month as computed now from the stored inputs and the register: the engine's lines
     plus the administrator's manual lines for the month."""
-    result = compute_month(engine, book, month)
+    return with_manual_lines(engine, compute_month(engine, book, month))
+
+
+def with_manual_lines(engine: Engine, result: MonthResult) -> MonthResult:
+    """The engine's month plus the administrator's manual lines for it, re-totalled."""
+    month = result.month
     manual = _manual_statement_lines(engine, month)
     if len(manual):
         lines = pa.concat_tables([result.lines, manual])
@@ -204,8 +218,47 @@ def month_lines(engine: Engine, book, month: str) -> MonthResult:
     return result
 
 
-def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: str | None = None,
-              dry_run: bool = False) -> tuple[str, MonthResult | None]:
+# --- the rulebook each month was computed with -------------------------------------------------
+
+def store_rulebook(con, book) -> str:
+    """Store the rulebook's snapshot (once per content) and return its hash."""
+    from ersattning.rulebook.snapshot import rulebook_hash, to_json
+
+    text = to_json(book)
+    book_id = rulebook_hash(text)
+    con.execute("INSERT INTO rulebooks SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM rulebooks WHERE rulebook_hash = ?)",
+                [book_id, book.origin, text, book_id])
+    return book_id
+
+
+_SNAPSHOTS: dict[str, object] = {}
+
+
+def month_rulebook(engine: Engine, month: str):
+    """The rulebook `month` was computed with (None: not computed, or computed before months
+    stored their rulebook). Snapshots are immutable, so each is parsed once per process."""
+    con = engine.con.con
+    rows = con.execute("SELECT rulebook_hash FROM months WHERE month = ?", [month]).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    book_id = rows[0][0]
+    if book_id not in _SNAPSHOTS:
+        from ersattning.rulebook.snapshot import from_json
+
+        text = con.execute("SELECT content FROM rulebooks WHERE rulebook_hash = ?", [book_id]).fetchall()[0][0]
+        _SNAPSHOTS[book_id] = from_json(text)
+    return _SNAPSHOTS[book_id]
+
+
+def month_options(engine: Engine, month: str) -> dict | None:
+    """The options (reform, rules as of, sample) `month` was computed with."""
+    rows = engine.con.con.execute("SELECT options FROM months WHERE month = ?", [month]).fetchall()
+    return json.loads(rows[0][0]) if rows and rows[0][0] else None
+
+
+def run_month(engine: Engine, month: str, book, issue: bool = False, user: str | None = None,
+              dry_run: bool = False, options: dict | None = None,
+              computed: MonthResult | None = None) -> tuple[str, MonthResult | None]:
     """Compute `month` into the database as a draft (or issue it); an issued month is left as it is.
 
     Refused (StatementError) for a month after the current month or before the rulebook's
@@ -222,16 +275,19 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
     the corrections of the issued months right before it. Once the open month is issued,
     E's corrections are paid and later changes go on the month after it.
 
-    `dry_run`: compute and return the result, write nothing.
+    `book` is the rulebook that applies (decided once, by `core.Core`: base, reform, as of a
+    date, scaled to a sample); it is stored with the month (`rulebooks`, `months.rulebook_hash`)
+    with `options`, the choices that made it. `computed`: the month's engine lines already
+    computed (a year's run, `statements.compute_year`); the manual and adjustment lines are
+    added here. `dry_run`: compute and return the result, write nothing.
     """
-    book = book_for(engine, book or rulebook_mod.load())
     check_month(book, month)
     status = month_status(engine, month)
     if status == "issued":
         return "issued", None
     engine.attach_stored()
     attach_contacts(engine)
-    result = month_lines(engine, book, month)
+    result = with_manual_lines(engine, computed) if computed is not None else month_lines(engine, book, month)
     # Hashing the master tables is done once per run, and only when a fingerprint is needed.
     master = functools.cache(lambda: master_digest(engine))
     adjustments, checked = _adjustments(engine, book, month, master)
@@ -251,17 +307,22 @@ def run_month(engine: Engine, month: str, book=None, issue: bool = False, user: 
             con.execute("INSERT INTO statement_lines BY NAME SELECT * FROM _new_lines")
             con.execute("INSERT INTO statements BY NAME SELECT * FROM _new_statements")
             now = _now()
+            book_id = store_rulebook(con, book)
             con.execute("DELETE FROM months WHERE month = ?", [month])
+            columns = "(month, status, computed_at, issued_at, issued_by, content_hash, rules, fingerprint, rulebook_hash, options)"
+            stored_options = json.dumps(options or {}, sort_keys=True)
             if issue:
                 con.execute(
-                    "INSERT INTO months VALUES (?, 'issued', ?, ?, ?, ?, ?, ?)",
-                    [month, now, now, user or login_name(), content_hash(result.lines, result.statements), book.origin, fingerprint],
+                    f"INSERT INTO months {columns} VALUES (?, 'issued', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [month, now, now, user or login_name(), content_hash(result.lines, result.statements), book.origin, fingerprint,
+                     book_id, stored_options],
                 )
                 # The corrected months are now paid in full as of these inputs.
                 for earlier, fp in checked.items():
                     con.execute("UPDATE months SET fingerprint = ? WHERE month = ?", [fp, earlier])
             else:
-                con.execute("INSERT INTO months VALUES (?, 'draft', ?, NULL, NULL, NULL, ?, NULL)", [month, now, book.origin])
+                con.execute(f"INSERT INTO months {columns} VALUES (?, 'draft', ?, NULL, NULL, NULL, ?, NULL, ?, ?)",
+                            [month, now, book.origin, book_id, stored_options])
     finally:
         con.unregister("_new_lines")
         con.unregister("_new_statements")
@@ -339,11 +400,14 @@ def _corrections(engine: Engine, book, issued, master, target) -> tuple[pa.Table
     con = engine.con.con
     parts, checked = [], {}
     for earlier, stored_fp in issued:
-        fp = month_fingerprint(engine, book, earlier, master())
+        # An issued month is recomputed under the rulebook it was paid with: only changed
+        # inputs make adjustments, never the choice of rules for a later month.
+        paid_book = month_rulebook(engine, earlier) or book
+        fp = month_fingerprint(engine, paid_book, earlier, master())
         if fp == stored_fp:
             continue
         checked[earlier] = fp
-        now = month_lines(engine, book, earlier).lines
+        now = month_lines(engine, paid_book, earlier).lines
         paid = con.sql(
             """SELECT coalesce(corrects_line_id, line_id) AS line_id, any_value(clinic_id) AS clinic_id,
                       sum(amount_ore) AS paid_ore,
@@ -367,7 +431,6 @@ def pending_adjustments(engine: Engine, book) -> pa.Table:
     months = {m for m, _ in issued}
     engine.attach_stored()
     attach_contacts(engine)
-    book = book_for(engine, book)
     master = functools.cache(lambda: master_digest(engine))
     lines, _ = _corrections(engine, book, issued, master, lambda earlier: adjustment_month(months, earlier))
     return _empty_adjustments() if lines is None else lines

@@ -124,7 +124,7 @@ def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str)
         ("contact_type", pa.string()), ("profession", pa.string()), ("diagnoses", pa.string()), ("actions", pa.string()),
     ])))
     from ersattning.products.facts import contact_facts
-    from ersattning.products.visits import contact_products, price_list_table, price_periods
+    from ersattning.products.visits import contact_products
 
     start, end = first_day(month), last_day(month)
     facts = contact_facts(engine, book, one, start, end).to_pyarrow()
@@ -133,31 +133,65 @@ def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str)
         f.pop("person_id", None)
         out["facts"] = {k: _plain(v) for k, v in f.items()}
         out["clinic_id"] = f["clinic_id"]
+    # The same rows the month's visit lines count (visits.contact_products), for this one contact.
     products = contact_products(engine, book, one, month).to_pyarrow()
-    periods = price_periods(book, start, end)
-    period = next(i for i, (a, b) in enumerate(periods) if a <= contact["date"] <= b)
-    prices = price_list_table(book, periods)
-    prices = prices.filter(pc.equal(prices["period"], period))
-    price_of = {(r["component"], r["product_code"]): r for r in prices.to_pylist()}
     status = _month_status(con, month)
     run_at = computed_at(con, month)
     # A version received after the month was computed is not on its lines (yet): say so, name no line.
     later = run_at is not None and live["received_at"] > run_at
     out["after_run"] = later
     for p in products.sort_by([("component", "ascending")]).to_pylist():
-        price = price_of.get((p["component"], p["product_code"]))
-        line = None if later else _line_for(con, p["payee"], month, p["component"], p["product_code"],
-                                            price["rule"] if price else None)
+        line = None if later else _line_for(con, p["payee"], month, p["component"], p["product_code"], p["rule"])
         out["products"].append({
             "component": p["component"], "product_code": p["product_code"], "billed_to": p["payee"],
-            "performed_by": p["performed_by"],
-            "unit_price_ore": price["unit_price_ore"] if price else None,
-            "rule": price["rule"] if price else None, "reference": price["reference"] if price else None,
-            "illustrative": price["illustrative"] if price else None,
+            "performed_by": p["performed_by"], "unit_price_ore": p["unit_price_ore"], "rule": p["rule"],
+            "reference": p["reference"], "illustrative": p["illustrative"],
+            "decision": decision_of(book, p["decision_row"]), "produced_by": produced_by(book, p["component"]),
             "line_id": line, "month_status": status,
         })
     out["clinics"] = sorted({out["clinic_id"], *(p["billed_to"] for p in out["products"])} - {None})
     return out
+
+
+def decision_of(book: Rulebook, row: str | None) -> dict | None:
+    """The decision-table row named `TABLE@VERSION#INDEX`: the table, its version's date (the
+    table's own date, which may differ from its prices'), the row's index and its `when`."""
+    if not row:
+        return None
+    table, _, rest = row.partition("@")
+    version, _, index = rest.partition("#")
+    start = dt.date.fromisoformat(version)
+    value = next(v for v in book[table].values if v.start == start)
+    when, product = value.value[int(index)]
+    return {"table": table, "version": version, "row": int(index), "product": product,
+            "when": {k: (list(x) if isinstance(x, tuple) else _plain(x)) for k, x in when.items()},
+            "reference": value.reference}
+
+
+def produced_by(book: Rulebook, component: str) -> str | None:
+    """The module that produces the component's rows, from its declaration in the rulebook."""
+    declared = getattr(book, "components", {}).get(component)
+    return getattr(declared, "produced_by", None)
+
+
+def contact_month(engine: Engine, kombika: str, contact_id: str) -> str | None:
+    """The month the contact's live version is dated in (None: never received, or no date)."""
+    con = engine.con.con
+    if not _has(con, "contact_events"):
+        return None
+    rows = con.execute("""SELECT date FROM contact_events WHERE kombika = ? AND contact_id = ?
+                          ORDER BY coalesce(reported_at, received_at) DESC, content_hash DESC LIMIT 1""",
+                       [kombika, contact_id]).fetchall()
+    return rows[0][0].strftime("%Y-%m") if rows and rows[0][0] is not None else None
+
+
+def line_month(engine: Engine, line_id: str) -> str | None:
+    """The month of a stored statement line (None: no such line)."""
+    con = engine.con.con
+    if not _has(con, "statement_lines"):
+        return None
+    rows = con.execute("SELECT month FROM statement_lines WHERE line_id = ? LIMIT 1", [line_id]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _live_version(events: pa.Table) -> dict:
@@ -204,8 +238,14 @@ def _line_for(con, clinic: str, month: str, component: str, product: str, rule: 
 
 def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
     """A statement line, the rule values behind its price (effective date, source), and the
-    rows behind its quantity: the contacts (visit lines) or the listed persons (capitation
-    lines), one page of them, with the total count and the sum that makes up the basis."""
+    rows behind its quantity, computed by the expression that paid it (`book`: the rulebook
+    its month was computed with, `core.Core.trace_line`): the contacts (visit lines) or the
+    listed persons (capitation lines), one page of them, with the total count and the sum that
+    makes up the basis; for an adjustment line the line it corrects (paid, now); for a manual
+    line the administrator's entry; for pots, goals and caps the basis the line states.
+
+    `reproduces` says whether the rows behind give the line's basis exactly: False when the
+    inputs changed after the month was computed (the difference is paid as an adjustment)."""
     con = engine.con.con
     if not _has(con, "statement_lines"):
         return None
@@ -214,18 +254,44 @@ def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, o
         return None
     line = {k: _plain(v) for k, v in found.to_pylist()[0].items()}
     out = {"line": line, "month_status": _month_status(con, line["month"]), "rules": rule_values(book, line),
-           "behind": None}
+           "produced_by": produced_by(book, line["component"]), "behind": None, "reproduces": None}
     key = person_key(con)
     engine.attach_stored()
-    if line.get("unit") == "SEK/visit":
-        out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
-    elif (line.get("unit") or "").startswith("SEK/") and line["component"].startswith("capitation_"):
-        out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
+    from ersattning.products.capitation import PER_LISTED
+
+    capitation = line["component"] in PER_LISTED or line["component"] in ("capitation_home_care", "capitation_child_mental_health")
+    if line["component"] == "adjustment":
+        out["behind"] = _corrected_line(con, line)
     elif (line.get("rule") or "").startswith("manual:") and _has(con, "manual_lines"):
         # A claimed item: the administrator's entry (who, when, why) is what lies behind it.
         manual = _query(con, "SELECT * FROM manual_lines WHERE manual_id = ?", [line["rule"].split(":", 1)[1]])
         out["behind"] = {"kind": "manual", "rows": _rows(manual), "rows_total": manual.num_rows}
+    elif line.get("unit") == "SEK/visit":
+        out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
+    elif capitation:
+        out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
+    else:
+        # Pots, goals, caps, new-clinic amounts: one figure per clinic, whose basis the line states.
+        out["behind"] = {"kind": "basis", "basis": line["basis"], "divisor": line["divisor"], "detail": line.get("detail"),
+                         "rows": [], "rows_total": 0}
+    behind = out["behind"]
+    if behind.get("kind") in ("contacts", "persons"):
+        out["reproduces"] = Decimal(behind["basis_total"]) == Decimal(line["basis"])
     return out
+
+
+def _corrected_line(con, line: dict) -> dict:
+    """What an adjustment line corrects: the month and line, what was paid for that line on
+    issued statements before this adjustment, and what it comes to now."""
+    month, corrected = line["corrects_month"], line["corrects_line_id"]
+    paid = con.execute(
+        """SELECT coalesce(sum(l.amount_ore), 0) FROM statement_lines l JOIN months m ON m.month = l.month AND m.status = 'issued'
+           WHERE ((l.month = ? AND l.line_id = ? AND l.corrects_month IS NULL) OR (l.corrects_month = ? AND l.corrects_line_id = ?))
+             AND l.line_id <> ?""", [month, corrected, month, corrected, line["line_id"]]).fetchall()[0][0]
+    paid = int(paid)
+    return {"kind": "adjustment", "corrects_month": month, "corrects_line_id": corrected, "paid_ore": paid,
+            "now_ore": paid + int(line["amount_ore"]), "difference_ore": int(line["amount_ore"]), "detail": line.get("detail"),
+            "rows": [], "rows_total": 0}
 
 
 def rule_values(book: Rulebook, line: dict) -> list[dict]:
@@ -269,103 +335,58 @@ def _value_for(value, product: str | None):
 
 
 def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
-    from ersattning.products.visits import contact_products, price_list_table, price_periods
+    """The contacts a visit line counted: `visits.contact_products` (the rows `visit_lines`
+    counts) for the register as of the month's computation, filtered to the line's clinic,
+    component, product and price version."""
+    from ersattning.products.visits import contact_products
     from ersattning.store import attach_contacts
 
     month = line["month"]
     start, end = first_day(month), last_day(month)
-    # The register as of the month's computation: the contacts this line counted, not later ones.
     attach_contacts(engine, as_of=computed_at(engine.con.con, month))
     contacts = engine.contacts(start, end)
     if contacts is None:
-        return {"kind": "contacts", "rows": [], "rows_total": 0}
+        return {"kind": "contacts", "rows": [], "rows_total": 0, "basis_total": "0"}
     cp = contact_products(engine, book, contacts, month)
-    cp = cp.filter(cp.payee == line["clinic_id"]).filter(cp.component == line["component"]).filter(
-        cp.product_code == line["product_code"])
-    rows = cp.to_pyarrow()
-    periods = price_periods(book, start, end)
-    if len(periods) > 1:  # a price changed mid-month: keep the contacts of this line's price version
-        prices = price_list_table(book, periods).to_pylist()
-        rule_of = {p["period"]: p["rule"] for p in prices
-                   if p["component"] == line["component"] and p["product_code"] == line["product_code"]}
-        keep = [rule_of.get(next(i for i, (a, b) in enumerate(periods) if a <= d <= b)) == line["rule"]
-                for d in rows["date"].to_pylist()]
-        rows = rows.filter(pa.array(keep, pa.bool_()))
+    cp = cp.filter(cp.payee == line["clinic_id"], cp.component == line["component"],
+                   cp.product_code == line["product_code"], cp.rule == line["rule"])
+    rows = cp.select("kombika", "contact_id", "date", "person_id", "performed_by", "decision_row").to_pyarrow()
     rows = rows.sort_by([("date", "ascending"), ("kombika", "ascending"), ("contact_id", "ascending")])
-    page = _pseudonymise(rows.slice(offset, limit).select(
-        ["kombika", "contact_id", "date", "person_id", "performed_by"]), key)
+    page = _pseudonymise(rows.slice(offset, limit), key)
     return {"kind": "contacts", "rows": _rows(page), "rows_total": rows.num_rows, "basis_total": str(rows.num_rows)}
 
 
 def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
-    """The listed (or enrolled) persons a capitation line counts, with what each adds to the basis."""
-    from ersattning.products.capitation import _covers, listed_on, residents, risk_as_of
+    """The persons a capitation line counts, with what each adds to the basis: the rows
+    `capitation.capitation_units` gives (those `capitation_rows` sums), filtered to the line."""
+    from ersattning.products.capitation import capitation_units
 
-    month, clinic, component = line["month"], line["clinic_id"], line["component"]
-    snap = dt.date.fromisoformat(line["snapshot"]) if line.get("snapshot") else last_day(month)
-    rules = book.at(last_day(month))
-    contribution = None
-    if component == "capitation_home_care":
-        hc = engine["home_care"]
-        enrolled = hc.filter(_covers(hc, snap), hc.clinic_id == clinic).select("person_id", "clinic_id").distinct()
-        persons = enrolled.join(residents(engine, snap), "person_id").select("person_id", "clinic_id")
-    elif component == "capitation_child_mental_health":
-        ages = rules.value("capitation_child_mental_health.ages")
-        a = engine["affiliations"]
-        handed = a.filter(_covers(a, last_day(month)), a.provider_clinic_id == clinic).select(c=a.clinic_id)
-        kids = listed_on(engine, snap, ages=ages)
-        persons = kids.filter(kids.clinic_id.isin(handed.c) | (kids.clinic_id == clinic)).select("person_id", "clinic_id", "age")
-    else:
-        listed = listed_on(engine, snap)
-        listed = listed.filter(listed.clinic_id == clinic)
-        if component == "capitation_age":
-            m = _BAND.match(line["product_code"])
-            lo, hi = int(m.group(1)), (None if m.group(2) == "PLUS" else int(m.group(2)))
-            listed = listed.filter(listed.age >= lo) if hi is None else listed.filter(listed.age >= lo, listed.age <= hi)
-        elif component == "capitation_sick_leave_coordination":
-            lo, hi = rules.value("capitation_sick_leave_coordination.ages")
-            listed = listed.filter(listed.age >= lo) if hi is None else listed.filter(listed.age >= lo, listed.age <= hi)
-        risk = risk_as_of(engine, month)
-        persons = listed.left_join(risk, listed.person_id == risk.person_id).select(
-            listed.person_id, listed.clinic_id, listed.age, risk.acg_weight, risk.cni)
-        contribution = {"capitation_acg": "acg_weight", "capitation_cni": "cni"}.get(component)
-    table = persons.to_pyarrow().sort_by([("person_id", "ascending")])
-    if contribution:
-        basis = pc.sum(pc.fill_null(table[contribution], 0)).as_py() or Decimal(0)
-    else:
-        basis = table.num_rows
+    units, snapshot = capitation_units(engine, book, line["month"], line["component"])
+    units = units.filter(units.clinic_id == line["clinic_id"], units.product_code == line["product_code"])
+    keep = [c for c in ("person_id", "clinic_id", "listed_at", "age", "acg_weight", "cni", "contribution") if c in units.columns]
+    table = units.select(*keep).to_pyarrow().sort_by([("person_id", "ascending")])
+    basis = pc.sum(table["contribution"]).as_py() if table.num_rows else Decimal(0)
     page = _pseudonymise(table.slice(offset, limit), key)
-    return {"kind": "persons", "snapshot": snap.isoformat(), "rows": _rows(page), "rows_total": table.num_rows,
-            "basis_total": str(basis), "contribution": contribution}
+    return {"kind": "persons", "snapshot": snapshot, "rows": _rows(page), "rows_total": table.num_rows,
+            "basis_total": str(Decimal(basis).normalize() if basis else 0), "contribution": "contribution"}
 
 
 # --- the terminal view (`ersattning trace`) ------------------------------------------------------
 
-def print_trace(db, contact: str | None, line: str | None, limit: int, as_json: bool, console) -> bool:
-    """Print a contact's or a line's trace from the database file `db`; False when there is none."""
+def print_trace(found: dict, as_json: bool, console) -> None:
+    """Print a contact's trace (`Core.trace_contact`) or a line's (`Core.trace_line`) on the terminal."""
     import json
 
     from rich.table import Table
 
-    from ersattning import rulebook
-    from ersattning.errors import InputError
     from ersattning.money import sek_text
-    from ersattning.store import open_engine
 
-    engine = open_engine(db)
-    book = rulebook.load()
+    contact = None if "line" in found else f"{found['kombika']}:{found['contact_id']}"
     if contact is not None:
-        if ":" not in contact:
-            raise InputError("--contact takes KOMBIKA:CONTACT_ID")
-        kombika, contact_id = contact.split(":", 1)
-        found = trace_contact(engine, book, kombika, contact_id)
-    else:
-        found = trace_line(engine, book, line, limit=limit)
-    if found is None:
-        return False
+        kombika, contact_id = found["kombika"], found["contact_id"]
     if as_json:
         console.print_json(json.dumps(found, default=str))
-        return True
+        return
     if contact is not None:
         console.print(f"[b]{kombika}:{contact_id}[/b]  clinic {found['clinic_id'] or '?'}  status [b]{found['status']}[/b]")
         t = Table("batch", "received", "line", "record", "date", "type", "profession", "person", title="GVR: received")
@@ -382,13 +403,15 @@ def print_trace(db, contact: str | None, line: str | None, limit: int, as_json: 
             facts = ", ".join(f"{k}={v}" for k, v in found["facts"].items() if k not in ("kombika", "contact_id"))
             console.print(f"ERSMO facts: {facts}")
         if found["products"]:
-            t = Table("component", "product", "billed to", "price SEK", "rule", "line (VF)", title="ERSMO → HEJ → VF")
+            t = Table("component", "product", "decided by", "billed to", "price SEK", "rule", "line (VF)", title="ERSMO → HEJ → VF")
             for p in found["products"]:
                 price = sek_text(p["unit_price_ore"]) if p["unit_price_ore"] is not None else "no price"
-                t.add_row(p["component"], p["product_code"], p["billed_to"] or "", price, p["rule"] or "",
+                d = p.get("decision")
+                decided = f"{d['table']}@{d['version']} row {d['row']}: {json.dumps(d['when'], ensure_ascii=False)}" if d else ""
+                t.add_row(p["component"], p["product_code"], decided, p["billed_to"] or "", price, p["rule"] or "",
                           f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})")
             console.print(t)
-        return True
+        return
     ln = found["line"]
     console.print(f"[b]{ln['line_id']}[/b]  {ln['component']} {ln['product_code']}: {ln['quantity']} × "
                   f"{sek_text(ln['unit_price_ore'] or 0)} = {sek_text(ln['amount_ore'])} SEK  (basis {ln['basis']} ÷ "
@@ -407,6 +430,13 @@ def print_trace(db, contact: str | None, line: str | None, limit: int, as_json: 
             for r in rows:
                 t.add_row(*(str(v) if v is not None else "" for v in r.values()))
             console.print(t)
+        elif behind["kind"] == "adjustment":
+            console.print(f"corrects {behind['corrects_line_id']} ({behind['corrects_month']}): paid {sek_text(behind['paid_ore'])} SEK, "
+                          f"now {sek_text(behind['now_ore'])} SEK")
+        elif behind["kind"] == "basis":
+            console.print(f"basis {behind['basis']} ÷ {behind['divisor']}" + (f": {behind['detail']}" if behind.get("detail") else ""))
         else:
             console.print(f"behind the line: no {behind['kind']}")
-    return True
+    if found.get("reproduces") is False:
+        console.print("[yellow]the rows behind no longer give the line's basis: the inputs changed after the month was "
+                      "computed (the difference is paid as an adjustment line)[/yellow]")

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from ersattning import store
 from ersattning.api import queries
 from ersattning.api.service import (
     MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
@@ -36,7 +35,7 @@ from ersattning.inputs.parse import shown
 from ersattning.register import intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
-from ersattning.trace import trace_contact, trace_line
+
 
 MAX_BATCH = 5_000
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
@@ -463,7 +462,7 @@ def get_line(request: Request, who: Who, line_id: Annotated[str, PathParam(min_l
         clinic = queries.line_clinic(st.con, line_id)
         if clinic is None or not who.may_see(clinic):
             raise not_found(f"no line {line_id!r}")
-        return trace_line(st.engine, st.book, line_id, limit=limit, offset=offset)
+        return st.core.trace_line(line_id, limit=limit, offset=offset)
 
 
 @api.get("/contacts/{kombika}/{contact_id}/trace", tags=["trace"], summary="A contact's path: GVR, ERSMO, HEJ, VF")
@@ -471,7 +470,7 @@ def get_contact_trace(request: Request, who: Who, kombika: Annotated[str, PathPa
                       contact_id: Annotated[str, PathParam(min_length=1, max_length=200)]):
     st = state(request)
     with st.lock:
-        found = visible_trace(st, who, trace_contact(st.engine, st.book, kombika, contact_id))
+        found = visible_trace(st, who, st.core.trace_contact(kombika, contact_id))
         if found is None:
             raise not_found(f"no contact {kombika}:{contact_id}")
         return found
@@ -539,7 +538,7 @@ def get_manual_lines(request: Request, who: Admin, month: Annotated[str | None, 
                      clinic_id: Annotated[str | None, Query(max_length=64)] = None):
     st = state(request)
     with st.lock:
-        table = store.manual_lines(st.engine, clinic_id=clinic_id, month=month)
+        table = st.core.manual_lines(clinic_id=clinic_id, month=month)
     return {"manual_lines": [{k: queries._plain(v) for k, v in r.items()} for r in table.to_pylist()]}
 
 

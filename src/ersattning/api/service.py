@@ -17,7 +17,8 @@ from typing import Annotated
 from fastapi import Depends, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from ersattning import rulebook, store
+from ersattning import store
+from ersattning.core import Core
 from ersattning.api import queries
 from ersattning.api.tokens import Principal, ensure_tokens, lookup
 from ersattning.engine import INPUT_TABLES
@@ -63,10 +64,11 @@ class State:
     def __init__(self, db: Path, intake_rate: float, intake_burst: int, session_hours: float = 8.0):
         self.db = Path(db)
         self.session_hours = session_hours
-        self.engine = store.open_engine(self.db)
+        # The one core every route and page calls: the rulebook is decided there, once.
+        self.core = Core.open(self.db)
+        self.engine = self.core.engine
         self.con = self.engine.con.con
         self.lock = threading.RLock()
-        self.book = rulebook.load()
         self.rate, self.burst = intake_rate, intake_burst
         self.buckets: dict[str, Bucket] = {}
         with self.lock:
@@ -152,9 +154,10 @@ def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
 def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
     with st.lock:
         try:
-            status, result = store.run_month(st.engine, month, st.book, issue=issue, user=f"token:{who.token_id}")
+            done, = st.core.run([month], issue=issue, user=f"token:{who.token_id}")
         except ErsattningError as exc:
             raise ApiError(422, "refused", str(exc)) from None
+        status, result = done.status, done.result
         out = {"month": month, "status": status, "changed": result is not None}
         if result is not None:
             out.update(statements=result.statements.num_rows, lines=result.lines.num_rows,
@@ -178,7 +181,7 @@ def load_inputs(st: State, files: list[UploadFile]) -> dict:
                 shutil.copyfileobj(f.file, out)
         with st.lock:
             # One transaction; the files not uploaded keep their stored tables (store.load_folder).
-            result = store.load_folder(st.engine, folder, st.book)
+            result = st.core.load(folder)
         if len(result.errors):
             problems = result.errors.slice(0, 100).to_pylist()
             return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
@@ -197,7 +200,7 @@ def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
         if not queries.clinic_exists(st.con, fields["clinic_id"]):
             raise not_found(f"no clinic {fields['clinic_id']!r}")
         try:
-            row = store.add_manual_line(st.engine, user=f"token:{who.token_id}", **fields)
+            row = st.core.add_manual_line(user=f"token:{who.token_id}", **fields)
         except ErsattningError as exc:
             raise ApiError(422, "refused", str(exc)) from None
     return {k: queries._plain(v) for k, v in row.items()}

@@ -27,7 +27,7 @@ from ersattning.api.tokens import Principal, Session, end_session, find_session,
 from ersattning.money import sek_text
 from ersattning.statements import COMPONENT_LABELS_SV, MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
-from ersattning.trace import trace_contact, trace_line
+
 
 SESSION_COOKIE = "ersattning_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -218,7 +218,7 @@ def line_page(request: Request, line_id: str, sida: Annotated[int, Query(ge=0, l
         clinic = queries.line_clinic(st.con, line_id)
         if clinic is None or not who.may_see(clinic):
             raise not_found(f"ingen rad {line_id}")
-        found = trace_line(st.engine, st.book, line_id, limit=100, offset=100 * sida)
+        found = st.core.trace_line(line_id, limit=100, offset=100 * sida)
     return _render(request, "line.html", who, t=found, page=sida)
 
 
@@ -229,7 +229,7 @@ def contact_page(request: Request, kombika: str, contact_id: str):
         return _to_login()
     st = state(request)
     with st.lock:
-        found = visible_trace(st, who, trace_contact(st.engine, st.book, kombika, contact_id))
+        found = visible_trace(st, who, st.core.trace_contact(kombika, contact_id))
         if found is None:
             raise not_found(f"ingen kontakt {kombika}:{contact_id}")
     return _render(request, "contact.html", who, t=found)
@@ -319,7 +319,7 @@ def _manual(st: State, month: str | None) -> list[dict] | None:
 
     if not hasattr(store, "manual_lines") or month is None:
         return None
-    return [{k: queries._plain(v) for k, v in r.items()} for r in store.manual_lines(st.engine, month=month).to_pylist()]
+    return [{k: queries._plain(v) for k, v in r.items()} for r in st.core.manual_lines(month=month).to_pylist()]
 
 
 @web.post("/admin/korning")

@@ -10,6 +10,7 @@ that holds the assignment (own and affiliated clinics' children).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import ibis
 import pyarrow as pa
@@ -115,58 +116,125 @@ def _in_range(age, age_range):
     return (age >= lo) if hi is None else ((age >= lo) & (age <= hi))
 
 
-def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
-    """All capitation product rows of `month` as one table (quantity = persons or weight sums)."""
+@dataclass(frozen=True)
+class PerListed:
+    """A capitation component counted per listed person: its product (`code`; None: the
+    person's age band), what each person adds to its basis (`contribution`: a column of
+    `listed_units`, `persons` for one each) and the 0/1 column a person must have (`only`)."""
+
+    code: str | None
+    contribution: str
+    only: str | None = None
+    #: the rulebook parameter whose value in force makes the component paid
+    paid_if: str = ""
+
+    def __post_init__(self):
+        if self.only and self.contribution != "persons":  # the per-band sums hold no such restricted sum
+            raise ValueError("a component counted on `only` persons adds one per person")
+
+
+#: The per-listed components: the rows behind a line (`capitation_units`) and the line's
+#: quantity (`capitation_rows`) are read from these, so the trace shows what paid.
+PER_LISTED = {
+    "capitation_age": PerListed(None, "persons", paid_if="capitation_age.amounts"),
+    "capitation_acg": PerListed("CAP_ACG", "acg_weight", paid_if="capitation_acg.rate"),
+    "capitation_cni": PerListed("CAP_CNI", "cni", paid_if="capitation_cni.rate"),
+    "capitation_on_call": PerListed("CAP_ON_CALL", "persons", paid_if="capitation_on_call.amount"),
+    "capitation_sick_leave_coordination": PerListed("CAP_SICK_LEAVE", "persons", only="sick",
+                                                    paid_if="capitation_sick_leave_coordination.amount"),
+}
+
+
+def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
+    """One row per person listed on the month's last day who earns capitation: person_id,
+    clinic_id, age, band (the product code of the person's age band), sick (1 when in the
+    sick-leave coordination ages), acg_weight and cni in force in the month."""
     d = last_day(month)
     rules = book.at(d)
-    parts: list[ibis.Table] = []
-
-    # One pass over the listed persons: per clinic and age band, the persons, their ACG and
-    # CNI sums and the sick-leave ages; every per-listed item is cut from this small table.
     listed = listed_on(engine, d)
     bands = rules.value("capitation_age.amounts")
     band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
     sick_ages = rules.value("capitation_sick_leave_coordination.ages")
     sick = _in_range(listed.age, sick_ages) if sick_ages else ibis.literal(False)
     listed = listed.mutate(band=band, sick=sick.ifelse(1, 0))
-    with_risk = listed.left_join(risk_as_of(engine, month), "person_id")
-    per_band = engine.cache(
-        with_risk.group_by(clinic_id=with_risk.clinic_id, product_code=with_risk.band).aggregate(
-            persons=with_risk.count(),
-            acg=with_risk.acg_weight.sum(),
-            cni=with_risk.cni.sum(),
-            sick=with_risk.sick.sum(),
-        )
-    )
-    if bands:
-        parts.append(_rows(per_band, "capitation_age", per_band.product_code, per_band.persons, month, d))
-    per_clinic = per_band.group_by("clinic_id").aggregate(
-        persons=per_band.persons.sum(), acg=per_band.acg.sum(), cni=per_band.cni.sum(), sick=per_band.sick.sum()
-    )
-    if rules.get("capitation_acg.rate"):
-        parts.append(_rows(per_clinic, "capitation_acg", "CAP_ACG", per_clinic.acg.fill_null(0), month, d))
-    if rules.get("capitation_cni.rate"):
-        parts.append(_rows(per_clinic, "capitation_cni", "CAP_CNI", per_clinic.cni.fill_null(0), month, d))
-    if rules.get("capitation_on_call.amount"):
-        parts.append(_rows(per_clinic, "capitation_on_call", "CAP_ON_CALL", per_clinic.persons, month, d))
-    if rules.get("capitation_sick_leave_coordination.amount"):
-        sick = per_clinic.filter(per_clinic.sick > 0).mutate(persons=per_clinic.sick)
-        parts.append(_rows(sick, "capitation_sick_leave_coordination", "CAP_SICK_LEAVE", sick.sick, month, d))
+    risk = risk_as_of(engine, month)
+    j = listed.left_join(risk, listed.person_id == risk.person_id)
+    return j.select(listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick, risk.acg_weight, risk.cni)
 
+
+def capitation_units(engine: Engine, book: Rulebook, month: str, component: str) -> tuple[ibis.Table, str | None]:
+    """The persons behind `component`'s lines in `month`, one row each with `clinic_id` (the clinic
+    paid), `product_code` and `contribution` (what the person adds to the line's basis), and the
+    snapshot date they are counted on. The same tables `capitation_rows` aggregates."""
+    d = last_day(month)
+    if component in PER_LISTED:
+        decl = PER_LISTED[component]
+        u = listed_units(engine, book, month)
+        if decl.only:
+            u = u.filter(u[decl.only] == 1)
+        code = u.band if decl.code is None else ibis.literal(decl.code)
+        one = ibis.literal(1).cast(QUANTITY)
+        contribution = one if decl.contribution == "persons" else u[decl.contribution].fill_null(0).cast(QUANTITY)
+        return u.mutate(product_code=code, contribution=contribution), d.isoformat()
+    if component == "capitation_home_care":
+        u = home_care_units(engine, d)
+        return u.mutate(product_code=ibis.literal("CAP_HOME_CARE"), contribution=ibis.literal(1).cast(QUANTITY)), d.isoformat()
+    if component == "capitation_child_mental_health":
+        u, snap = child_units(engine, book, month)
+        return u.mutate(product_code=ibis.literal("CAP_CHILD_MH"), contribution=ibis.literal(1).cast(QUANTITY)), snap.isoformat()
+    raise KeyError(f"{component} is not a capitation component")
+
+
+def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
+    """All capitation product rows of `month` as one table (quantity = persons or weight sums).
+
+    The per-listed components are summed from one pass over `listed_units`: per clinic and age
+    band, the persons and their ACG, CNI and sick-leave sums, a small table each line is cut
+    from (the sum of the persons' contributions, as `capitation_units` lists them).
+    """
+    d = last_day(month)
+    rules = book.at(d)
+    parts: list[ibis.Table] = []
+    u = listed_units(engine, book, month)
+    per_band = engine.cache(
+        u.group_by(clinic_id=u.clinic_id, product_code=u.band).aggregate(
+            persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum())
+    )
+    for component, decl in PER_LISTED.items():
+        if not rules.get(decl.paid_if):
+            continue
+        # The persons counted: all, or those with the `only` flag (its per-band sum); a person
+        # counted once adds one, else their contribution's per-band sum.
+        counted = per_band[decl.only or "persons"]
+        quantity = counted if decl.contribution == "persons" else per_band[decl.contribution]
+        keys = {"clinic_id": per_band.clinic_id}
+        if decl.code is None:
+            keys["product_code"] = per_band.product_code
+        agg = per_band.group_by(**keys).aggregate(quantity=quantity.sum(), persons=counted.sum())
+        if decl.only:
+            agg = agg.filter(agg.persons > 0)
+        code = agg.product_code if decl.code is None else decl.code
+        parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), month, d))
     if rules.get("capitation_home_care.amount"):
-        hc = engine["home_care"]
-        enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
-        enrolled = enrolled.join(residents(engine, d), "person_id")
+        enrolled = home_care_units(engine, d)
         agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
         parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
-
-    child = rules.get("capitation_child_mental_health.amount")
-    if child:
-        parts.append(_child_mental_health(engine, book, month, d))
-
+    if rules.get("capitation_child_mental_health.amount"):
+        kids, snap = child_units(engine, book, month)
+        agg = kids.group_by("clinic_id").aggregate(persons=kids.count())
+        parts.append(_rows(agg, "capitation_child_mental_health", "CAP_CHILD_MH", agg.persons, month, snap))
     if not parts:
         return _empty(engine)
     return ibis.union(*parts)
+
+
+def home_care_units(engine: Engine, d: dt.date) -> ibis.Table:
+    """Persons enrolled in basic home care on `d` who may earn capitation: person_id, clinic_id."""
+    hc = engine["home_care"]
+    enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
+    r = residents(engine, d)
+    j = enrolled.join(r, enrolled.person_id == r.person_id)
+    return j.select(enrolled.person_id, enrolled.clinic_id)
 
 
 def child_snapshot(book: Rulebook, month: str) -> dt.date:
@@ -183,11 +251,15 @@ def child_snapshot(book: Rulebook, month: str) -> dt.date:
     return snap
 
 
-def _child_mental_health(engine: Engine, book: Rulebook, month: str, d: dt.date) -> ibis.Table:
+def child_units(engine: Engine, book: Rulebook, month: str) -> tuple[ibis.Table, dt.date]:
+    """The children behind the children's mental-health supplement of `month`: listed in the
+    ages at the half-year snapshot (`child_snapshot`), one row each with `clinic_id` the provider
+    paid for them (the listing clinic, or the provider it handed the assignment to), `listed_at`
+    and `age`. Only providers holding the assignment in the paid month are paid."""
+    d = last_day(month)
     snap = child_snapshot(book, month)
     ages = book.at(d).value("capitation_child_mental_health.ages")
     kids = listed_on(engine, snap, ages=ages)
-    per_clinic = kids.group_by("clinic_id").aggregate(persons=kids.count())
 
     # Who holds the assignment in the paid month: a clinic with its own 320 kombika; a
     # clinic that handed the assignment over (affiliation) is paid to its provider.
@@ -197,11 +269,10 @@ def _child_mental_health(engine: Engine, book: Rulebook, month: str, d: dt.date)
     handed = a.filter(_covers(a, d), a.assignment == CHILD_MH_ASSIGNMENT).select(
         from_clinic=a.clinic_id, provider=a.provider_clinic_id
     ).distinct()
-    routed = per_clinic.join(handed, per_clinic.clinic_id == handed.from_clinic, how="left")
-    routed = routed.select(payee=ibis.coalesce(routed.provider, routed.clinic_id), persons=routed.persons)
-    paid = routed.filter(routed.payee.isin(providers.provider_id))
-    agg = paid.group_by(clinic_id=paid.payee).aggregate(persons=paid.persons.sum())
-    return _rows(agg, "capitation_child_mental_health", "CAP_CHILD_MH", agg.persons, month, snap)
+    routed = kids.join(handed, kids.clinic_id == handed.from_clinic, how="left")
+    routed = routed.select(person_id=routed.person_id, clinic_id=ibis.coalesce(routed.provider, routed.clinic_id),
+                           listed_at=routed.clinic_id, age=routed.age)
+    return routed.filter(routed.clinic_id.isin(providers.provider_id)), snap
 
 
 def _empty(engine: Engine) -> ibis.Table:

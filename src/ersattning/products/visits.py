@@ -71,17 +71,32 @@ def _condition(f: ibis.Table, when: dict) -> ibis.Value:
     return cond
 
 
+def _decisions(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) -> list[tuple[ibis.Value, str | None, str]]:
+    """(condition, product, row) for every row of every version of a decision table in force in
+    the period, in the order they are tried: the first that holds decides. `row` names it as
+    `TABLE@VERSION#INDEX` (index from 0 within that version)."""
+    out = []
+    for version, v_from, v_to in _versions(table, start, end):
+        in_force = (f.date >= v_from) & (f.date <= v_to)
+        for i, (when, product) in enumerate(version.value):
+            out.append((in_force & _condition(f, when), product, f"{table.name}@{version.start.isoformat()}#{i}"))
+    return out
+
+
 def product_code(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) -> ibis.Value | None:
     """The product each contact gets from one component's decision table (null = none);
     None when no version of the table is in force in the period (the component is left out)."""
-    cases = []
-    for version, v_from, v_to in _versions(table, start, end):
-        in_force = (f.date >= v_from) & (f.date <= v_to)
-        for when, product in version.value:
-            cases.append((in_force & _condition(f, when), ibis.literal(product, type="string")))
+    cases = [(cond, ibis.literal(product, type="string")) for cond, product, _ in _decisions(f, table, start, end)]
     if not cases:
         return None
     return ibis.cases(*cases, else_=ibis.null("string"))
+
+
+def decision_row(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) -> ibis.Value:
+    """Which row of the decision table decided each contact's product (`product_code`'s cases,
+    in the same order, naming the row instead of its product); null when no row matched."""
+    cases = [(cond, ibis.literal(row, type="string")) for cond, _, row in _decisions(f, table, start, end)]
+    return ibis.cases(*cases, else_=ibis.null("string")) if cases else ibis.null("string")
 
 
 def _in_force(f: ibis.Table, book: Rulebook, start: dt.date, end: dt.date) -> dict[str, ibis.Value]:
@@ -122,9 +137,13 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
 
 
 def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
-    """One row per (contact, component) that yields a product, with the clinic it is billed to."""
+    """One row per (contact, component) that yields a product, with the clinic it is billed to,
+    the decision-table row that gave it and its price in force (the price period, price, rule,
+    source): the rows `visit_lines` counts, one by one."""
     start, end = first_day(month), last_day(month)
     f = contact_facts(engine, book, contacts, start, end)
+    periods = price_periods(book, start, end)
+    period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
     parts = []
     for component, code in _in_force(f, book, start, end).items():
         payee = f.listing_clinic if component in BILLED_TO_LISTING_CLINIC else f.clinic_id
@@ -134,9 +153,17 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
             performed_by=f.clinic_id,
             component=ibis.literal(component),
             product_code=code,
+            decision_row=decision_row(f, book[f"{component}.decision_table"], start, end),
+            period=period,
         )
         parts.append(part.filter(part.product_code.notnull()))
-    return ibis.union(*parts)
+    products = ibis.union(*parts)
+    prices = ibis.memtable(price_list_table(book, periods))
+    j = products.left_join(prices, [products.period == prices.period, products.component == prices.component,
+                                    products.product_code == prices.product_code])
+    return j.select(*(products[c] for c in products.columns),
+                    unit_price_ore=prices.unit_price_ore, rule=prices.rule, reference=prices.reference,
+                    illustrative=prices.illustrative)
 
 
 def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:

@@ -1,0 +1,181 @@
+"""The one entry point every interface calls (CLI, API, web pages, demo, tests): a database and
+the rulebook that applies to it, decided once, with the operations on them.
+
+`Core` opens the database, decides which rulebook applies (base, a reform file, the rules as of
+a date, scaled to a sample of the region) and offers load, run (a range of months; one month is
+a range of one, a whole year takes the shared year path), manual lines and the trace. A month
+stores the rulebook it was computed with; the trace of its lines reads exactly that one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ersattning import rulebook as rulebook_mod
+from ersattning import store
+from ersattning.engine import Engine
+from ersattning.period import months_of
+from ersattning.rulebook.loader import Rulebook
+from ersattning.statements import MonthResult, compute_year
+
+#: progress(done, total, text): called after each step of a long operation.
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class MonthRun:
+    """What running one month did: its status after the run and its lines (None: issued before, unchanged)."""
+
+    month: str
+    status: str
+    result: MonthResult | None
+
+
+class Core:
+    """A database (an `Engine`) and the rulebook that applies to it."""
+
+    def __init__(self, engine: Engine, *, reform: str | Path | None = None, as_of: dt.date | None = None,
+                 base: Rulebook | None = None):
+        if reform is not None and as_of is not None:
+            raise ValueError("a reform file or the rules as of a date, not both")
+        self.engine = engine
+        self.reform = Path(reform) if reform is not None else None
+        self.as_of = as_of
+        self._base = base
+        self._chosen: Rulebook | None = None
+        self._book: Rulebook | None = None
+
+    @classmethod
+    def open(cls, db: str | Path, **options) -> "Core":
+        """The core on a database file (created with its tables when missing)."""
+        return cls(store.open_engine(db), **options)
+
+    # --- the rulebook that applies ----------------------------------------------------------
+
+    @property
+    def chosen(self) -> Rulebook:
+        """The rulebook chosen by the options, before sample scaling: base, reform or as of a date."""
+        if self._chosen is None:
+            book = self._base or rulebook_mod.load()
+            if self.reform is not None:
+                book = book.with_reform(self.reform)
+            elif self.as_of is not None:
+                book = book.frozen_at(self.as_of)
+            self._chosen = book
+        return self._chosen
+
+    @property
+    def book(self) -> Rulebook:
+        """The rulebook a month computed now is computed with: the chosen one, scaled to the stored
+        region when it is a sample (its region-wide pots shared in proportion)."""
+        if self._book is None:
+            self._book = store.book_for(self.engine, self.chosen) if self._has("settings") else self.chosen
+        return self._book
+
+    def options(self) -> dict:
+        """The choices behind `book`, stored with every month computed."""
+        return {
+            "reform": str(self.reform) if self.reform is not None else None,
+            "as_of": self.as_of.isoformat() if self.as_of is not None else None,
+            "sample_persons": store.sample_size(self.engine) if self._has("settings") else None,
+        }
+
+    def book_of_month(self, month: str) -> Rulebook:
+        """The rulebook `month` was computed with; the current one for a month not computed (or
+        computed before months stored theirs)."""
+        stored = store.month_rulebook(self.engine, month) if self._has("months") else None
+        return stored if stored is not None else self.book
+
+    def _has(self, table: str) -> bool:
+        return self.engine.backend == "duckdb" and table in self.engine.table_names()
+
+    # --- operations -------------------------------------------------------------------------
+
+    def load(self, folder: str | Path, sample=store.KEEP, dry_run: bool = False) -> store.LoadResult:
+        """Validate and store the input files in `folder`, all or nothing (`store.load_folder`)."""
+        result = store.load_folder(self.engine, folder, self.chosen, sample=sample, dry_run=dry_run)
+        self._book = None  # the sample setting may have changed
+        return result
+
+    def run(self, months: list[str], issue: bool = False, dry_run: bool = False, user: str | None = None,
+            progress: Progress | None = None) -> list[MonthRun]:
+        """Compute `months` (in order) into the database as drafts, or issue them.
+
+        Every month is checked first (none after the current month or before the rulebook).
+        A calendar year whose twelve months are all asked for and none is issued is computed
+        on the shared year path (`statements.compute_year`: the same lines, computed once per
+        year instead of per month); the manual and adjustment lines are added month by month.
+        """
+        months = sorted(set(months))
+        book = self.book
+        for month in months:
+            store.check_month(book, month)
+        out = []
+        for year, in_year in _by_year(months):
+            computed = self._year(year) if in_year == months_of(year) and not self._any_issued(in_year) else {}
+            for month in in_year:
+                status, result = store.run_month(self.engine, month, book, issue=issue, user=user, dry_run=dry_run,
+                                                 options=self.options(), computed=computed.pop(month, None))
+                out.append(MonthRun(month, status, result))
+                if progress is not None:
+                    progress(len(out), len(months), month)
+        return out
+
+    def _year(self, year: int) -> dict[str, MonthResult]:
+        self.engine.attach_stored()
+        store.attach_contacts(self.engine)
+        results, _ = compute_year(self.engine, self.book, year)
+        return {r.month: r for r in results}
+
+    def _any_issued(self, months: list[str]) -> bool:
+        return any(store.month_status(self.engine, m) == "issued" for m in months)
+
+    def add_manual_line(self, **fields) -> dict:
+        """A claimed item on a clinic's statement (`store.add_manual_line`)."""
+        return store.add_manual_line(self.engine, **fields)
+
+    def manual_lines(self, **where):
+        return store.manual_lines(self.engine, **where)
+
+    # --- the trace (AF) ---------------------------------------------------------------------
+
+    def trace_line(self, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
+        """What lies behind a statement line, computed by the expression that paid it under the
+        rulebook its month was computed with."""
+        from ersattning.trace import line_month, trace_line
+
+        month = line_month(self.engine, line_id)
+        if month is None:
+            return None
+        return trace_line(self.engine, self.book_of_month(month), line_id, limit=limit, offset=offset)
+
+    def trace_contact(self, kombika: str, contact_id: str) -> dict | None:
+        """A contact's path through the chain, priced under the rulebook of the month it falls in."""
+        from ersattning.trace import contact_month, trace_contact
+
+        month = contact_month(self.engine, kombika, contact_id)
+        book = self.book_of_month(month) if month else self.book
+        return trace_contact(self.engine, book, kombika, contact_id)
+
+
+def _by_year(months: list[str]) -> list[tuple[int, list[str]]]:
+    years: dict[int, list[str]] = {}
+    for month in months:
+        years.setdefault(int(month[:4]), []).append(month)
+    return sorted(years.items())
+
+
+def month_range(first: str, last: str | None = None) -> list[str]:
+    """The months first..last (YYYY-MM, both included); one month when `last` is None."""
+    if last is None or last == first:
+        return [first]
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    out, y, m = [], int(first[:4]), int(first[5:7])
+    while f"{y}-{m:02d}" <= last:
+        out.append(f"{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
