@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, half_year_snapshot, last_day
-from ersattning.pricing import band_code
 from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
@@ -125,7 +124,7 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     # CNI sums and the sick-leave ages; every per-listed item is cut from this small table.
     listed = listed_on(engine, d)
     bands = rules.value("capitation_age.amounts")
-    band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
+    band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), book.component("capitation_age").band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
     sick_ages = rules.value("capitation_sick_leave_coordination.ages")
     sick = _in_range(listed.age, sick_ages) if sick_ages else ibis.literal(False)
     listed = listed.mutate(band=band, sick=sick.ifelse(1, 0))
@@ -144,21 +143,21 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
         persons=per_band.persons.sum(), acg=per_band.acg.sum(), cni=per_band.cni.sum(), sick=per_band.sick.sum()
     )
     if rules.get("capitation_acg.rate"):
-        parts.append(_rows(per_clinic, "capitation_acg", "CAP_ACG", per_clinic.acg.fill_null(0), month, d))
+        parts.append(_rows(per_clinic, "capitation_acg", book.code("capitation_acg"), per_clinic.acg.fill_null(0), month, d))
     if rules.get("capitation_cni.rate"):
-        parts.append(_rows(per_clinic, "capitation_cni", "CAP_CNI", per_clinic.cni.fill_null(0), month, d))
+        parts.append(_rows(per_clinic, "capitation_cni", book.code("capitation_cni"), per_clinic.cni.fill_null(0), month, d))
     if rules.get("capitation_on_call.amount"):
-        parts.append(_rows(per_clinic, "capitation_on_call", "CAP_ON_CALL", per_clinic.persons, month, d))
+        parts.append(_rows(per_clinic, "capitation_on_call", book.code("capitation_on_call"), per_clinic.persons, month, d))
     if rules.get("capitation_sick_leave_coordination.amount"):
         sick = per_clinic.filter(per_clinic.sick > 0).mutate(persons=per_clinic.sick)
-        parts.append(_rows(sick, "capitation_sick_leave_coordination", "CAP_SICK_LEAVE", sick.sick, month, d))
+        parts.append(_rows(sick, "capitation_sick_leave_coordination", book.code("capitation_sick_leave_coordination"), sick.sick, month, d))
 
     if rules.get("capitation_home_care.amount"):
         hc = engine["home_care"]
         enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
         enrolled = enrolled.join(residents(engine, d), "person_id")
         agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
-        parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
+        parts.append(_rows(agg, "capitation_home_care", book.code("capitation_home_care"), agg.persons, month, d))
 
     child = rules.get("capitation_child_mental_health.amount")
     if child:
@@ -201,7 +200,7 @@ def _child_mental_health(engine: Engine, book: Rulebook, month: str, d: dt.date)
     routed = routed.select(payee=ibis.coalesce(routed.provider, routed.clinic_id), persons=routed.persons)
     paid = routed.filter(routed.payee.isin(providers.provider_id))
     agg = paid.group_by(clinic_id=paid.payee).aggregate(persons=paid.persons.sum())
-    return _rows(agg, "capitation_child_mental_health", "CAP_CHILD_MH", agg.persons, month, snap)
+    return _rows(agg, "capitation_child_mental_health", book.code("capitation_child_mental_health"), agg.persons, month, snap)
 
 
 def _empty(engine: Engine) -> ibis.Table:
