@@ -568,6 +568,7 @@ def analyze(
     import datetime as dt
 
     from ersattning.analysis import analyze as run, parse_years
+    from ersattning.analysis.categories import report_group
 
     if (db is None) == (not synthetic):
         raise typer.BadParameter("give one of --db PATH or --synthetic")
@@ -587,9 +588,9 @@ def analyze(
     groups = result.tables["categories"]
     table = Table("year", "capitation %", "variable %", "goal-based %", "total SEK")
     for year, part in groups.groupby("year"):
-        fixed = part[part.category.isin(["age", "cni", "acg", "home_care", "on_call_health_promotion", "other_fixed"])].share_of_total.sum()
-        variable = part[part.category.isin(["visits", "other_variable"])].share_of_total.sum()
-        goal = part[part.category == "goal_based"].share_of_total.sum()
+        # the categories the components declare, summed by the report's groups
+        share = part.assign(group=part.category.map(report_group)).groupby("group").share_of_total.sum()
+        fixed, variable, goal = (share.get(g, 0.0) for g in ("fixed", "variable", "goal_based"))
         table.add_row(str(year), f"{fixed:.1f}", f"{variable:.1f}", f"{goal:.1f}", sek_text(int(round(part.amount_sek.sum() * 100))))
     console.print(table)
     cal = result.tables["calibration"]

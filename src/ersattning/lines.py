@@ -1,12 +1,18 @@
 """The statement line and the statement (a clinic-month's totals): their columns, declared once.
 
 Pricing, statements, the database tables, the adjustment and manual lines and the exports
-all take their columns and types from here (low in the layers: it imports only pyarrow).
+all take their columns and types from here; `exact_lines` makes the per-clinic items' lines
+(low in the layers: it imports only pyarrow, money and errors).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pyarrow as pa
+
+from ersattning.errors import StatementError
+from ersattning.money import round_half_away
 
 QUANTITY = pa.decimal128(38, 6)  # the type of a quantity or basis: exact, 6 decimals
 
@@ -39,12 +45,12 @@ LINE_MEANING = {name: meaning for name, _, meaning in _LINE}
 #: Columns that statements add when they number the lines (`statements._finish_lines`).
 NUMBERED = ("line_id", "basis", "corrects_month", "corrects_line_id")
 #: A priced line, before statements number it: the line without NUMBERED, its `quantity`
-#: being the exact basis (pricing's output, and the per-clinic items' `pricing.exact_lines`).
+#: being the exact basis (pricing's output, and the per-clinic items' `exact_lines`).
 PRICED = pa.schema([f for f in LINE if f.name not in NUMBERED])
 #: A priced line as the engine's expressions return it (they give no detail text).
 ENGINE_PRICED = pa.schema([f for f in PRICED if f.name != "detail"])
 
-#: The statement groups: each component adds to one of these totals (statements.COMPONENT_GROUP).
+#: The statement groups: each component adds to one of these totals (the `group` of its rules/COMPONENT/component.yaml).
 GROUPS = ("fixed", "variable", "goal", "adjustment")
 #: A clinic's statement for a month: the sums of its lines by group and their total, in öre.
 STATEMENT = pa.schema(
@@ -62,3 +68,24 @@ def duckdb_ddl(table: str, schema: pa.Schema) -> str:
     create = f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ", ".join(f"{n} {t}" for n, t in cols) + "\n);"
     alters = "".join(f"\nALTER TABLE {table} ADD COLUMN IF NOT EXISTS {n} {t};" for n, t in cols)
     return create + alters + "\n"
+
+
+def exact_lines(records: list[dict]) -> pa.Table:
+    """Priced lines from per-clinic records whose divisor differs per line (caps, pots, goals).
+
+    Each record gives `quantity` (the exact basis, a Decimal with at most 6 decimals),
+    `divisor` and `unit_price_ore`; the amount is round(basis × price / divisor), half
+    away from zero, computed once in exact Decimal arithmetic. These are a few lines per
+    clinic (never per person or contact), so plain Python here is the clear choice.
+    """
+    rows = []
+    for r in records:
+        basis = Decimal(r["quantity"])
+        if basis != basis.quantize(Decimal("0.000001")):
+            raise StatementError(f"{r['product_code']}: basis {basis} has more than 6 decimals")
+        amount = round_half_away(basis * Decimal(r["unit_price_ore"]) / Decimal(r["divisor"]))
+        rows.append({
+            "persons": None, "snapshot": None, "illustrative": False, "detail": None, **r,
+            "quantity": basis, "amount_ore": int(amount),
+        })
+    return pa.Table.from_pylist(rows, schema=PRICED)

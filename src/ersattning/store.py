@@ -205,16 +205,16 @@ def content_hash(lines: pa.Table, statements: pa.Table) -> str:
 def month_lines(engine: Engine, book, month: str) -> MonthResult:
     """The month as computed now from the stored inputs and the register: the engine's lines
     plus the administrator's manual lines for the month."""
-    return with_manual_lines(engine, compute_month(engine, book, month))
+    return with_manual_lines(engine, compute_month(engine, book, month), book)
 
 
-def with_manual_lines(engine: Engine, result: MonthResult) -> MonthResult:
+def with_manual_lines(engine: Engine, result: MonthResult, book) -> MonthResult:
     """The engine's month plus the administrator's manual lines for it, re-totalled."""
     month = result.month
     manual = _manual_statement_lines(engine, month)
     if len(manual):
         lines = pa.concat_tables([result.lines, manual])
-        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month))
+        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book))
     return result
 
 
@@ -287,13 +287,13 @@ def run_month(engine: Engine, month: str, book, issue: bool = False, user: str |
         return "issued", None
     engine.attach_stored()
     attach_contacts(engine)
-    result = with_manual_lines(engine, computed) if computed is not None else month_lines(engine, book, month)
+    result = with_manual_lines(engine, computed, book) if computed is not None else month_lines(engine, book, month)
     # Hashing the master tables is done once per run, and only when a fingerprint is needed.
     master = functools.cache(lambda: master_digest(engine))
     adjustments, checked = _adjustments(engine, book, month, master)
     if adjustments is not None:
         lines = pa.concat_tables([result.lines, adjustments])
-        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month))
+        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book))
     if dry_run:
         return ("issued" if issue else "draft"), result
     con = engine.con.con
@@ -628,7 +628,8 @@ def _post_manual_on_draft(engine: Engine, month: str, clinic_id: str, manual_id:
     finally:
         con.unregister("_manual_line")
     lines = con.sql("SELECT clinic_id, component, amount_ore FROM statement_lines WHERE month = ? AND clinic_id = ?", params=[month, clinic_id]).to_arrow_table()
-    row = totals(lines, pa.table({"clinic_id": [clinic_id]}), month)
+    # Grouped by the components of the rulebook the draft was computed with (it may declare more).
+    row = totals(lines, pa.table({"clinic_id": [clinic_id]}), month, book=month_rulebook(engine, month))
     con.execute("DELETE FROM statements WHERE month = ? AND clinic_id = ?", [month, clinic_id])
     con.register("_manual_total", row)
     try:

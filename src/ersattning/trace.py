@@ -168,10 +168,10 @@ def decision_of(book: Rulebook, row: str | None) -> dict | None:
             "reference": value.reference}
 
 
-def produced_by(book: Rulebook, component: str) -> str | None:
-    """The module that produces the component's rows, from its declaration in the rulebook."""
-    declared = getattr(book, "components", {}).get(component)
-    return getattr(declared, "produced_by", None)
+def produced_by(book: Rulebook, component: str) -> list[str] | None:
+    """The modules that produce the component's rows, from its declaration in the rulebook."""
+    declared = book.components.get(component)
+    return list(declared.produced_by) if declared is not None else None
 
 
 def contact_month(engine: Engine, kombika: str, contact_id: str) -> str | None:
@@ -257,9 +257,8 @@ def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, o
            "produced_by": produced_by(book, line["component"]), "behind": None, "reproduces": None}
     key = person_key(con)
     engine.attach_stored()
-    from ersattning.products.capitation import PER_LISTED
-
-    capitation = line["component"] in PER_LISTED or line["component"] in ("capitation_home_care", "capitation_child_mental_health")
+    # Which expression paid the line: the module its component's declaration names.
+    capitation = "ersattning.products.capitation" in (out["produced_by"] or ())
     if line["component"] == "adjustment":
         out["behind"] = _corrected_line(con, line)
     elif (line.get("rule") or "").startswith("manual:") and _has(con, "manual_lines"):

@@ -52,8 +52,14 @@ def test_no_kronor_or_model_dates_in_calculation_code():
     assert not offenders, "model values in code:\n" + "\n".join(offenders)
 
 
-def test_every_component_has_a_group_and_a_swedish_label():
-    """The web app and the workbook show components in Swedish; a new component needs both."""
-    from ersattning.statements import COMPONENT_GROUP, COMPONENT_LABELS_SV
+def test_the_packaged_component_names_are_the_checked_declarations():
+    """The module-level names (for callers without a rulebook: the API's manual kinds, the web
+    app's labels) are read without the loader's checks; they must be what the loader reads."""
+    from ersattning import rulebook
+    from ersattning.statements import COMPONENT_GROUP, COMPONENT_LABELS_SV, MANUAL_COMPONENTS
 
-    assert set(COMPONENT_LABELS_SV) == set(COMPONENT_GROUP)
+    components = rulebook.load().components
+    assert COMPONENT_GROUP == {n: c.group for n, c in components.items()}
+    assert COMPONENT_LABELS_SV == {n: c.label_sv for n, c in components.items()}
+    assert MANUAL_COMPONENTS == tuple(n for n, c in components.items() if c.manual)
+    assert rulebook.packaged_components() == components

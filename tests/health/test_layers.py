@@ -30,11 +30,7 @@ LAYERS = [
 
 # Imports that go upwards today, each with the issue that removes it. A line whose import is gone
 # fails test_no_stale_upward_allowance: delete it then.
-UPWARD_ALLOWED = {
-    # exact_lines and band_code: issue 11 point 2 prices capitation, goal and pot amounts from
-    # price lists, after which products no longer imports pricing.
-    ("products", "pricing"): "issue 11",
-}
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

@@ -3,8 +3,10 @@
 A parameter `folder.key` counts as read when a module under src/ersattning (the rulebook's
 own loader left out, docstrings left out) has a string naming it — `"capitation_acg.rate"`,
 also inside longer text — or builds it: an f-string `f"{component}.key"` in some module
-while `"folder"` is a string constant in some module (how visit and goal components name
-their decision tables, price lists and levels).
+while `"folder"` is a string constant in some module or a component the rulebook declares
+(how visit and goal components name their decision tables, price lists and levels: the visit
+components are those declared produced by products.visits). A parameter a component declaration
+names as a product's `price` or `uplift` is read too: pricing reads the declared prices.
 """
 
 from __future__ import annotations
@@ -55,13 +57,20 @@ def code_strings(paths) -> tuple[list[str], set[str]]:
     return strings, suffixes
 
 
-def unread(parameters, strings: list[str], suffixes: set[str]) -> set[str]:
+def declared(components) -> tuple[set[str], set[str]]:
+    """The components' names and the parameters their products name as price or uplift."""
+    priced = {name for c in components.values() for p in c.products for name in (p.price, p.uplift) if name}
+    return set(components), priced
+
+
+def unread(parameters, strings: list[str], suffixes: set[str], components: set[str] = frozenset(),
+           priced: set[str] = frozenset()) -> set[str]:
     text = "\n".join(strings)
-    constants = set(strings)
+    constants = set(strings) | set(components)
     out = set()
     for name in parameters:
         folder, key = name.split(".", 1)
-        named = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
+        named = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) or name in priced
         built = key in suffixes and folder in constants
         if not (named or built):
             out.add(name)
@@ -73,7 +82,8 @@ def _sources():
 
 
 def test_every_parameter_is_read():
-    found = unread(rulebook.load().parameters, *code_strings(_sources()))
+    book = rulebook.load()
+    found = unread(book.parameters, *code_strings(_sources()), *declared(book.components))
     new = sorted(found - UNREAD)
     assert not new, "rulebook parameters no code reads (read them, or list them in UNREAD with why):\n" + "\n".join(new)
     now_read = sorted(UNREAD - found)
@@ -93,3 +103,5 @@ def test_the_scan_sees_names_and_built_names(tmp_path):
               "supplement_kva.decision_table", "capitation_acg.rate_extra"]
     assert unread(params, *code_strings([sample])) == {"capitation_cni.rate", "supplement_kva.decision_table",
                                                        "capitation_acg.rate_extra"}
+    # declared: supplement_kva is a component (its table is built), capitation_cni.rate a declared price
+    assert unread(params, *code_strings([sample]), {"supplement_kva"}, {"capitation_cni.rate"}) == {"capitation_acg.rate_extra"}

@@ -174,8 +174,9 @@ values:
 
 
 def test_decision_tables_parse_rows_in_order(tmp_path):
-    book = rulebook.load(write(tmp_path, DECISION, "visit_fee/decision_table.yaml"))
-    rows = book.at(dt.date(2022, 1, 1)).value("visit_fee.decision_table")
+    # A decision table of no visit component (as cap_reduction.categories): no declaration needed.
+    book = rulebook.load(write(tmp_path, DECISION, "comp/categories.yaml"))
+    rows = book.at(dt.date(2022, 1, 1)).value("comp.categories")
     assert rows == (({"out_of_county": True}, None), ({"profession": ("psychologist",), "age_max": 17}, "P"), ({}, "B"))
 
 
@@ -188,7 +189,7 @@ def test_decision_tables_parse_rows_in_order(tmp_path):
     ],
 )
 def test_decision_table_errors_name_the_row(tmp_path, old, new, key):
-    write(tmp_path, DECISION.replace(old, new), "visit_fee/decision_table.yaml")
+    write(tmp_path, DECISION.replace(old, new), "comp/categories.yaml")
     with pytest.raises(RulebookError) as info:
         rulebook.load(tmp_path)
     assert info.value.key == key
@@ -205,10 +206,10 @@ def test_price_lists_are_decimal_amounts_per_code(tmp_path):
 
 def test_every_visit_product_in_a_decision_table_has_a_price_on_the_same_dates():
     # A product without a price is an error at run time; the shipped rulebook has none.
-    from ersattning.products.visits import VISIT_COMPONENTS
+    from ersattning.products.visits import visit_components
 
     book = rulebook.load()
-    for component in VISIT_COMPONENTS:
+    for component in visit_components(book):
         table, prices = book[f"{component}.decision_table"], book[f"{component}.prices"]
         for version in table.values:
             if version.value is None:

@@ -16,9 +16,8 @@ import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
-from ersattning.pricing import band_code
 from ersattning.products.facts import contact_facts
-from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, VISIT_COMPONENTS, product_code
+from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident, county_resident_sql
 from ersattning.rulebook.loader import Rulebook
 
@@ -47,8 +46,9 @@ def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.T
     rules = book.at(d)
     md = d.month * 100 + d.day
     bands = rules.value("capitation_age.amounts") or ()
+    age = book.component("capitation_age")
     band_sql = "CASE " + " ".join(
-        f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN '{band_code(lo, hi)}'"
+        f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN '{age.band_code(lo, hi)}'"
         for lo, hi, _ in bands) + " ELSE '' END" if bands else "''"
     sick = rules.value("capitation_sick_leave_coordination.ages")
     sick_sql = (f"CASE WHEN age >= {sick[0]}" + (f" AND age <= {sick[1]}" if sick[1] is not None else "") + " THEN 1 ELSE 0 END") if sick else "0"
@@ -99,7 +99,7 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
     f = f.left_join(res, [f.person_id == res.pa_pid, res.pa_from.isnull() | (res.pa_from <= f.date),
                           res.pa_to.isnull() | (res.pa_to >= f.date)])
     codes = {}
-    for component in VISIT_COMPONENTS:
+    for component in visit_components(book):
         code = product_code(f, book[f"{component}.decision_table"], start, end)
         if code is not None:
             codes[component] = code
@@ -131,11 +131,11 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
     return weights, visits
 
 
-def allocate(engine: Engine, lines: pa.Table, weights: pa.Table) -> pa.Table:
+def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table) -> pa.Table:
     """Each line's amount split over its weights' (area, listed) rows in whole öre, the parts
     adding up to the line exactly (largest remainder); lines with no weight go whole to the
     clinic's own area."""
-    visit_list = ", ".join(f"'{c}'" for c in VISIT_COMPONENTS)
+    visit_list = ", ".join(f"'{c}'" for c in visit_components(book))
     con = engine.con.con
     con.register("_an_lines", lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
     con.register("_an_weights", weights)
@@ -185,7 +185,7 @@ def month_attribution(engine: Engine, book: Rulebook, month: str, lines: pa.Tabl
     """allocated lines, population by area, base visits and listed persons per clinic of one month."""
     cap, population = capitation_weights(engine, book, month)
     vis, visits = visit_weights(engine, book, month)
-    allocated = allocate(engine, lines, pa.concat_tables([cap, vis]))
+    allocated = allocate(engine, book, lines, pa.concat_tables([cap, vis]))
     persons = cap.filter(pc.equal(cap["basis"], "persons")).group_by("clinic_id").aggregate([("w", "sum")])
     clinic_listed = persons.rename_columns(["clinic_id", "listed"])
     return {"allocated": allocated, "population": population, "visits": visits, "clinic_listed": clinic_listed}

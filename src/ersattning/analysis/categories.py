@@ -1,20 +1,20 @@
 """Statement components → the report's categories (seed 003 §4.2, §5): age, CNI, ACG, home care, …
 
-A component not named here falls into its statement group's "other" category, so that
-components added later (goal-based pay, caps, manual lines) appear without a code change.
+Each component declares its category in its `component.yaml` (the rulebook checks that the
+category lies in the component's statement group), so that a component added to the rulebook
+appears in the report without a code change.
 """
 
 from __future__ import annotations
 
-from ersattning.statements import COMPONENT_GROUP
+from ersattning.rulebook.components import CATEGORY_GROUP, packaged_components
+from ersattning.rulebook.loader import Rulebook
 
 #: The report's categories in its order; `fixed` ones make up capitation (kapitering).
-CATEGORIES = (
-    "age", "cni", "acg", "home_care", "on_call_health_promotion", "other_fixed",
-    "visits", "other_variable", "goal_based", "adjustment",
-)
-FIXED = ("age", "cni", "acg", "home_care", "on_call_health_promotion", "other_fixed")
-VARIABLE = ("visits", "other_variable")
+CATEGORIES = tuple(CATEGORY_GROUP)
+FIXED = tuple(c for c, g in CATEGORY_GROUP.items() if g == "fixed")
+VARIABLE = tuple(c for c, g in CATEGORY_GROUP.items() if g == "variable")
+GOAL = tuple(c for c, g in CATEGORY_GROUP.items() if g == "goal")
 LABELS = {
     "age": "Age", "cni": "CNI", "acg": "ACG", "home_care": "Home care (enrolled)",
     "on_call_health_promotion": "On-call + health promotion", "other_fixed": "Other fixed",
@@ -22,24 +22,20 @@ LABELS = {
     "fixed": "Capitation (fixed)", "variable": "Variable", "total": "Total",
 }
 
-COMPONENT_CATEGORY = {
-    "capitation_age": "age",
-    "capitation_cni": "cni",
-    "capitation_acg": "acg",
-    "capitation_home_care": "home_care",
-    "capitation_on_call": "on_call_health_promotion",
-    "health_promotion": "on_call_health_promotion",
-    "capitation_child_mental_health": "other_fixed",
-    "capitation_sick_leave_coordination": "other_fixed",
-    "visit_fee": "visits",
-    "visit_out_of_county": "visits",
-    "goal_quality": "goal_based",
-    "goal_care_guarantee": "goal_based",
-    "penalty_quality": "goal_based",
-    "penalty_no_out_of_hours": "goal_based",
-    "adjustment": "adjustment",
-}
-_GROUP_FALLBACK = {"fixed": "other_fixed", "variable": "other_variable", "goal": "goal_based", "adjustment": "adjustment"}
+
+def component_categories(book: Rulebook | None = None) -> dict[str, str]:
+    """Statement component → its declared report category (default: the packaged rulebook's)."""
+    components = book.components if book is not None else packaged_components()
+    return {name: c.category for name, c in components.items()}
+
+
+def category_of(component: str, book: Rulebook | None = None) -> str:
+    """The report category of a statement component, as its declaration gives it."""
+    try:
+        return component_categories(book)[component]
+    except KeyError:
+        raise KeyError(f"component {component!r} is not declared in the rulebook (rules/{component}/component.yaml)") from None
+
 
 #: Base-fee products → the visit type the report shows (doctor, other staff, digital, home …).
 VISIT_TYPES = {
@@ -51,25 +47,23 @@ VISIT_TYPES = {
 }
 
 
-def category_of(component: str) -> str:
-    """The report category of a statement component (unknown ones by their statement group)."""
-    if component in COMPONENT_CATEGORY:
-        return COMPONENT_CATEGORY[component]
-    if component.startswith("capitation_"):
-        return "other_fixed"
-    return _GROUP_FALLBACK.get(COMPONENT_GROUP.get(component, "variable"), "other_variable")
-
-
 def visit_type(product_code: str) -> str:
     if product_code in VISIT_TYPES:
         return VISIT_TYPES[product_code]
     return "out-of-county visit" if product_code.startswith("UL_") else product_code
 
 
-def mapping_rows(components) -> list[dict]:
-    """The mapping as rows (component, category, group) for the components seen, for the outputs."""
+def report_group(category: str) -> str:
+    """The report's sum a category adds to: fixed (capitation), variable, or the category itself."""
+    group = CATEGORY_GROUP[category]
+    return group if group in ("fixed", "variable") else category
+
+
+def mapping_rows(components, categories: dict[str, str] | None = None) -> list[dict]:
+    """The mapping as rows (component, category, group) for the components seen, for the outputs
+    (`categories`: component → category, `component_categories(book)`; default the packaged rulebook's)."""
+    categories = component_categories() if categories is None else categories
     return [
-        {"component": c, "category": category_of(c), "group": "fixed" if category_of(c) in FIXED else
-         "variable" if category_of(c) in VARIABLE else category_of(c)}
+        {"component": c, "category": categories[c], "group": report_group(categories[c])}
         for c in sorted(set(components))
     ]

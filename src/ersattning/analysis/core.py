@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ersattning.analysis.attribution import month_attribution
+from ersattning.analysis.categories import component_categories
 from ersattning.engine import Engine
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
@@ -27,7 +28,8 @@ class Analysis:
     - `population`: year, area_code, residents, listed (means of the twelve month-ends);
     - `visits`: year, clinic_id, patient_area, n (base visits: production and consumption);
     - `clinic_listed`: year, clinic_id, listed (mean of month-ends);
-    - `areas`: the report's areas (area_code, name, income_sek, cni, …); `clinics`: clinic_id, name, area_code.
+    - `areas`: the report's areas (area_code, name, income_sek, cni, …); `clinics`: clinic_id, name, area_code;
+    - `categories`: component → report category, as the rulebook run declares them (empty: the packaged ones).
     """
 
     years: list[int]
@@ -41,6 +43,7 @@ class Analysis:
     clinic_listed: pa.Table | None = None
     label: str = ""
     notes: list[str] = field(default_factory=list)
+    categories: dict[str, str] = field(default_factory=dict)
 
     def year(self, table: str, year: int) -> pa.Table:
         t = getattr(self, table)
@@ -109,7 +112,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         clinic_listed.append(_with_year(cl.set_column(1, "listed", pc.divide(cl["listed"], n)), year))
     clinics = engine["clinics"].select("clinic_id", "name", "area_code").to_pyarrow()
     return Analysis(years, book.origin, pa.concat_tables(lines), pa.concat_tables(allocated), pa.concat_tables(population),
-                    pa.concat_tables(visits), load_area_table(), clinics, pa.concat_tables(clinic_listed), label=label)
+                    pa.concat_tables(visits), load_area_table(), clinics, pa.concat_tables(clinic_listed), label=label,
+                    categories=component_categories(book))
 
 
 def _sum(t: pa.Table, keys: list[str], value: str, scale: int = 1) -> pa.Table:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ersattning.analysis.categories import CATEGORIES, FIXED, LABELS, VARIABLE, category_of, visit_type
+from ersattning.analysis.categories import CATEGORIES, FIXED, LABELS, VARIABLE, component_categories, visit_type
 from ersattning.analysis.core import Analysis
 
 #: Categories and the three sums the report's concentration index is shown for (Figure 16).
@@ -23,15 +23,24 @@ def _sek(ore) -> pd.Series:
     return ore / 100.0
 
 
-def _with_category(df: pd.DataFrame) -> pd.DataFrame:
+def categories_of(a: Analysis) -> dict[str, str]:
+    """Component → report category as the analysis's rulebook declares them."""
+    return a.categories or component_categories()
+
+
+def _with_category(df: pd.DataFrame, a: Analysis) -> pd.DataFrame:
     df = df.copy()
-    df["category"] = [category_of(c) for c in df["component"]]
+    declared = categories_of(a)
+    undeclared = sorted(set(df["component"]) - set(declared))
+    if undeclared:
+        raise KeyError(f"components the rulebook does not declare (rules/COMPONENT/component.yaml): {', '.join(undeclared)}")
+    df["category"] = [declared[c] for c in df["component"]]
     return df
 
 
 def shares(a: Analysis) -> pd.DataFrame:
     """shares.csv: year, component, amount_sek, share_of_total, share_of_capitation (%), then the report category."""
-    df = _with_category(a.lines.to_pandas())
+    df = _with_category(a.lines.to_pandas(), a)
     g = df.groupby(["year", "component", "category"], as_index=False)["amount_ore"].sum()
     total = g.groupby("year")["amount_ore"].transform("sum")
     cap = g.assign(f=np.where(g.category.isin(FIXED), g.amount_ore, 0)).groupby("year")["f"].transform("sum")
@@ -97,7 +106,7 @@ def _wide(df: pd.DataFrame, index: list[str], value: str) -> pd.DataFrame:
 
 def clinic_table(a: Analysis) -> pd.DataFrame:
     """Per clinic and year: SEK by category, total, listed persons (mean of month-ends), per listed."""
-    df = _with_category(a.lines.to_pandas())
+    df = _with_category(a.lines.to_pandas(), a)
     w = _sek(_wide(df, ["year", "clinic_id"], "amount_ore")).reset_index()
     listed = _clinic_listed(a)
     w = w.merge(a.clinics.to_pandas(), on="clinic_id", how="left").merge(listed, on=["year", "clinic_id"], how="left")
@@ -118,7 +127,7 @@ def area_table(a: Analysis) -> pd.DataFrame:
     """areas.csv (long: one row per year, area and category, plus fixed/variable/total):
     listing perspective (pay for listed residents, by where they live, per listed person) and
     residence perspective (all pay for residents' care, unlisted included, per inhabitant)."""
-    al = _with_category(a.allocated.to_pandas())
+    al = _with_category(a.allocated.to_pandas(), a)
     al = al[al.area_code.notna()]
     # summed in whole öre (exact), then shown in SEK: equal inputs give exactly equal sums
     listing = _sek(_wide(al[al.listed], ["year", "area_code"], "amount_ore")).stack().rename("listing_sek")

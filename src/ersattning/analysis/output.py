@@ -36,7 +36,7 @@ def tables(a: Analysis, base: Analysis | None = None) -> dict[str, pd.DataFrame]
         "production": measures.production(a),
         "concentration": measures.concentration(a),
         "correlations": measures.correlations(a),
-        "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist())),
+        "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
         # the report's figures are of the rulebook in force: for a scenario, of its base run
         "calibration": pd.DataFrame(calibration_table(base if base is not None else a)),
     }

@@ -1,6 +1,6 @@
 """The month's statements as an Excel workbook for people: a summary sheet and one sheet per component group.
 
-Labels are Swedish; amounts are numbers (SEK, two decimals) written from exact Decimals, so
+Labels are Swedish (each component's `label_sv` from its rules/COMPONENT/component.yaml); amounts are numbers (SEK, two decimals) written from exact Decimals, so
 a sheet's totals equal statements.csv to the öre.
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import xlsxwriter
 
 from ersattning.export.data import ExportError, MonthData
-from ersattning.statements import COMPONENT_GROUP, COMPONENT_LABELS_SV, GROUPS
+from ersattning.rulebook.loader import Rulebook
+from ersattning.statements import GROUPS, component_groups, component_labels
 
 #: Component group -> sheet name (also the summary's column heading).
 GROUP_LABELS = {
@@ -38,7 +39,9 @@ def workbook_name(month: str, clinic: str | None = None) -> str:
     return f"statements_{month}{'_' + clinic if clinic else ''}.xlsx"
 
 
-def write_month_xlsx(data: MonthData, output: Path, clinic: str | None = None) -> Path:
+def write_month_xlsx(data: MonthData, output: Path, clinic: str | None = None, book: Rulebook | None = None) -> Path:
+    """The workbook of `data`; groups and labels as `book` declares the components (default: the packaged rulebook)."""
+    groups, labels = component_groups(book), component_labels(book)
     output.mkdir(parents=True, exist_ok=True)
     path = output / workbook_name(data.month, clinic)
     wb = xlsxwriter.Workbook(str(path))
@@ -52,12 +55,12 @@ def write_month_xlsx(data: MonthData, output: Path, clinic: str | None = None) -
         }
         _summary(wb.add_worksheet(SUMMARY_SHEET), data, fmt)
         lines = data.lines.to_pylist()
-        unknown = sorted({r["component"] for r in lines} - set(COMPONENT_GROUP))
-        if unknown:  # a component statements/ does not group yet: say so rather than drop lines
-            raise ExportError(f"components without a group in statements.COMPONENT_GROUP: {', '.join(unknown)}")
+        unknown = sorted({r["component"] for r in lines} - set(groups))
+        if unknown:  # a component the rulebook does not declare: say so rather than drop lines
+            raise ExportError(f"components the rulebook does not declare (rules/COMPONENT/component.yaml): {', '.join(unknown)}")
         for group in GROUPS:
-            rows = [r for r in lines if COMPONENT_GROUP[r["component"]] == group]
-            _lines_sheet(wb.add_worksheet(GROUP_LABELS[group]), rows, fmt)
+            rows = [r for r in lines if groups[r["component"]] == group]
+            _lines_sheet(wb.add_worksheet(GROUP_LABELS[group]), rows, fmt, labels)
     finally:
         wb.close()
     return path
@@ -92,14 +95,14 @@ def _summary(ws, data: MonthData, fmt) -> None:
     ws.set_column(3, 3 + len(keys), 20)
 
 
-def _lines_sheet(ws, rows: list[dict], fmt) -> None:
+def _lines_sheet(ws, rows: list[dict], fmt, labels: dict[str, str]) -> None:
     _header(ws, LINE_HEADERS, fmt)
     total = 0
     r = 0
     for r, line in enumerate(rows, start=1):
         ws.write_string(r, 0, line["clinic_id"])
         ws.write_string(r, 1, line["month"])
-        ws.write_string(r, 2, COMPONENT_LABELS_SV.get(line["component"], line["component"]))
+        ws.write_string(r, 2, labels[line["component"]])
         ws.write_string(r, 3, line["product_code"])
         if line["quantity"] is not None:
             ws.write_number(r, 4, line["quantity"], fmt["qty"])

@@ -1,7 +1,8 @@
 """HEJ: dated price lists — product code × date → unit price, read from the rulebook.
 
 Every krona on a statement is quantity × unit price of a product row, rounded once
-(`money.divide_round`). A product without a price is an error, never a silent zero.
+(`money.divide_round`). A product without a price is an error, never a silent zero. Which
+products there are and which parameter prices each, the components declare (`component.yaml`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import ibis
 import pyarrow as pa
 
 from ersattning.errors import StatementError
-from ersattning.lines import LINE, PRICED
-from ersattning.money import MICRO, divide_round, round_half_away, to_ore
+from ersattning.lines import LINE
+from ersattning.lines import exact_lines as exact_lines  # where the store has always found it
+from ersattning.money import MICRO, divide_round, to_ore
+from ersattning.rulebook.components import band_code
 from ersattning.rulebook.loader import RulesAt
 
 
@@ -38,14 +41,15 @@ PRICE_SCHEMA = pa.schema([
 ])
 
 
-def band_code(lo: int, hi: int | None) -> str:
-    return f"CAP_AGE_{lo}_{hi}" if hi is not None else f"CAP_AGE_{lo}_PLUS"
+#: The modules whose product rows are priced from the month's price list (`month_prices`):
+#: the other components price their few per-clinic lines themselves (`lines.exact_lines`).
+PRICE_LIST_PRODUCERS = ("ersattning.products.capitation",)
 
 
-def _with_uplift(rules: RulesAt, base: str, uplift: str, amount: Decimal) -> tuple[Decimal, list[str], list[str], bool]:
+def _with_uplift(rules: RulesAt, base: str, uplift: str | None, amount: Decimal) -> tuple[Decimal, list[str], list[str], bool]:
     """Base rate plus the temporary uplift when one is in force (RULES.md §2, 2022)."""
     parts, refs, illustrative = [rules.ref(base)], [rules.get(base).reference], rules.get(base).illustrative
-    up = rules.get(uplift) if uplift in rules.book else None
+    up = rules.get(uplift) if uplift is not None and uplift in rules.book else None
     if up is not None:
         amount += up.value
         parts.append(rules.ref(uplift))
@@ -55,30 +59,23 @@ def _with_uplift(rules: RulesAt, base: str, uplift: str, amount: Decimal) -> tup
 
 
 def capitation_prices(rules: RulesAt) -> list[Price]:
-    """Unit prices of the capitation products in force on the snapshot date (RULES.md §2)."""
+    """Unit prices in force on the snapshot date of the products the components produced by
+    `PRICE_LIST_PRODUCERS` declare (RULES.md §2): each product's `price` parameter, plus its
+    `uplift` while one is in force; a code with `{band}` has one price per age band."""
     prices: list[Price] = []
-    bands = rules.get("capitation_age.amounts")
-    if bands is not None:
-        for lo, hi, amount in bands.value:
-            total, parts, refs, illus = _with_uplift(rules, "capitation_age.amounts", "capitation_age.temporary_uplift", amount)
-            prices.append(Price(band_code(lo, hi), "capitation_age", total, "SEK/listed/year", 12, "+".join(parts), "; ".join(refs), illus))
-    for component, name, code in (
-        ("capitation_acg", "capitation_acg.rate", "CAP_ACG"),
-        ("capitation_cni", "capitation_cni.rate", "CAP_CNI"),
-    ):
-        v = rules.get(name)
-        if v is not None:
-            total, parts, refs, illus = _with_uplift(rules, name, f"{component}.temporary_uplift", v.value)
-            prices.append(Price(code, component, total, "SEK/listed/year", 12, "+".join(parts), "; ".join(refs), illus))
-    for component, name, code, unit in (
-        ("capitation_on_call", "capitation_on_call.amount", "CAP_ON_CALL", "SEK/listed/year"),
-        ("capitation_sick_leave_coordination", "capitation_sick_leave_coordination.amount", "CAP_SICK_LEAVE", "SEK/listed/year"),
-        ("capitation_home_care", "capitation_home_care.amount", "CAP_HOME_CARE", "SEK/enrolled/year"),
-        ("capitation_child_mental_health", "capitation_child_mental_health.amount", "CAP_CHILD_MH", "SEK/listed/year"),
-    ):
-        v = rules.get(name)
-        if v is not None:
-            prices.append(Price(code, component, v.value, unit, 12, rules.ref(name), v.reference, v.illustrative))
+    for component in rules.book.components.values():
+        if not any(component.produces(module) for module in PRICE_LIST_PRODUCERS):
+            continue
+        for product in component.products:
+            v = rules.get(product.price) if product.price is not None else None
+            if v is None:
+                continue
+            unit = product.unit or component.unit
+            bands = v.value if "band" in product.placeholders else ((None, None, v.value),)
+            for lo, hi, amount in bands:
+                total, parts, refs, illus = _with_uplift(rules, product.price, product.uplift, amount)
+                code = band_code(lo, hi, product.code) if lo is not None else product.code
+                prices.append(Price(code, component.name, total, unit, component.divisor, "+".join(parts), "; ".join(refs), illus))
     return prices
 
 
@@ -115,24 +112,3 @@ def check_priced(lines: pa.Table) -> None:
         codes = sorted(set(missing["product_code"].to_pylist()))
         months = sorted(set(missing["month"].to_pylist()))
         raise StatementError(f"no price in force for product(s) {', '.join(codes)} in {', '.join(months)}")
-
-
-def exact_lines(records: list[dict]) -> pa.Table:
-    """Priced lines from per-clinic records whose divisor differs per line (caps, pots, goals).
-
-    Each record gives `quantity` (the exact basis, a Decimal with at most 6 decimals),
-    `divisor` and `unit_price_ore`; the amount is round(basis × price / divisor), half
-    away from zero, computed once in exact Decimal arithmetic. These are a few lines per
-    clinic (never per person or contact), so plain Python here is the clear choice.
-    """
-    rows = []
-    for r in records:
-        basis = Decimal(r["quantity"])
-        if basis != basis.quantize(Decimal("0.000001")):
-            raise StatementError(f"{r['product_code']}: basis {basis} has more than 6 decimals")
-        amount = round_half_away(basis * Decimal(r["unit_price_ore"]) / Decimal(r["divisor"]))
-        rows.append({
-            "persons": None, "snapshot": None, "illustrative": False, "detail": None, **r,
-            "quantity": basis, "amount_ore": int(amount),
-        })
-    return pa.Table.from_pylist(rows, schema=PRICED)

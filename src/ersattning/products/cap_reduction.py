@@ -16,8 +16,8 @@ import ibis
 import pyarrow as pa
 
 from ersattning.engine import Engine
+from ersattning.lines import exact_lines
 from ersattning.money import sek_text
-from ersattning.pricing import exact_lines
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import CAP_CATEGORY, cap_usage, price_list_table, price_periods, product_code
 from ersattning.rulebook.loader import Rulebook

@@ -17,7 +17,6 @@ import pyarrow as pa
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, half_year_snapshot, last_day
-from ersattning.pricing import band_code
 from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
@@ -118,11 +117,11 @@ def _in_range(age, age_range):
 
 @dataclass(frozen=True)
 class PerListed:
-    """A capitation component counted per listed person: its product (`code`; None: the
-    person's age band), what each person adds to its basis (`contribution`: a column of
+    """A capitation component counted per listed person: its product (`by_band`: the person's
+    age band; else the one code its declaration gives), what each person adds to its basis (`contribution`: a column of
     `listed_units`, `persons` for one each) and the 0/1 column a person must have (`only`)."""
 
-    code: str | None
+    by_band: bool
     contribution: str
     only: str | None = None
     #: the rulebook parameter whose value in force makes the component paid
@@ -136,11 +135,11 @@ class PerListed:
 #: The per-listed components: the rows behind a line (`capitation_units`) and the line's
 #: quantity (`capitation_rows`) are read from these, so the trace shows what paid.
 PER_LISTED = {
-    "capitation_age": PerListed(None, "persons", paid_if="capitation_age.amounts"),
-    "capitation_acg": PerListed("CAP_ACG", "acg_weight", paid_if="capitation_acg.rate"),
-    "capitation_cni": PerListed("CAP_CNI", "cni", paid_if="capitation_cni.rate"),
-    "capitation_on_call": PerListed("CAP_ON_CALL", "persons", paid_if="capitation_on_call.amount"),
-    "capitation_sick_leave_coordination": PerListed("CAP_SICK_LEAVE", "persons", only="sick",
+    "capitation_age": PerListed(True, "persons", paid_if="capitation_age.amounts"),
+    "capitation_acg": PerListed(False, "acg_weight", paid_if="capitation_acg.rate"),
+    "capitation_cni": PerListed(False, "cni", paid_if="capitation_cni.rate"),
+    "capitation_on_call": PerListed(False, "persons", paid_if="capitation_on_call.amount"),
+    "capitation_sick_leave_coordination": PerListed(False, "persons", only="sick",
                                                     paid_if="capitation_sick_leave_coordination.amount"),
 }
 
@@ -153,6 +152,7 @@ def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     rules = book.at(d)
     listed = listed_on(engine, d)
     bands = rules.value("capitation_age.amounts")
+    band_code = book.component("capitation_age").band_code
     band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
     sick_ages = rules.value("capitation_sick_leave_coordination.ages")
     sick = _in_range(listed.age, sick_ages) if sick_ages else ibis.literal(False)
@@ -172,16 +172,16 @@ def capitation_units(engine: Engine, book: Rulebook, month: str, component: str)
         u = listed_units(engine, book, month)
         if decl.only:
             u = u.filter(u[decl.only] == 1)
-        code = u.band if decl.code is None else ibis.literal(decl.code)
+        code = u.band if decl.by_band else ibis.literal(book.code(component))
         one = ibis.literal(1).cast(QUANTITY)
         contribution = one if decl.contribution == "persons" else u[decl.contribution].fill_null(0).cast(QUANTITY)
         return u.mutate(product_code=code, contribution=contribution), d.isoformat()
     if component == "capitation_home_care":
         u = home_care_units(engine, d)
-        return u.mutate(product_code=ibis.literal("CAP_HOME_CARE"), contribution=ibis.literal(1).cast(QUANTITY)), d.isoformat()
+        return u.mutate(product_code=ibis.literal(book.code(component)), contribution=ibis.literal(1).cast(QUANTITY)), d.isoformat()
     if component == "capitation_child_mental_health":
         u, snap = child_units(engine, book, month)
-        return u.mutate(product_code=ibis.literal("CAP_CHILD_MH"), contribution=ibis.literal(1).cast(QUANTITY)), snap.isoformat()
+        return u.mutate(product_code=ibis.literal(book.code(component)), contribution=ibis.literal(1).cast(QUANTITY)), snap.isoformat()
     raise KeyError(f"{component} is not a capitation component")
 
 
@@ -208,21 +208,21 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
         counted = per_band[decl.only or "persons"]
         quantity = counted if decl.contribution == "persons" else per_band[decl.contribution]
         keys = {"clinic_id": per_band.clinic_id}
-        if decl.code is None:
+        if decl.by_band:
             keys["product_code"] = per_band.product_code
         agg = per_band.group_by(**keys).aggregate(quantity=quantity.sum(), persons=counted.sum())
         if decl.only:
             agg = agg.filter(agg.persons > 0)
-        code = agg.product_code if decl.code is None else decl.code
+        code = agg.product_code if decl.by_band else book.code(component)
         parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), month, d))
     if rules.get("capitation_home_care.amount"):
         enrolled = home_care_units(engine, d)
         agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
-        parts.append(_rows(agg, "capitation_home_care", "CAP_HOME_CARE", agg.persons, month, d))
+        parts.append(_rows(agg, "capitation_home_care", book.code("capitation_home_care"), agg.persons, month, d))
     if rules.get("capitation_child_mental_health.amount"):
         kids, snap = child_units(engine, book, month)
         agg = kids.group_by("clinic_id").aggregate(persons=kids.count())
-        parts.append(_rows(agg, "capitation_child_mental_health", "CAP_CHILD_MH", agg.persons, month, snap))
+        parts.append(_rows(agg, "capitation_child_mental_health", book.code("capitation_child_mental_health"), agg.persons, month, snap))
     if not parts:
         return _empty(engine)
     return ibis.union(*parts)

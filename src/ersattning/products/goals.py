@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ersattning.engine import Engine
+from ersattning.lines import exact_lines
 from ersattning.money import to_ore
 from ersattning.period import last_day
-from ersattning.pricing import exact_lines
 from ersattning.rulebook.loader import Rulebook
 
 #: goals.csv goal that exempts a clinic from the no-out-of-hours penalty for a year (1 = runs one).
@@ -54,7 +54,7 @@ def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[
             if share is None or share < threshold.value or not listed.get(clinic):
                 continue
             records.append({
-                "clinic_id": clinic, "month": month, "component": "goal_care_guarantee", "product_code": "GOAL_CARE_GUARANTEE",
+                "clinic_id": clinic, "month": month, "component": "goal_care_guarantee", "product_code": book.code("goal_care_guarantee"),
                 "quantity": Decimal(listed[clinic]), "divisor": 1, "unit_price_ore": to_ore(amount.value),
                 "unit": "SEK/listed/month", "persons": listed[clinic],
                 "rule": f"{rules.ref('goal_care_guarantee.amount')}+{rules.ref('goal_care_guarantee.threshold')}",
@@ -69,7 +69,7 @@ def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[
             if area not in in_areas or not listed.get(clinic) or (exempt.get(clinic) or 0) >= 1:
                 continue
             records.append({
-                "clinic_id": clinic, "month": month, "component": "penalty_no_out_of_hours", "product_code": "PENALTY_NO_OUT_OF_HOURS",
+                "clinic_id": clinic, "month": month, "component": "penalty_no_out_of_hours", "product_code": book.code("penalty_no_out_of_hours"),
                 "quantity": Decimal(listed[clinic]), "divisor": 1, "unit_price_ore": -to_ore(penalty.value),
                 "unit": "SEK/listed/month", "persons": listed[clinic],
                 "rule": f"{rules.ref('penalty_no_out_of_hours.amount')}+{rules.ref('penalty_no_out_of_hours.areas')}",
@@ -101,7 +101,7 @@ def yearly_goal_lines(book: Rulebook, year: int, listed: pa.Table, goals: pa.Tab
             counted = min(int(count), n_areas)
             records.append({
                 "clinic_id": clinic, "month": month, "component": component,
-                "product_code": f"{component.upper()}_{year}",
+                "product_code": book.code(component, year=year),
                 "quantity": Decimal(s * counted), "divisor": 12 * n_areas, "unit_price_ore": sign * to_ore(maximum.value),
                 "unit": "SEK/listed/year at all areas", "snapshot": str(year),
                 "rule": f"{rules.ref(f'{component}.max_per_listed')}+{rules.ref(f'{component}.areas')}",

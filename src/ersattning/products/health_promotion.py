@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from ersattning.lines import exact_lines
 from ersattning.money import to_ore
 from ersattning.period import last_day
-from ersattning.pricing import exact_lines
 from ersattning.rulebook.loader import Rulebook
 
 
@@ -24,10 +24,11 @@ def health_promotion_lines(book: Rulebook, month: str, listed: dict[str, int]) -
     if not paying:
         return exact_lines(records)
     total = sum(paying.values())
-    for name, code, basis_of, divisor in (
-        ("health_promotion.equal_pot", "HEALTH_PROMOTION_EQUAL", lambda n: 1, 12 * len(paying)),
-        ("health_promotion.listed_pot", "HEALTH_PROMOTION_LISTED", lambda n: n, 12 * total),
+    for name, basis_of, divisor in (
+        ("health_promotion.equal_pot", lambda n: 1, 12 * len(paying)),
+        ("health_promotion.listed_pot", lambda n: n, 12 * total),
     ):
+        code = book.code("health_promotion", name)
         pot = rules.get(name)
         if pot is None:
             continue
@@ -37,7 +38,7 @@ def health_promotion_lines(book: Rulebook, month: str, listed: dict[str, int]) -
                 "quantity": Decimal(basis_of(n)), "divisor": divisor, "unit_price_ore": to_ore(pot.value),
                 "unit": "share of the yearly pot (a twelfth a month)", "persons": n,
                 "rule": rules.ref(name), "reference": pot.reference, "illustrative": bool(pot.illustrative),
-                "detail": (f"1 of {len(paying)} clinics with listed persons" if code.endswith("EQUAL")
+                "detail": (f"1 of {len(paying)} clinics with listed persons" if name.endswith("equal_pot")
                            else f"{n} of {total} persons listed in the region"),
             })
     return exact_lines(records)

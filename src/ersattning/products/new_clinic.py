@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from ersattning.lines import exact_lines
 from ersattning.money import to_ore
 from ersattning.period import first_day, last_day
-from ersattning.pricing import exact_lines
 from ersattning.rulebook.loader import Rulebook
 
 
@@ -30,7 +30,7 @@ def new_clinic_lines(book: Rulebook, month: str, clinics: pa.Table) -> pa.Table:
         if amount is None:
             continue
         records.append({
-            "clinic_id": clinic, "month": month, "component": "new_clinic", "product_code": f"NEW_CLINIC_MONTHLY_{opened.year}",
+            "clinic_id": clinic, "month": month, "component": "new_clinic", "product_code": book.code("new_clinic", "new_clinic.monthly_amount", year=opened.year),
             "quantity": Decimal(1), "divisor": 1, "unit_price_ore": to_ore(amount.value), "unit": "SEK/clinic/month",
             "rule": f"new_clinic.monthly_amount@{amount.start.isoformat()}", "reference": amount.reference,
             "illustrative": bool(amount.illustrative),

@@ -1,7 +1,8 @@
 """Visit products: the rulebook's decision tables evaluated on the whole contacts table.
 
-Each visit component (visit_fee, supplements, deductions, new_clinic) has a dated decision
-table in `rules/COMPONENT/decision_table.yaml`: the version in force on the contact's date
+Each visit component (visit_fee, supplements, deductions, new_clinic: the components whose
+`component.yaml` names this module in `produced_by`) has a dated decision table in
+`rules/COMPONENT/decision_table.yaml`: the version in force on the contact's date
 applies, its first matching row gives the product (or none). Prices come from
 `rules/COMPONENT/prices.yaml` on the same date (HEJ). One contact can carry one product
 per component: a base fee plus its supplements.
@@ -22,23 +23,16 @@ from ersattning.period import first_day, last_day
 from ersattning.products.facts import contact_facts
 from ersattning.rulebook.loader import Parameter, Rulebook
 
-#: Visit components in statement order; each has decision_table.yaml and prices.yaml.
-VISIT_COMPONENTS = (
-    "visit_fee",
-    "visit_out_of_county",
-    "supplement_other_clinic_patient",
-    "deduction_own_patient_elsewhere",
-    "supplement_video_unlisted",
-    "supplement_unlisted",
-    "supplement_child_0_5_mental_health",
-    "supplement_kva",
-    "supplement_peripheral_home_visit",
-    "new_clinic",
-)
 #: The cost of an own listed patient's visit elsewhere is billed to the listing clinic (seed 002).
 BILLED_TO_LISTING_CLINIC = {"deduction_own_patient_elsewhere"}
 
 _FAR_FUTURE = dt.date(9999, 12, 31)
+
+
+def visit_components(book: Rulebook) -> tuple[str, ...]:
+    """The visit components: those the rulebook declares produced by this module (each has
+    decision_table.yaml and prices.yaml, which the loader checks)."""
+    return book.components_by(__name__)
 
 
 def _versions(param: Parameter, start: dt.date, end: dt.date):
@@ -101,14 +95,14 @@ def decision_row(f: ibis.Table, table: Parameter, start: dt.date, end: dt.date) 
 
 def _in_force(f: ibis.Table, book: Rulebook, start: dt.date, end: dt.date) -> dict[str, ibis.Value]:
     """component -> product-code expression, for the components with a table in force."""
-    codes = {c: product_code(f, book[f"{c}.decision_table"], start, end) for c in VISIT_COMPONENTS}
+    codes = {c: product_code(f, book[f"{c}.decision_table"], start, end) for c in visit_components(book)}
     return {c: code for c, code in codes.items() if code is not None}
 
 
 def price_periods(book: Rulebook, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
     """start..end cut where any visit decision table or price list changes (usually one piece)."""
     cuts = {start}
-    for component in VISIT_COMPONENTS:
+    for component in visit_components(book):
         for name in (f"{component}.decision_table", f"{component}.prices"):
             cuts.update(v.start for v in book[name].values if start < v.start <= end)
     bounds = sorted(cuts)
@@ -120,7 +114,7 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
     schema = pa.schema([("period", pa.int64()), *(LINE.field(n) for n in ("component", "product_code", "unit_price_ore", "rule", "reference", "illustrative"))])
     cols = {k: [] for k in schema.names}
     for i, (p_from, _) in enumerate(periods):
-        for component in VISIT_COMPONENTS:
+        for component in visit_components(book):
             param = book[f"{component}.prices"]
             version = param.at(p_from)
             if version is None:

@@ -1,8 +1,17 @@
 """The rulebook: dated parameters loaded from YAML (OpenFisca layout), reform overlays.
 
 `load()` reads and checks every file under `rules/`; `Rulebook.at(date)` gives the values
-in force on a date; `Rulebook.with_reform(path)` overlays a reform file checked whole.
+in force on a date; `Rulebook.with_reform(path)` overlays a reform file checked whole;
+`Rulebook.components` holds the components declared in `rules/COMPONENT/component.yaml`.
 """
+
+from ersattning.rulebook.components import (
+    CATEGORY_GROUP,
+    Component,
+    Product,
+    band_code,
+    packaged_components,
+)
 
 from ersattning.rulebook.loader import (
     FACTS,
@@ -15,4 +24,4 @@ from ersattning.rulebook.loader import (
     load,
 )
 
-__all__ = ["FACTS", "KINDS", "UNITS", "Parameter", "Rulebook", "Value", "default_rules_dir", "load"]
+__all__ = ["CATEGORY_GROUP", "Component", "Product", "band_code", "packaged_components", "FACTS", "KINDS", "UNITS", "Parameter", "Rulebook", "Value", "default_rules_dir", "load"]

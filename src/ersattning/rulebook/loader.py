@@ -1,5 +1,8 @@
 """Load, check and query the dated rulebook (one YAML file per parameter).
 
+Each `rules/COMPONENT/component.yaml` is not a parameter but the component's declaration
+(`rulebook.components`): read into `Rulebook.components` and checked against the parameters.
+
 A parameter file holds `description`, `metadata` (`unit`, `kind`, `reference`) and
 `values:` keyed by the ISO date from which each value holds; each value carries its own
 `reference` (a seed file name and section) and may be marked `illustrative: true`
@@ -20,6 +23,7 @@ from typing import Any
 import yaml
 
 from ersattning.errors import RulebookError
+from ersattning.rulebook.components import COMPONENT_FILE, Component, check_components, parse_component
 
 #: What a value is: an amount or ratio (`number`), a count, age bands with an amount each,
 #: an age range, or a list of codes.
@@ -129,11 +133,31 @@ class Parameter:
 
 
 class Rulebook:
-    """All parameters, checked; reads values in force on a date."""
+    """All parameters and component declarations, checked; reads values in force on a date."""
 
-    def __init__(self, parameters: dict[str, Parameter], origin: str = ""):
+    def __init__(self, parameters: dict[str, Parameter], origin: str = "", components: dict[str, Component] | None = None):
         self.parameters = dict(sorted(parameters.items()))
         self.origin = origin
+        #: name → declaration (rules/NAME/component.yaml), in name order; kept by every copy below.
+        self.components = dict(sorted((components or {}).items()))
+
+    def _copy(self, parameters: dict[str, Parameter], origin: str) -> "Rulebook":
+        """This rulebook's components with other parameters (reforms, samples, frozen books)."""
+        return Rulebook(parameters, origin=origin, components=self.components)
+
+    def component(self, name: str) -> Component:
+        try:
+            return self.components[name]
+        except KeyError:
+            raise KeyError(f"no component {name!r} declared in the rulebook (rules/{name}/{COMPONENT_FILE})") from None
+
+    def code(self, component: str, price: str | None = None, **fields: Any) -> str:
+        """The product code a component declares (the one priced by `price`), placeholders filled."""
+        return self.component(component).code(price, **fields)
+
+    def components_by(self, module: str) -> tuple[str, ...]:
+        """The components whose rows `module` produces, in name order."""
+        return tuple(name for name, c in self.components.items() if c.produces(module))
 
     def __contains__(self, name: str) -> bool:
         return name in self.parameters
@@ -171,7 +195,7 @@ class Rulebook:
                 for v in param.values
             )
             scaled[name] = replace(param, values=values)
-        return Rulebook({**self.parameters, **scaled}, origin=f"{self.origin} for a sample of {persons} persons")
+        return self._copy({**self.parameters, **scaled}, f"{self.origin} for a sample of {persons} persons")
 
     def frozen_at(self, date: dt.date) -> "Rulebook":
         """The rulebook as it stood on `date`, for every date: each parameter holds the value
@@ -184,7 +208,7 @@ class Rulebook:
             else:
                 held = replace(v, start=_ALWAYS, reference=f"{v.reference} (as of {date.isoformat()})")
             frozen[name] = replace(param, values=(held,))
-        return Rulebook(frozen, origin=f"{self.origin} as of {date.isoformat()}")
+        return self._copy(frozen, f"{self.origin} as of {date.isoformat()}")
 
 
 @dataclass(frozen=True)
@@ -212,18 +236,26 @@ def default_rules_dir() -> Path:
 
 
 def load(directory: str | Path | None = None) -> Rulebook:
-    """Read and check every parameter file under `directory` (default: the package's rules/)."""
+    """Read and check every parameter file and component declaration under `directory`
+    (default: the package's rules/)."""
     root = Path(directory) if directory else default_rules_dir()
     if not root.is_dir():
         raise RulebookError(str(root), "-", "rules folder not found")
     params: dict[str, Parameter] = {}
+    components: dict[str, Component] = {}
     for path in sorted(root.rglob("*.yaml")):
         rel = path.relative_to(root)
+        if path.name == COMPONENT_FILE:
+            if len(rel.parts) != 2:
+                raise RulebookError(str(rel), "-", f"a {COMPONENT_FILE} lies in its component's folder, rules/COMPONENT/")
+            components[rel.parts[0]] = parse_component(rel.parts[0], _read_yaml(path), str(rel))
+            continue
         name = ".".join(rel.with_suffix("").parts)
         params[name] = _parse_parameter(name, _read_yaml(path), str(rel))
     if not params:
         raise RulebookError(str(root), "-", "no parameter files")
-    return Rulebook(params, origin=str(root))
+    check_components(components, params)
+    return Rulebook(params, origin=str(root), components=components)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -427,4 +459,4 @@ def apply_reform(book: Rulebook, path: str | Path) -> Rulebook:
         merged = {v.start: v for v in base.values}
         merged.update({v.start: v for v in overlay})
         changed[name] = replace(base, values=tuple(merged[d] for d in sorted(merged)))
-    return Rulebook({**book.parameters, **changed}, origin=f"{book.origin} + {file}")
+    return book._copy({**book.parameters, **changed}, f"{book.origin} + {file}")

@@ -6,12 +6,14 @@ later (trace, export, analysis) uses exactly that rulebook, whatever the code's 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
 from typing import Any
 
+from ersattning.rulebook.components import Component, Product
 from ersattning.rulebook.loader import Parameter, Rulebook, Value
 
 
@@ -64,16 +66,14 @@ def to_json(book: Rulebook) -> str:
             for p in book.parameters.values()
         ],
     }
-    extra = getattr(book, "components", None)
-    if extra:
-        doc["components"] = {name: _encode(_component_fields(c)) for name, c in extra.items()}
+    doc["components"] = {name: _fields(c) for name, c in book.components.items()}
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _component_fields(component) -> dict:
-    import dataclasses
-
-    return {f.name: getattr(component, f.name) for f in dataclasses.fields(component)}
+def _fields(component: Component) -> dict:
+    fields = {f.name: _encode(getattr(component, f.name)) for f in dataclasses.fields(component) if f.name != "products"}
+    fields["products"] = [{f.name: _encode(getattr(p, f.name)) for f in dataclasses.fields(p)} for p in component.products]
+    return fields
 
 
 def from_json(text: str) -> Rulebook:
@@ -84,19 +84,11 @@ def from_json(text: str) -> Rulebook:
         values = tuple(Value(dt.date.fromisoformat(v["start"]), _decode(v["value"]), v["reference"], v["illustrative"],
                              v["note"]) for v in p["values"])
         params[p["name"]] = Parameter(p["name"], p["description"], p["unit"], p["kind"], p["file"], values)
-    book = Rulebook(params, origin=doc["origin"])
-    if "components" in doc:
-        _restore_components(book, doc["components"])
-    return book
-
-
-def _restore_components(book: Rulebook, stored: dict) -> None:
-    from ersattning.rulebook import loader
-
-    cls = getattr(loader, "Component", None)
-    if cls is None:
-        return
-    book.components = {name: cls(**_decode(fields)) for name, fields in stored.items()}
+    components = {}
+    for name, fields in doc["components"].items():
+        products = tuple(Product(**{k: _decode(v) for k, v in p.items()}) for p in fields["products"])
+        components[name] = Component(**{k: _decode(v) for k, v in fields.items() if k != "products"}, products=products)
+    return Rulebook(params, origin=doc["origin"], components=components)
 
 
 def rulebook_hash(text: str) -> str:

@@ -27,75 +27,35 @@ from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_go
 from ersattning.products.health_promotion import health_promotion_lines
 from ersattning.products.new_clinic import new_clinic_lines
 from ersattning.products.visits import check_visit_prices, visit_lines
+from ersattning.rulebook.components import Component, packaged_components
 from ersattning.rulebook.loader import Rulebook
 
-#: Statement component → the column of statements.csv it adds to (DESIGN.md components).
-COMPONENT_GROUP = {
-    "capitation_age": "fixed",
-    "capitation_acg": "fixed",
-    "capitation_cni": "fixed",
-    "capitation_on_call": "fixed",
-    "capitation_child_mental_health": "fixed",
-    "capitation_sick_leave_coordination": "fixed",
-    "capitation_home_care": "fixed",
-    "health_promotion": "fixed",
-    "new_clinic": "variable",
-    "visit_fee": "variable",
-    "visit_out_of_county": "variable",
-    "supplement_other_clinic_patient": "variable",
-    "deduction_own_patient_elsewhere": "variable",
-    "supplement_video_unlisted": "variable",
-    "supplement_unlisted": "variable",
-    "supplement_child_0_5_mental_health": "variable",
-    "supplement_kva": "variable",
-    "supplement_peripheral_home_visit": "variable",
-    "cap_reduction": "variable",
-    "goal_quality": "goal",
-    "goal_care_guarantee": "goal",
-    "penalty_quality": "goal",
-    "penalty_no_out_of_hours": "goal",
-    "adjustment": "adjustment",
-    # Claimed items (manual lines) are paid with the variable pay, as "other variable" in 003.
-    "collaboration": "variable",
-    "geographic_coordination": "variable",
-    "extended_opening_hours": "variable",
-}
+def _declared(book: Rulebook | None) -> dict[str, Component]:
+    return book.components if book is not None else packaged_components()
 
-#: Swedish labels of the components, for the web app and the workbook (their users are Swedish
-#: administrators and clinics); identifiers stay English everywhere else.
-COMPONENT_LABELS_SV = {
-    "capitation_age": "Listningsersättning, ålder",
-    "capitation_acg": "Listningsersättning, ACG",
-    "capitation_cni": "Listningsersättning, CNI",
-    "capitation_on_call": "Husläkarjour",
-    "capitation_child_mental_health": "Psykisk hälsa barn och unga",
-    "capitation_sick_leave_coordination": "Koordinering sjukskrivna",
-    "capitation_home_care": "Basal hemsjukvård, inskrivna",
-    "health_promotion": "Hälsofrämjande insatser",
-    "new_clinic": "Nystartad mottagning",
-    "visit_fee": "Besöksersättning",
-    "visit_out_of_county": "Utomlänspatienter",
-    "supplement_other_clinic_patient": "Tillägg, annan mottagnings listade",
-    "deduction_own_patient_elsewhere": "Avdrag, egen listad på annan mottagning",
-    "supplement_video_unlisted": "Tillägg, videobesök ej listad",
-    "supplement_unlisted": "Tillägg, olistad patient",
-    "supplement_child_0_5_mental_health": "Tillägg, barn 0–5 psykisk hälsa",
-    "supplement_kva": "KVÅ-tillägg",
-    "supplement_peripheral_home_visit": "Tillägg, hembesök i ytterområde",
-    "cap_reduction": "Ersättningstak",
-    "goal_quality": "Kvalitetsbonus",
-    "goal_care_guarantee": "Vårdgarantibonus",
-    "penalty_quality": "Vite, kvalitet",
-    "penalty_no_out_of_hours": "Vite, ingen närakut",
-    "adjustment": "Justering",
-    "collaboration": "Samverkan",
-    "geographic_coordination": "Geografiskt områdesansvar",
-    "extended_opening_hours": "Utökade öppettider",
-}
 
-#: Components whose lines are claimed items added by an administrator (manual supplementary
-#: invoicing in VF, seed 004; 003 Bilaga 1): collaboration, geographic coordination, opening hours.
-MANUAL_COMPONENTS = ("collaboration", "geographic_coordination", "extended_opening_hours")
+def component_groups(book: Rulebook | None = None) -> dict[str, str]:
+    """Statement component → the column of statements.csv it adds to (its declared `group`)."""
+    return {name: c.group for name, c in _declared(book).items()}
+
+
+def component_labels(book: Rulebook | None = None) -> dict[str, str]:
+    """Statement component → its Swedish label (`label_sv`), for the web app and the workbook (their
+    users are Swedish administrators and clinics); identifiers stay English everywhere else."""
+    return {name: c.label_sv for name, c in _declared(book).items()}
+
+
+def manual_components(book: Rulebook | None = None) -> tuple[str, ...]:
+    """Components whose lines are claimed items an administrator adds (declared `manual: true`;
+    manual supplementary invoicing in VF, seed 004; 003 Bilaga 1)."""
+    return tuple(name for name, c in _declared(book).items() if c.manual)
+
+
+# The packaged rulebook's declarations as names, for callers without a rulebook at hand (the
+# API's request model needs the manual kinds when it is defined); with a rulebook, call the functions.
+COMPONENT_GROUP = component_groups()
+COMPONENT_LABELS_SV = component_labels()
+MANUAL_COMPONENTS = manual_components()
 
 
 @dataclass
@@ -136,7 +96,7 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     finally:
         engine.release_cached()
     lines = _finish_lines(lines)
-    return MonthResult(month, lines, totals(lines, clinics, month))
+    return MonthResult(month, lines, totals(lines, clinics, month, book))
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -257,8 +217,9 @@ def open_clinics(engine: Engine, month: str) -> pa.Table:
 INT64_MAX = 2**63 - 1
 
 
-def totals(lines: pa.Table, clinics: pa.Table, month: str) -> pa.Table:
-    """statements: per clinic, the sum of its lines by group (fixed, variable, goal, adjustment).
+def totals(lines: pa.Table, clinics: pa.Table, month: str, book: Rulebook | None = None) -> pa.Table:
+    """statements: per clinic, the sum of its lines by group (fixed, variable, goal, adjustment):
+    each component's declared `group` in `book` (default: the packaged rulebook).
 
     Summed exactly (int64 sums wrap around silently in Arrow and numpy): StatementError
     when a total would not fit in the int64 öre a statement stores.
@@ -268,12 +229,17 @@ def totals(lines: pa.Table, clinics: pa.Table, month: str) -> pa.Table:
     ids = sorted(set(clinics["clinic_id"].to_pylist()) | set(lines["clinic_id"].to_pylist()))
     index = {c: i for i, c in enumerate(ids)}
     sums = {g: [0] * len(ids) for g in GROUPS}
+    group = component_groups(book)
     if len(lines):
         # decimal128(38, 0) holds any sum of int64 amounts; the grouped sums are a few per clinic.
         exact = lines.select(["clinic_id", "component"]).append_column("amount", lines["amount_ore"].cast(pa.decimal128(38, 0)))
         agg = exact.group_by(["clinic_id", "component"]).aggregate([("amount", "sum")])
+        undeclared = sorted(set(agg["component"].to_pylist()) - set(group))
+        if undeclared:
+            raise StatementError(f"{month}: lines of component(s) {', '.join(undeclared)} that the rulebook does not declare "
+                                 f"(rules/COMPONENT/component.yaml gives each its statement group)")
         for clinic, component, amount in zip(agg["clinic_id"].to_pylist(), agg["component"].to_pylist(), agg["amount_sum"].to_pylist()):
-            sums[COMPONENT_GROUP[component]][index[clinic]] += int(amount or Decimal(0))
+            sums[group[component]][index[clinic]] += int(amount or Decimal(0))
     total = [sum(sums[g][i] for g in GROUPS) for i in range(len(ids))]
     for name, values in (*((f"{g}_ore", sums[g]) for g in GROUPS), ("total_ore", total)):
         for clinic, value in zip(ids, values):
