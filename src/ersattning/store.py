@@ -9,6 +9,7 @@ administrator's claimed items, audited and never deleted.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import getpass
@@ -586,7 +587,14 @@ def attach_contacts(engine: Engine, as_of=None) -> None:
         engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))
 
 
+#: The login name of the client whose command a running server executes (ersattning.remote).
+client_login: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_login", default=None)
+
+
 def login_name() -> str:
+    """Who runs the command: the OS login name (the client's, for a command the server runs for it)."""
+    if client_login.get():
+        return client_login.get()
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
