@@ -580,6 +580,8 @@ def jobs(
 
     Example: ersattning jobs --db ersattning.duckdb
     """
+    import json
+
     from ersattning.jobs import list_jobs
     from ersattning.store import open_engine
 
@@ -589,15 +591,15 @@ def jobs(
         rows = list_jobs(open_engine(db), limit)
     except ErsattningError as exc:
         _fail(exc)
-    table = Table("id", "kind", "args", "by", "via", "started (UTC)", "finished", "status", "progress", "rulebook",
-                  "result hash", "message", title=f"jobs in {db}")
+    table = Table("id", "kind", "args", "by", "started (UTC)", "finished", "status", "progress", "result", title=f"jobs in {db}")
     for r in rows:
+        args = json.loads(r["args"] or "{}")
         progress = f"{r['progress_done'] or 0}/{r['progress_total']}" if r["progress_total"] else str(r["progress_done"] or 0)
-        if r["progress_text"]:
-            progress += f" {r['progress_text']}"
-        table.add_row(str(r["job_id"]), r["kind"], r["args"] or "", r["requested_by"] or "", r["via"] or "",
-                      f"{r['started_at']:%Y-%m-%d %H:%M:%S}", f"{r['finished_at']:%H:%M:%S}" if r["finished_at"] else "",
-                      r["status"], progress, r["rulebook"] or "", (r["result_hash"] or "")[:12], r["message"] or "")
+        status = r["status"] + (f": {r['message']}" if r["message"] else "")
+        table.add_row(str(r["job_id"]), r["kind"], " ".join(f"{k}={v}" for k, v in args.items() if v not in (None, False, [])),
+                      f"{r['requested_by'] or ''} ({r['via']})", f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{r['finished_at']:%H:%M:%S}" if r["finished_at"] else "", status,
+                      progress + (f" {r['progress_text']}" if r["progress_text"] else ""), (r["result_hash"] or "")[:12])
     console.print(table)
 
 
@@ -643,9 +645,15 @@ def serve(
     console.print(f"serving {db} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     if commands is not None:
         console.print(f"CLI commands for this database are run here (socket {commands.path})")
+    import signal
+
+    # uvicorn shuts down on SIGTERM and then raises it again: with this handler that ends in
+    # SystemExit here (the socket is removed below) rather than in the signal's default death.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         uvicorn.run(app_, host=host, port=port, log_level="info")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if commands is not None:
             commands.stop()
         unserve_engine(db)

@@ -123,15 +123,24 @@ def forward(db, argv: list[str], prog_name: str) -> int | None:
     request = {"op": "run", "protocol": PROTOCOL, "db": os.path.realpath(db), "argv": list(argv), "prog_name": prog_name,
                "cwd": os.getcwd(), "user": login_name(), "out": _console_info(False), "err": _console_info(True)}
     with sock:
-        for reply in _request(sock, request):
-            if "o" in reply:
-                sys.stdout.write(reply["o"])
-                sys.stdout.flush()
-            elif "e" in reply:
-                sys.stderr.write(reply["e"])
-                sys.stderr.flush()
-            elif "exit" in reply:
-                return int(reply["exit"])
+        try:
+            for reply in _request(sock, request):
+                if "o" in reply:
+                    sys.stdout.write(reply["o"])
+                    sys.stdout.flush()
+                elif "e" in reply:
+                    sys.stderr.write(reply["e"])
+                    sys.stderr.flush()
+                elif "exit" in reply:
+                    return int(reply["exit"])
+        except BrokenPipeError:
+            # Our reader went away (`| head`): as click does, stop quietly with 1; the server
+            # finishes the command without us.
+            import click.utils
+
+            sys.stdout = click.utils.PacifyFlushWrapper(sys.stdout)
+            sys.stderr = click.utils.PacifyFlushWrapper(sys.stderr)
+            return 1
     sys.stderr.write("error: the server stopped before the command finished (see `ersattning jobs` for its outcome)\n")
     return 1
 
@@ -329,23 +338,33 @@ class CommandServer:
             threading.Thread(target=self._serve_one, args=(conn,), daemon=True).start()
 
     def _serve_one(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rwb") as f:
+        with conn:
             if _peer_uid(conn) != os.getuid():
                 return  # another user: nothing is read or answered
-            wire = _Wire(f)
-            line = f.readline(MAX_REQUEST + 1)
+            f = conn.makefile("rwb")
             try:
-                request = json.loads(line)
-                op = request["op"]
-            except (ValueError, KeyError, TypeError):
-                return self._refuse(wire, "not a request")
-            if op == "ping":
-                return wire.send({"pid": os.getpid(), "db": self.db})
-            if op != "run" or len(line) > MAX_REQUEST:
-                return self._refuse(wire, "not a request")
-            if os.path.realpath(str(request.get("db", ""))) != self.db:
-                return self._refuse(wire, f"this server serves {self.db}")
-            wire.send({"exit": self.run(request, wire)})
+                self._answer(f)
+            finally:
+                with contextlib.suppress(OSError):  # the client may be gone
+                    f.close()
+
+    def _answer(self, f) -> None:
+        wire = _Wire(f)
+        line = f.readline(MAX_REQUEST + 1)
+        try:
+            request = json.loads(line) if len(line) <= MAX_REQUEST else None
+            op = request["op"]
+            if op == "run" and not (isinstance(request["argv"], list) and isinstance(request["cwd"], str)):
+                op = None
+        except (ValueError, KeyError, TypeError):
+            op = None
+        if op == "ping":
+            return wire.send({"pid": os.getpid(), "db": self.db})
+        if op != "run":
+            return self._refuse(wire, "not a request")
+        if os.path.realpath(str(request.get("db", ""))) != self.db:
+            return self._refuse(wire, f"this server serves {self.db}")
+        wire.send({"exit": self.run(request, wire)})
 
     @staticmethod
     def _refuse(wire: _Wire, why: str) -> None:
@@ -356,14 +375,15 @@ class CommandServer:
         """Run one client's command as `ersattning ARGV` would in its cwd; its exit code."""
         from ersattning import store
 
-        out = _Channel(wire, "o", bool(request["out"].get("terminal")))
-        err = _Channel(wire, "e", bool(request["err"].get("terminal")))
-        client = _Client(_console(out, request["out"], False), _console(err, request["err"], True), out, err)
+        out_info, err_info = request.get("out") or {}, request.get("err") or {}
+        out = _Channel(wire, "o", bool(out_info.get("terminal")))
+        err = _Channel(wire, "e", bool(err_info.get("terminal")))
+        client = _Client(_console(out, out_info, False), _console(err, err_info, True), out, err)
         with self.lock:
             token = _client.set(client)
             login = store.client_login.set(str(request.get("user") or "") or None)
             here = os.getcwd()
-            typer_settings = _typer_for(request["err"])
+            typer_settings = _typer_for(err_info)
             try:
                 # The client's paths are relative to its cwd, and what the command prints names
                 # them as given: so it runs in that cwd. chdir is process-wide, hence under the

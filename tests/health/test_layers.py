@@ -1,5 +1,5 @@
 """Import layers: ersattning's packages import downwards only (register → products → pricing →
-statements → store → interfaces), and no module or package imports itself back through others.
+statements → store, jobs → interfaces), and no module or package imports itself back through others.
 
 Every `import` counts, those inside functions too (a late import is still a dependency). To see the
 graph: `python tests/health/test_layers.py` prints each package's imports, layer by layer.
@@ -22,8 +22,8 @@ LAYERS = [
     {"products"},                               # contacts and listings → product codes (ERSMO)
     {"pricing"},                                # product codes → prices (HEJ)
     {"statements"},                             # a month's and a year's lines and statements (VF)
-    {"store"},                                  # the database: inputs, computed, issued and adjusted months
-    {"analysis", "api", "bench", "cli", "demo", "export", "trace"},  # interfaces over all of the above
+    {"store", "jobs"},                          # the database: inputs, computed, issued and adjusted months; job history
+    {"analysis", "api", "bench", "cli", "demo", "export", "remote", "trace"},  # interfaces over all of the above
 ]
 
 # Imports that go upwards today, each with the issue that removes it. A line whose import is gone
