@@ -125,3 +125,21 @@ def test_a_long_database_path_gets_a_socket_in_a_private_folder(tmp_path):
 def test_no_server_no_forwarding(tmp_path):
     assert remote.forward(tmp_path / "none.duckdb", ["jobs"], "ersattning") is None
     assert remote.live_server(tmp_path / "none.duckdb") is None
+
+
+def test_a_database_held_by_another_process_is_still_a_clear_error(template, tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "held.duckdb"
+    shutil.copyfile(template, db)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = CliRunner().invoke(app, ["token", "list", "--db", str(db)])
+        assert result.exit_code == 1
+        assert "is in use by another process that takes no commands" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
