@@ -63,12 +63,16 @@ def start(folder: Path, burst: int = 30, rate: float = 2.0, args: tuple[str, ...
     if prepare is not None:
         prepare(con)
     engine.con.disconnect()
-    port = free_port()
     log = folder / "server.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ersattning.cli", "serve", "--db", str(db), "--port", str(port),
-         "--intake-rate", str(rate), "--intake-burst", str(burst), *args],
-        stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url, process = launch(db, log, ("--intake-rate", str(rate), "--intake-burst", str(burst), *args))
+    return Server(url, db, log, process=process, **tokens)
+
+
+def launch(db: Path, log: Path, args=(), env=None) -> tuple[str, subprocess.Popen]:
+    """`ersattning serve --db DB` on a free port, its output in `log`; (its url, the process) once it answers."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "ersattning.cli", "serve", "--db", str(db), "--port", str(port), *args],
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -82,7 +86,7 @@ def start(folder: Path, burst: int = 30, rate: float = 2.0, args: tuple[str, ...
     else:
         process.kill()
         raise RuntimeError("the server did not start:\n" + log.read_text())
-    return Server(url, db, log, process=process, **tokens)
+    return url, process
 
 
 def stop(server: Server) -> None:

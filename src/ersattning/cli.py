@@ -1,7 +1,8 @@
 """The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, report, run, manual, export,
-trace, token, serve, bench, analyze.
+trace, token, jobs, serve, bench, analyze.
 
-Thin: each command parses its options and calls the package; no rules live here.
+Thin: each command parses its options and calls the package; no rules live here. A command for a
+database that a running `ersattning serve` holds is sent to that server and runs there (remote.py).
 """
 
 from __future__ import annotations
@@ -11,21 +12,93 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from ersattning import remote
 from ersattning import rulebook as rulebook_mod
 from ersattning.errors import ErsattningError, InputError
 from ersattning.money import sek_text
 from ersattning.period import parse_month
 
+#: Commands never sent to a server: they need no database, or make a fresh one (or are the server).
+LOCAL_ONLY = {"serve", "demo", "bench", "bench-api", "statements"}
+
+
+def _db_argument(group, argv: list[str]) -> Path | None:
+    """The --db of the command line `argv` when that command may run in a server (its default too)."""
+    if "--help" in argv:
+        return None
+    cmd, rest, names = group, list(argv), []
+    while isinstance(cmd, typer.core.TyperGroup):
+        if not rest or rest[0].startswith("-"):
+            return None
+        names.append(rest[0])
+        cmd = cmd.commands.get(rest.pop(0))
+        if cmd is None:
+            return None
+    if names[0] in LOCAL_ONLY or not any(p.name == "db" for p in cmd.params):
+        return None
+    try:  # parsing only: a bad command line is reported by the command itself, here or in the server
+        db = cmd.make_context(names[-1], rest, resilient_parsing=True).params.get("db")
+    except Exception:
+        return None
+    return Path(db) if db else None
+
+
+class _Root(typer.core.TyperGroup):
+    """The `ersattning` group: a command for a database a running server holds is run by that
+    server (same output, same exit code); otherwise here, as usual. Both the console script and
+    tests (typer's CliRunner) enter through `main`."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        db = _db_argument(self, argv)
+        # In the server itself (it serves that file) the command runs here: it was sent to it.
+        if db is not None and not _served_here(db):
+            try:
+                code = remote.forward(db, argv, prog_name or _program_name())
+            except ErsattningError as exc:
+                err.print(f"[red]error:[/red] {exc}")
+                code = 1
+            if code is not None:
+                if standalone_mode:
+                    sys.exit(code)
+                return code
+        return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                            standalone_mode=standalone_mode, **extra)
+
+
+def _served_here(db: Path) -> bool:
+    from ersattning.engine import served_engine
+
+    return served_engine(db) is not None
+
+
+def _program_name() -> str:
+    import click.utils
+
+    try:
+        return click.utils._detect_program_name()
+    except Exception:  # pragma: no cover - click's helper is private
+        return "ersattning"
+
+
 app = typer.Typer(
+    cls=_Root,
     add_completion=False,
     no_args_is_help=True,
     help="Pays Swedish primary care the way Region Stockholm's vårdval does. Start with `ersattning demo`.",
 )
-console = Console()
-err = Console(stderr=True)
+# In the server, a client's command prints to the client (remote.RoutedConsole).
+console = remote.RoutedConsole(Console())
+err = remote.RoutedConsole(Console(stderr=True), stderr=True)
+
+
+def _via() -> str:
+    """How the command reached the database, for the job history."""
+    return "cli→server" if remote.forwarded() else "cli"
 
 
 def _rules(rules: Optional[Path]):
@@ -134,7 +207,7 @@ def load(
     try:
         core = Core.open(":memory:" if dry_run and not db.is_file() else db)
         sample_before = sample_size(core.engine)
-        result = core.load(folder, sample=sample, dry_run=dry_run)
+        result = core.load(folder, sample=sample, dry_run=dry_run, via=_via())
     except ErsattningError as exc:
         _fail(exc)
     if result.errors.num_rows:
@@ -210,7 +283,7 @@ def run(
         _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
     try:
         core = Core.open(db, reform=rules, as_of=as_of)
-        runs = core.run(months, issue=issue, dry_run=dry_run)
+        runs = core.run(months, issue=issue, dry_run=dry_run, via=_via())
     except ErsattningError as exc:
         _fail(exc)
     would = "would be " if dry_run else ""
@@ -495,8 +568,7 @@ def token_revoke(
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
     token_id: str = typer.Option(..., "--id", help="The token's id: the 8 characters after ers_ (see `token list`)"),
 ):
-    """Revoke an API token: it signs nobody in from now on (kept on record). While the server runs, use its
-    admin route POST /api/v1/admin/tokens/{id}/revoke instead.
+    """Revoke an API token: it signs nobody in from now on (kept on record); its web sessions end.
 
     Example: ersattning token revoke --db ersattning.duckdb --id 3f2a9c1d
     """
@@ -510,6 +582,39 @@ def token_revoke(
 
 
 @app.command()
+def jobs(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
+    limit: int = typer.Option(50, "--limit", min=1, help="The latest this many jobs"),
+):
+    """The job history: each month's run and each load, who asked for it, through what, its progress
+    and outcome, and the hash of what it computed.
+
+    Example: ersattning jobs --db ersattning.duckdb
+    """
+    import json
+
+    from ersattning.jobs import list_jobs
+    from ersattning.store import open_engine
+
+    if not db.is_file():
+        _fail(InputError(f"there is no database {db}"))
+    try:
+        rows = list_jobs(open_engine(db), limit)
+    except ErsattningError as exc:
+        _fail(exc)
+    table = Table("id", "kind", "args", "by", "started (UTC)", "finished", "status", "progress", "result", title=f"jobs in {db}")
+    for r in rows:
+        args = json.loads(r["args"] or "{}")
+        progress = f"{r['progress_done'] or 0}/{r['progress_total']}" if r["progress_total"] else str(r["progress_done"] or 0)
+        status = r["status"] + (f": {r['message']}" if r["message"] else "")
+        table.add_row(str(r["job_id"]), r["kind"], " ".join(f"{k}={v}" for k, v in args.items() if v not in (None, False, [])),
+                      f"{r['requested_by'] or ''} ({r['via']})", f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{r['finished_at']:%H:%M:%S}" if r["finished_at"] else "", status,
+                      progress + (f" {r['progress_text']}" if r["progress_text"] else ""), (r["result_hash"] or "")[:12])
+    console.print(table)
+
+
+@app.command()
 def serve(
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
     host: str = typer.Option("127.0.0.1", "--host"),
@@ -519,19 +624,50 @@ def serve(
     session_hours: float = typer.Option(8.0, "--session-hours", min=0.0001, max=24 * 31,
                                         help="How long a web sign-in lasts (the session then ends on the server)"),
 ):
-    """The web app and the HTTP API (OpenAPI at /docs) on the embedded database.
+    """The web app and the HTTP API (OpenAPI at /docs) on the embedded database; every other command
+    on the same database keeps working meanwhile (this server runs it: see the README).
 
     Example: ersattning serve --db ersattning.duckdb   (then: ersattning token create --db ersattning.duckdb --admin)
     """
     import uvicorn
 
     from ersattning.api import create_app
+    from ersattning.engine import serve_engine, unserve_engine
 
     if not db.is_file():
         _fail(InputError(f"there is no database {db}: run `ersattning demo` or `ersattning load DIR --db {db}` first"))
-    app_ = create_app(db, intake_rate=intake_rate, intake_burst=intake_burst, session_hours=session_hours)
+    db = db.resolve()  # the server never depends on its cwd: it runs clients' commands in theirs
+    pid = remote.live_server(db) if remote.supported() else None
+    if pid is not None:
+        _fail(InputError(f"{db} is already served by `ersattning serve` (process {pid})"))
+    try:
+        app_ = create_app(db, intake_rate=intake_rate, intake_burst=intake_burst, session_hours=session_hours)
+    except ErsattningError as exc:
+        _fail(exc)
+    st = app_.state.ersattning
+    commands = None
+    if remote.supported():
+        serve_engine(db, st.engine)
+        commands = remote.CommandServer(db, typer.main.get_command(app), st.lock)
+        try:
+            commands.start()
+        except ErsattningError as exc:
+            _fail(exc)
     console.print(f"serving {db} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    if commands is not None:
+        console.print(f"CLI commands for this database are run here (socket {commands.path})")
+    import signal
+
+    # uvicorn shuts down on SIGTERM and then raises it again: with this handler that ends in
+    # SystemExit here (the socket is removed below) rather than in the signal's default death.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if commands is not None:
+            commands.stop()
+        unserve_engine(db)
 
 
 @app.command("bench-api")

@@ -17,6 +17,7 @@ from typing import Callable
 from ersattning import rulebook as rulebook_mod
 from ersattning import store
 from ersattning.engine import Engine
+from ersattning.jobs import job
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
 from ersattning.statements import MonthResult, compute_year
@@ -94,15 +95,29 @@ class Core:
 
     # --- operations -------------------------------------------------------------------------
 
-    def load(self, folder: str | Path, sample=store.KEEP, dry_run: bool = False) -> store.LoadResult:
-        """Validate and store the input files in `folder`, all or nothing (`store.load_folder`)."""
-        result = store.load_folder(self.engine, folder, self.chosen, sample=sample, dry_run=dry_run)
-        self._book = None  # the sample setting may have changed
+    def load(self, folder: str | Path, sample=store.KEEP, dry_run: bool = False, who: str | None = None,
+             via: str = "cli") -> store.LoadResult:
+        """Validate and store the input files in `folder`, all or nothing (`store.load_folder`),
+        as a job in the history (a dry run writes nothing, not even its job)."""
+        if dry_run:
+            return store.load_folder(self.engine, folder, self.chosen, sample=sample, dry_run=True)
+        files = sorted(p.name for p in Path(folder).iterdir() if p.is_file())
+        with job(self.engine, "load", {"folder": Path(folder).name, "files": files}, who or store.login_name(), via,
+                 total=1) as j:
+            result = store.load_folder(self.engine, folder, self.chosen, sample=sample)
+            self._book = None  # the sample setting may have changed
+            problems = result.errors.num_rows
+            j.progress(1, f"{problems} problem(s)" if problems else "loaded")
+            if problems:
+                j.fail(f"{problems} problem(s) in the input files; nothing loaded")
+            else:
+                j.finish(rulebook=self.chosen.origin)
         return result
 
     def run(self, months: list[str], issue: bool = False, dry_run: bool = False, user: str | None = None,
-            progress: Progress | None = None) -> list[MonthRun]:
-        """Compute `months` (in order) into the database as drafts, or issue them.
+            progress: Progress | None = None, via: str = "cli") -> list[MonthRun]:
+        """Compute `months` (in order) into the database as drafts, or issue them, as one job in
+        the history (who, through what, the rulebook, the content hash of what it computed).
 
         Every month is checked first (none after the current month or before the rulebook).
         A calendar year whose twelve months are all asked for and none is issued is computed
@@ -113,6 +128,18 @@ class Core:
         book = self.book
         for month in months:
             store.check_month(book, month)
+        if dry_run:  # writes nothing, not even its job
+            return self._run(months, issue, True, user, progress, None)
+        args = {"months": f"{months[0]}..{months[-1]}" if len(months) > 1 else months[0], "issue": issue, **self.options()}
+        with job(self.engine, "run", args, user or store.login_name(), via, total=len(months)) as j:
+            out = self._run(months, issue, False, user, progress, j)
+            hashes = [store.content_hash(r.result.lines, r.result.statements) for r in out if r.result is not None]
+            result_hash = hashes[0] if len(hashes) == 1 else (_combined(hashes) if hashes else None)
+            j.finish(rulebook=book.origin, rulebook_hash=store.rulebook_id(book), result_hash=result_hash)
+        return out
+
+    def _run(self, months, issue, dry_run, user, progress, j) -> list[MonthRun]:
+        book = self.book
         out = []
         for year, in_year in _by_year(months):
             computed = self._year(year) if in_year == months_of(year) and not self._any_issued(in_year) else {}
@@ -120,6 +147,8 @@ class Core:
                 status, result = store.run_month(self.engine, month, book, issue=issue, user=user, dry_run=dry_run,
                                                  options=self.options(), computed=computed.pop(month, None))
                 out.append(MonthRun(month, status, result))
+                if j is not None:
+                    j.progress(len(out), f"{month} {status}")
                 if progress is not None:
                     progress(len(out), len(months), month)
         return out
@@ -159,6 +188,13 @@ class Core:
         month = contact_month(self.engine, kombika, contact_id)
         book = self.book_of_month(month) if month else self.book
         return trace_contact(self.engine, book, kombika, contact_id)
+
+
+def _combined(hashes: list[str]) -> str:
+    """One hash for several months' content hashes (in month order)."""
+    import hashlib
+
+    return hashlib.sha256("".join(hashes).encode()).hexdigest()
 
 
 def _by_year(months: list[str]) -> list[tuple[int, list[str]]]:

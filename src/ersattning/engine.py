@@ -22,8 +22,9 @@ INPUT_TABLES = ("clinics", "kombika", "persons", "listings", "risk", "home_care"
 
 @contextlib.contextmanager
 def in_use_is_an_error(path):
-    """Turn DuckDB's file lock (one writing process per database file, most often a running
-    `ersattning serve`) into an error that says what to do."""
+    """Turn DuckDB's file lock (one writing process per database file) into an error that says
+    what to do. A running `ersattning serve` takes the CLI's commands itself (ersattning.remote),
+    so this is some other process: one that cannot be asked to run them."""
     import duckdb
 
     try:
@@ -31,8 +32,50 @@ def in_use_is_an_error(path):
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
-        raise ErsattningError(f"{path} is in use by another process (is `ersattning serve` running on it?): "
-                              "stop it first; create tokens before starting the server") from None
+        raise ErsattningError(f"{path} is in use by another process that takes no commands (not a running "
+                              "`ersattning serve` of this version): stop it first") from None
+
+
+# --- the database files this process serves ----------------------------------------------------
+# `ersattning serve` holds its database file open (DuckDB: one writing process per file) and runs
+# the CLI's commands for it (ersattning.remote). Inside that process every opener of the file by
+# path (Engine.duckdb, open_duckdb) gets the server's connection instead of a second one: a second
+# duckdb.connect of the same file in one process works only with an identical configuration.
+_SERVED: dict[str, "Engine"] = {}
+
+
+def _key(path) -> str | None:
+    if path is None or str(path) == ":memory:":
+        return None
+    return os.path.realpath(path)
+
+
+def serve_engine(path, engine: "Engine") -> None:
+    """Register `engine` as this process's open connection to the database file `path`."""
+    _SERVED[_key(path)] = engine
+
+
+def unserve_engine(path) -> None:
+    _SERVED.pop(_key(path), None)
+
+
+def served_engine(path) -> "Engine | None":
+    """The engine this process serves the file `path` with, if it serves it."""
+    key = _key(path)
+    return _SERVED.get(key) if key else None
+
+
+def open_duckdb(path):
+    """A DuckDB connection to the file `path` that the caller closes: a cursor of the served
+    connection when this process serves the file (closing it leaves the server's open), else
+    a new connection (the file's lock held by another process is an ErsattningError)."""
+    import duckdb
+
+    served = served_engine(path)
+    if served is not None:
+        return served.con.con.cursor()
+    with in_use_is_an_error(path):
+        return duckdb.connect(str(path))
 
 
 @dataclass
@@ -52,7 +95,11 @@ class Engine:
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
-        """DuckDB in memory, or on a database file (created when missing)."""
+        """DuckDB in memory, or on a database file (created when missing); the served connection
+        when this process serves the file (`serve_engine`), with tables of its own."""
+        served = served_engine(path)
+        if served is not None:
+            return cls(served.con, "duckdb")
         with in_use_is_an_error(path):
             con = ibis.duckdb.connect(str(path) if path else ":memory:")
         con.raw_sql("SET preserve_insertion_order = false")

@@ -9,6 +9,7 @@ administrator's claimed items, audited and never deleted.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import getpass
@@ -219,6 +220,13 @@ def with_manual_lines(engine: Engine, result: MonthResult, book) -> MonthResult:
 
 
 # --- the rulebook each month was computed with -------------------------------------------------
+
+def rulebook_id(book) -> str:
+    """The hash a rulebook is stored under (of its snapshot's JSON text)."""
+    from ersattning.rulebook.snapshot import rulebook_hash, to_json
+
+    return rulebook_hash(to_json(book))
+
 
 def store_rulebook(con, book) -> str:
     """Store the rulebook's snapshot (once per content) and return its hash."""
@@ -650,7 +658,14 @@ def attach_contacts(engine: Engine, as_of=None) -> None:
         engine.contacts_between = lambda first, last: current_contacts(engine.con, as_of=as_of, dated_between=(first, last))
 
 
+#: The login name of the client whose command a running server executes (ersattning.remote).
+client_login: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_login", default=None)
+
+
 def login_name() -> str:
+    """Who runs the command: the OS login name (the client's, for a command the server runs for it)."""
+    if client_login.get():
+        return client_login.get()
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers

@@ -10,6 +10,7 @@ authenticates by the `Authorization` header only (the web pages' session cookie 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,6 +33,7 @@ from ersattning.api.tokens import Principal, list_tokens, revoke_token
 from ersattning.api.web import html_error, web
 from ersattning.errors import ErsattningError, InputError
 from ersattning.inputs.parse import shown
+from ersattning.jobs import get_job, list_jobs
 from ersattning.register import intake_table, records_table
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
@@ -40,7 +42,7 @@ from ersattning.store import MAX_MANUAL_ORE
 MAX_BATCH = 5_000
 LIMITS = {"/api/v1/contacts": 8 << 20, "/api/v1/admin/inputs": 512 << 20, "/admin/inlasning": 512 << 20}
 DEFAULT_LIMIT = 1 << 20
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 # Same origin only; the pages' charts are inline SVG (presentation attributes, no style or script),
 # their CSS and script are files under /static; Swagger UI's icons are data: images.
 CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -507,12 +509,35 @@ def get_totals(request: Request, who: Admin, month: Month):
           responses=JSON_BODY_ERRORS)
 def post_run(request: Request, who: Admin, month: Month, body: RunIn | None = None):
     st = state(request)
-    return run_month(st, who, month, bool(body and body.issue))
+    return run_month(st, who, month, bool(body and body.issue), via="api")
 
 
 @api.post("/admin/inputs", tags=["admin"], summary="Load input files (clinics.csv, persons.csv, …), all or nothing")
 def post_inputs(request: Request, who: Admin, files: Annotated[list[UploadFile], File(description="NAME.csv or NAME.parquet")]):
-    return load_inputs(state(request), files)
+    return load_inputs(state(request), files, who)
+
+
+@api.get("/jobs", tags=["admin"], summary="The job history: runs and loads, who asked, progress, outcome (newest first)")
+def get_jobs(request: Request, who: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 50):
+    # On the reading connection: a run in progress holds the server's lock, and its progress is
+    # what one asks for meanwhile.
+    with state(request).reader() as con:
+        return {"jobs": [_job_out(j) for j in list_jobs(con, limit)]}
+
+
+@api.get("/jobs/{job_id}", tags=["admin"], summary="One job: its arguments, progress, outcome and hashes")
+def get_one_job(request: Request, who: Admin, job_id: Annotated[int, PathParam(ge=1, le=2**62)]):
+    with state(request).reader() as con:
+        found = get_job(con, job_id)
+    if found is None:
+        raise not_found(f"no job {job_id}")
+    return _job_out(found)
+
+
+def _job_out(row: dict) -> dict:
+    out = {k: queries._plain(v) for k, v in row.items()}
+    out["args"] = json.loads(row["args"]) if row["args"] else {}
+    return out
 
 
 @api.get("/admin/tokens", tags=["admin"], summary="API tokens: id, role, clinic, created and revoked (never the secret)")

@@ -6,6 +6,7 @@ The two routers (`app.api`, `web.web`) import this module and never each other.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from ersattning.api import queries
 from ersattning.api.tokens import Principal, ensure_tokens, lookup
 from ersattning.engine import INPUT_TABLES
 from ersattning.errors import ErsattningError
+from ersattning.jobs import ensure_jobs
 from ersattning.register import ensure_log
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.trace import person_key
@@ -59,23 +61,37 @@ class Bucket:
 
 
 class State:
-    """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets."""
+    """The server's one database connection (DuckDB, serialised by a lock), rulebook and buckets.
+
+    `lock` is taken by every route that uses `con`, and by each CLI command the server runs for a
+    client (ersattning.remote); a run or a load holds it to the end. `reader()` is a second
+    connection to the same database for what must not wait for them: who a token or a session
+    is, and the job history with its progress (it sees what is committed)."""
 
     def __init__(self, db: Path, intake_rate: float, intake_burst: int, session_hours: float = 8.0):
-        self.db = Path(db)
+        self.db = Path(db).resolve()
         self.session_hours = session_hours
         # The one core every route and page calls: the rulebook is decided there, once.
         self.core = Core.open(self.db)
         self.engine = self.core.engine
         self.con = self.engine.con.con
         self.lock = threading.RLock()
+        self._reader = self.con.cursor()
+        self._reader_lock = threading.Lock()
         self.rate, self.burst = intake_rate, intake_burst
         self.buckets: dict[str, Bucket] = {}
         with self.lock:
             ensure_tokens(self.con)
             ensure_log(self.con)
             self.con.execute(queries.BATCHES_DDL).fetchall()
+            ensure_jobs(self.con)
             person_key(self.con)
+
+    @contextlib.contextmanager
+    def reader(self):
+        """The reading connection, one request at a time (never waits for `lock`)."""
+        with self._reader_lock:
+            yield self._reader
 
     def allow_intake(self, token_id: str) -> bool:
         with self.lock:
@@ -101,8 +117,8 @@ def principal_or_none(request: Request) -> Principal | None:
     if not token:
         return None
     st = state(request)
-    with st.lock:
-        return lookup(st.con, token)
+    with st.reader() as con:
+        return lookup(con, token)
 
 
 def principal(request: Request) -> Principal:
@@ -151,10 +167,10 @@ def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
     return found if own == len(batches) else None
 
 
-def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
+def run_month(st: State, who: Principal, month: str, issue: bool, via: str = "api") -> dict:
     with st.lock:
         try:
-            done, = st.core.run([month], issue=issue, user=f"token:{who.token_id}")
+            done, = st.core.run([month], issue=issue, user=f"token:{who.token_id}", via=via)
         except ErsattningError as exc:
             raise ApiError(422, "refused", str(exc)) from None
         status, result = done.status, done.result
@@ -169,7 +185,7 @@ def run_month(st: State, who: Principal, month: str, issue: bool) -> dict:
 _INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
 
 
-def load_inputs(st: State, files: list[UploadFile]) -> dict:
+def load_inputs(st: State, files: list[UploadFile], who: Principal | None = None, via: str = "api") -> dict:
     folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
     try:
         for f in files:
@@ -181,7 +197,7 @@ def load_inputs(st: State, files: list[UploadFile]) -> dict:
                 shutil.copyfileobj(f.file, out)
         with st.lock:
             # One transaction; the files not uploaded keep their stored tables (store.load_folder).
-            result = st.core.load(folder)
+            result = st.core.load(folder, who=f"token:{who.token_id}" if who else None, via=via)
         if len(result.errors):
             problems = result.errors.slice(0, 100).to_pylist()
             return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from ersattning.engine import in_use_is_an_error
+from ersattning.engine import open_duckdb
 from ersattning.errors import InputError
 from ersattning.store import login_name
 
@@ -152,8 +152,7 @@ def set_flash(con: duckdb.DuckDBPyConnection, key: str, text: str | None) -> Non
 def _connected(db):
     """A connection to `db` (a path, opened here) or `db` itself (a connection)."""
     if isinstance(db, (str, Path)):
-        with in_use_is_an_error(db):
-            return duckdb.connect(str(db)), True
+        return open_duckdb(db), True
     return db, False
 
 

@@ -9,6 +9,7 @@ secret in the form field `csrf`."""
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,7 @@ from ersattning.api.service import (
     visible_trace,
 )
 from ersattning.api.tokens import Principal, Session, end_session, find_session, lookup, set_flash, start_session
+from ersattning.jobs import list_jobs
 from ersattning.money import sek_text
 from ersattning.statements import COMPONENT_LABELS_SV, MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
@@ -32,7 +34,7 @@ from ersattning.store import MAX_MANUAL_ORE
 SESSION_COOKIE = "ersattning_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 templates.env.filters["sek"] = lambda ore: "" if ore is None else sek_text(ore)
 templates.env.filters["q"] = lambda s: quote(str(s), safe="")
 templates.env.filters["komp"] = lambda c: COMPONENT_LABELS_SV.get(c, c)
@@ -49,8 +51,8 @@ def web_session(request: Request) -> Session | None:
     """The live session of the request's cookie (looked up once per request), or None."""
     if not hasattr(request.state, "web_session"):
         st = state(request)
-        with st.lock:
-            request.state.web_session = find_session(st.con, request.cookies.get(SESSION_COOKIE))
+        with st.reader() as con:  # not st.lock: the jobs page shows a run's progress while it holds that
+            request.state.web_session = find_session(con, request.cookies.get(SESSION_COOKIE))
     return request.state.web_session
 
 
@@ -264,6 +266,11 @@ def acg_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)
 
 # --- administrator ---------------------------------------------------------------------------------
 
+JOB_STATUS_SV = {"running": "pågår", "done": "klart", "failed": "misslyckades"}
+JOB_KIND_SV = {"run": "beräkning", "load": "inläsning", "year": "helår"}
+JOB_VIA_SV = {"cli": "kommandorad", "api": "API", "web": "webb", "cli→server": "kommandorad via servern"}
+templates.env.globals.update(JOB_STATUS_SV=JOB_STATUS_SV, JOB_KIND_SV=JOB_KIND_SV, JOB_VIA_SV=JOB_VIA_SV)
+
 def _admin(request: Request) -> Principal | RedirectResponse:
     who = _signed_in(request)
     if who is None:
@@ -271,6 +278,21 @@ def _admin(request: Request) -> Principal | RedirectResponse:
     if not who.admin:
         raise ApiError(403, "forbidden", "sidan kräver en administratörsnyckel")
     return who
+
+
+@web.get("/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request):
+    """The job history; reloads itself every few seconds while a job runs. Read on the server's
+    reading connection, so it shows a run's progress while that run holds the server's lock."""
+    who = _admin(request)
+    if isinstance(who, RedirectResponse):
+        return who
+    with state(request).reader() as con:
+        jobs = list_jobs(con, 100)
+    for j in jobs:
+        j["args_text"] = ", ".join(f"{k} {v}" for k, v in json.loads(j["args"] or "{}").items() if v not in (None, False, []))
+    running = any(j["status"] == "running" for j in jobs)
+    return _render(request, "jobs.html", who, jobs=jobs, running=running)
 
 
 @web.get("/admin", response_class=HTMLResponse)
@@ -327,7 +349,7 @@ def admin_run(request: Request, month: Annotated[str, Form(pattern=MONTH)], acti
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
-    out = run_month(state(request), who, month, issue=(action == "issue"))
+    out = run_month(state(request), who, month, issue=(action == "issue"), via="web")
     _flash(request, f"{month}: {STATUS_LABELS.get(out['status'], out['status'])}" + ("" if out["changed"] else " (oförändrad)"))
     return RedirectResponse(f"/admin?month={month}", status_code=303)
 
@@ -337,7 +359,7 @@ def admin_load(request: Request, files: Annotated[list[UploadFile], File()]):
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
-    out = load_inputs(state(request), files)
+    out = load_inputs(state(request), files, who, via="web")
     if not isinstance(out, dict):
         return html_error(request, 422, "Indatafilerna har fel; inget lästes in. Kör `ersattning load` för en fellista.")
     _flash(request, "Inläst: " + ", ".join(f"{k} {v}" for k, v in out["loaded"].items()))

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ersattning.engine import in_use_is_an_error
+from ersattning.engine import open_duckdb
 from ersattning.export.data import ExportError, MonthData, load_month
 
 FORMATS = ("csv", "xlsx", "ubl")
@@ -35,16 +35,14 @@ def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str
     `ubl` refuses a month that is only a draft unless `draft` is set (the documents then say
     UTKAST and must not be sent); csv and xlsx export drafts, marked as such in the workbook.
     """
-    import duckdb
-
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     if not Path(db).is_file():
         raise ExportError(f"there is no database {db}: run `ersattning load` and `ersattning run` first")
     # Not read_only: DuckDB refuses a second connection to a file with another configuration
-    # than one already open in this process (the web app, a test). Nothing here writes.
-    with in_use_is_an_error(db):
-        con = duckdb.connect(str(db))
+    # than one already open in this process (a test); in the server it is a cursor of the
+    # server's own connection (engine.open_duckdb). Nothing here writes.
+    con = open_duckdb(db)
     try:
         data = load_month(con, month, clinic)
     finally:
