@@ -107,7 +107,8 @@ def test_the_api_lists_jobs_for_the_administrator_only(site):
     r = client.post("/api/v1/admin/months/2022-03/run", headers=bearer(tokens["admin"]), json={"issue": False})
     assert r.status_code == 200, r.text
     jobs = client.get("/api/v1/jobs", headers=bearer(tokens["admin"])).json()["jobs"]
-    assert [(j["kind"], j["via"], j["status"], j["args"]) for j in jobs] == [("run", "api", "done", {"month": "2022-03", "issue": False})]
+    assert [(j["kind"], j["via"], j["status"], j["args"]) for j in jobs] == [("run", "api", "done", {
+        "months": "2022-03", "issue": False, "reform": None, "as_of": None, "sample_persons": None})]
     admin_id = tokens["admin"][4:12]
     assert jobs[0]["requested_by"] == f"token:{admin_id}" and len(jobs[0]["result_hash"]) == 64
     one = client.get(f"/api/v1/jobs/{jobs[0]['job_id']}", headers=bearer(tokens["admin"]))

@@ -126,12 +126,14 @@ class Core:
         """
         months = sorted(set(months))
         book = self.book
-        for month in months:
-            store.check_month(book, month)
         if dry_run:  # writes nothing, not even its job
+            for month in months:
+                store.check_month(book, month)
             return self._run(months, issue, True, user, progress, None)
         args = {"months": f"{months[0]}..{months[-1]}" if len(months) > 1 else months[0], "issue": issue, **self.options()}
         with job(self.engine, "run", args, user or store.login_name(), via, total=len(months)) as j:
+            for month in months:  # a refused run is on record too, failed with the reason
+                store.check_month(book, month)
             out = self._run(months, issue, False, user, progress, j)
             hashes = [store.content_hash(r.result.lines, r.result.statements) for r in out if r.result is not None]
             result_hash = hashes[0] if len(hashes) == 1 else (_combined(hashes) if hashes else None)

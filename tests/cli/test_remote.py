@@ -101,7 +101,9 @@ def test_a_run_sent_is_a_job_by_the_clients_login(served, capsys, monkeypatch):
     [j] = list_jobs(engine)
     assert (j["kind"], j["via"], j["requested_by"], j["status"], j["progress_done"], j["progress_total"]) == \
         ("run", "cli→server", "anna", "done", 1, 1)
-    assert json.loads(j["args"]) == {"month": "2022-03", "issue": False, "rules": None} and len(j["result_hash"]) == 64
+    assert json.loads(j["args"]) == {"months": "2022-03", "issue": False, "reform": None, "as_of": None,
+                                     "sample_persons": None}
+    assert len(j["result_hash"]) == 64 and len(j["rulebook_hash"]) == 64
 
 
 def test_a_request_for_another_database_or_garbage_is_refused(served, tmp_path):
