@@ -190,20 +190,15 @@ def load(
 
     Example: ersattning load out/demo/input --db ersattning.duckdb
     """
-    from ersattning.core import Core
+    from ersattning.core import Core, sample_setting
     from ersattning.inputs import write_errors
     from ersattning.store import KEEP, sample_size
     from ersattning.synth.region import read_sample
 
     try:
-        declared = sample = read_sample(folder)
+        declared, sample = read_sample(folder), sample_setting(folder)
     except ValueError as exc:
         _fail(InputError(str(exc)))
-    # The sample setting describes the persons: a folder without sample.yaml that replaces
-    # the persons is the whole region; one that keeps them keeps the setting.
-    persons_given = any((folder / f"persons.{ext}").is_file() for ext in ("csv", "parquet"))
-    if sample is None and not persons_given:
-        sample = KEEP
     try:
         core = Core.open(":memory:" if dry_run and not db.is_file() else db)
         sample_before = sample_size(core.engine)
@@ -413,8 +408,8 @@ def report(
 
     Example: ersattning report contacts.csv --db ersattning.duckdb
     """
-    from ersattning.register import UnreadableContactFile, intake, write_contact_errors
-    from ersattning.store import open_engine
+    from ersattning.core import Core
+    from ersattning.register import UnreadableContactFile, write_contact_errors
 
     errors_path = errors or file.parent / "contact_errors.csv"
     if not file.is_file():
@@ -422,8 +417,7 @@ def report(
     if not db.is_file():
         _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
     try:
-        engine = open_engine(db)
-        result = intake(engine, file)
+        result = Core.open(db).report(file)
     except UnreadableContactFile as exc:
         write_contact_errors(exc.errors, errors_path)
         _fail(InputError(f"{exc} (see {errors_path})"))
@@ -454,10 +448,13 @@ def export(
 
     Example: ersattning export --db ersattning.duckdb --month 2022-03 --format ubl --output out/invoices
     """
-    from ersattning.export import export_month
+    from ersattning.core import Core
+    from ersattning.export import ExportError
 
+    if not db.is_file():
+        _fail(ExportError(f"there is no database {db}: run `ersattning load` and `ersattning run` first"))
     try:
-        result = export_month(db, _month(month), fmt, output, clinic=clinic, draft=draft)
+        result = Core.open(db).export(_month(month), fmt, output, clinic=clinic, draft=draft)
     except ErsattningError as exc:
         _fail(exc)
     for path in result.files:

@@ -95,10 +95,14 @@ class Core:
 
     # --- operations -------------------------------------------------------------------------
 
-    def load(self, folder: str | Path, sample=store.KEEP, dry_run: bool = False, who: str | None = None,
+    def load(self, folder: str | Path, sample=None, dry_run: bool = False, who: str | None = None,
              via: str = "cli") -> store.LoadResult:
         """Validate and store the input files in `folder`, all or nothing (`store.load_folder`),
-        as a job in the history (a dry run writes nothing, not even its job)."""
+        as a job in the history (a dry run writes nothing, not even its job). `sample`: the
+        sample setting to store (`store.KEEP` to keep it); None decides it from the folder
+        (`sample_setting`)."""
+        if sample is None:
+            sample = sample_setting(folder)
         if dry_run:
             return store.load_folder(self.engine, folder, self.chosen, sample=sample, dry_run=True)
         files = sorted(p.name for p in Path(folder).iterdir() if p.is_file())
@@ -164,6 +168,29 @@ class Core:
     def _any_issued(self, months: list[str]) -> bool:
         return any(store.month_status(self.engine, m) == "issued" for m in months)
 
+    def report(self, path: str | Path, **options):
+        """Intake of a contact file into the register (GVR: `register.intake`)."""
+        from ersattning.register import intake
+
+        return intake(self.engine, path, **options)
+
+    def intake(self, records, source: str, received_at: dt.datetime, sender_clinic: str | None = None,
+               before_commit=None):
+        """Intake of a batch of records (an Arrow table of text columns, `register.records_table`):
+        checked row by row, the good ones logged, the rejected ones stored with their codes; a
+        `sender_clinic` may report only on its own kombika (`register.intake_table`)."""
+        from ersattning.register import intake_table
+
+        return intake_table(self.engine, records, source, received_at=received_at, sender_clinic=sender_clinic,
+                            before_commit=before_commit)
+
+    def export(self, month: str, fmt: str, output: Path, clinic: str | None = None, draft: bool = False):
+        """The stored month as CSV, XLSX or e-invoices (`export.write_month`), labelled by the
+        rulebook the month was computed with."""
+        from ersattning.export import write_month
+
+        return write_month(self.engine.con.con, month, fmt, output, clinic=clinic, draft=draft)
+
     def add_manual_line(self, **fields) -> dict:
         """A claimed item on a clinic's statement (`store.add_manual_line`)."""
         return store.add_manual_line(self.engine, **fields)
@@ -190,6 +217,19 @@ class Core:
         month = contact_month(self.engine, kombika, contact_id)
         book = self.book_of_month(month) if month else self.book
         return trace_contact(self.engine, book, kombika, contact_id)
+
+
+def sample_setting(folder: str | Path):
+    """The sample setting a folder's load stores: what its sample.yaml declares; else, when it
+    gives the persons, the whole region (None) — the setting describes the persons; else
+    `store.KEEP` (the persons stay, and so does their setting). ValueError for a bad sample.yaml."""
+    from ersattning.synth.region import read_sample
+
+    declared = read_sample(folder)
+    if declared is not None:
+        return declared
+    persons_given = any((Path(folder) / f"persons.{ext}").is_file() for ext in ("csv", "parquet"))
+    return None if persons_given else store.KEEP
 
 
 def _combined(hashes: list[str]) -> str:

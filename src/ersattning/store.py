@@ -245,7 +245,14 @@ _SNAPSHOTS: dict[str, object] = {}
 def month_rulebook(engine: Engine, month: str):
     """The rulebook `month` was computed with (None: not computed, or computed before months
     stored their rulebook). Snapshots are immutable, so each is parsed once per process."""
-    con = engine.con.con
+    return stored_rulebook(engine.con.con, month)
+
+
+def stored_rulebook(con, month: str):
+    """`month_rulebook` on a DuckDB connection (exports read the database without an engine)."""
+    if not con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'months' "
+                       "AND column_name = 'rulebook_hash'").fetchall()[0][0]:
+        return None
     rows = con.execute("SELECT rulebook_hash FROM months WHERE month = ?", [month]).fetchall()
     if not rows or rows[0][0] is None:
         return None

@@ -124,3 +124,50 @@ def test_the_new_component_is_in_the_analysis_under_its_category(engine, widget_
     assert float(row.amount_sek.iloc[0]) == 85.0 * 12  # one month scaled to the year
     # The components table of the outputs (components.csv) carries it too.
     assert WIDGET in {r["component"] for r in mapping_rows(analysis.lines["component"].to_pylist(), measures.categories_of(analysis))}
+
+
+def test_the_new_component_is_in_the_trace_from_the_rulebook_its_month_stored(widget_book, tmp_path):
+    """Paid under the widget rulebook and traced by a reader who loads the packaged one (which has
+    no widget): the trace reads the month's stored rulebook, so it finds the line's expression,
+    its contacts and the decision row that gave them the product."""
+    import datetime as dt
+
+    from ersattning.core import Core
+    from ersattning.register import intake_table, records_table
+    from ersattning.store import open_engine, store_inputs
+
+    person = "199202011087"
+    tables = typed_tables(
+        clinics=[{"clinic_id": "C1", "name": "Vårdcentral", "group_id": "G1", "area_code": "0180-08", "opened": "2000-01-01"}],
+        kombika=[{"kombika": "11010046M30", "clinic_id": "C1", "assignment": "hlv", "valid_from": "2000-01-01"}],
+        persons=[{"person_id": person, "birth_date": "1992-02-01", "sex": "F", "county_code": "01", "area_code": "0180-08"}],
+        listings=[{"person_id": person, "clinic_id": "C1", "valid_from": "2000-01-01"}],
+    )
+    db = tmp_path / "widget.duckdb"
+    engine = open_engine(db)
+    store_inputs(engine, tables)
+    visits = [{"contact_id": cid, "kombika": "11010046M30", "person_id": person, "date": date, "contact_type": kind,
+               "profession": who, "diagnoses": "J06.9", "actions": None, "record_type": None,
+               "reported_at": "2022-06-30T10:00:00"}
+              for cid, date, kind, who in (("1", "2022-06-01", "clinic_visit", "nurse"), ("2", "2022-06-15", "clinic_visit", "nurse"),
+                                           ("3", "2022-06-01", "clinic_visit", "doctor"))]
+    intake_table(engine, records_table(visits), "widget.jsonl", received_at=dt.datetime(2022, 7, 1, 8))
+    Core(engine, base=widget_book).run(["2022-06"])
+    engine.con.con.close()
+
+    reader = Core.open(db)
+    assert WIDGET not in reader.book.components
+    t = reader.trace_line("C1:2022-06:SUP_TEST_WIDGET")
+    assert t["produced_by"] == ["ersattning.products.visits"] and t["reproduces"] is True
+    assert [r["contact_id"] for r in t["behind"]["rows"]] == ["1", "2"]
+    assert {r["decision_row"] for r in t["behind"]["rows"]} == {f"{WIDGET}.decision_table@2022-01-01#0"}
+    contact = reader.trace_contact("11010046M30", "1")
+    widget = [p for p in contact["products"] if p["component"] == WIDGET]
+    assert [(p["unit_price_ore"], p["line_id"], p["decision"]["row"]) for p in widget] == [(4250, "C1:2022-06:SUP_TEST_WIDGET", 0)]
+    # Its workbook, exported later from the database, labels it as the stored rulebook declares.
+    from ersattning.export import export_month
+
+    reader.engine.con.con.close()
+    (path,) = export_month(db, "2022-06", "xlsx", tmp_path / "x").files
+    sheet = openpyxl.load_workbook(path)[GROUP_LABELS["variable"]]
+    assert [(r[2].value, r[6].value) for r in sheet.iter_rows(min_row=2) if r[3].value == "SUP_TEST_WIDGET"] == [(LABEL, 85)]

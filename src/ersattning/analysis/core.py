@@ -16,7 +16,7 @@ from ersattning.analysis.categories import component_categories
 from ersattning.engine import Engine
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
-from ersattning.statements import compute_month
+from ersattning.statements import compute_month, compute_year
 
 
 @dataclass
@@ -85,10 +85,19 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     lines, allocated, population, visits, clinic_listed = [], [], [], [], []
     for year in years:
         y_lines, y_alloc, y_pop, y_vis, y_cl = [], [], [], [], []
+        # A whole year not read from a database is computed on the year path (the same lines as
+        # twelve months, tests/statements/test_compute_year.py), as `run` does.
+        whole = {}
+        if len(picked) == 12 and stored_lines is None:
+            if progress:
+                progress(f"{year} (the year's statements)")
+            whole = {r.month: r.lines for r in compute_year(engine, book, year)[0]}
         for month in [m for m in months_of(year) if int(m[5:]) in picked]:
             if progress:
                 progress(month)
-            month_lines = stored_lines(month) if stored_lines else None
+            month_lines = whole.pop(month, None)
+            if month_lines is None and stored_lines:
+                month_lines = stored_lines(month)
             if month_lines is None:
                 month_lines = compute_month(engine, book, month).lines
             parts = month_attribution(engine, book, month, month_lines)

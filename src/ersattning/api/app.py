@@ -34,7 +34,7 @@ from ersattning.api.web import html_error, web
 from ersattning.errors import ErsattningError, InputError
 from ersattning.inputs.parse import shown
 from ersattning.jobs import get_job, list_jobs
-from ersattning.register import intake_table, records_table
+from ersattning.register import records_table
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
 
@@ -394,10 +394,10 @@ def intake_batch(st: State, who: Principal, records: list[dict]) -> IntakeOut:
     raw = records_table(records)
     with st.lock:
         try:
-            res = intake_table(st.engine, raw, f"api:{who.token_id}", received_at=received,
-                               sender_clinic=None if who.admin else who.clinic_id, before_commit=lambda con, batch_id:
-                               con.execute("INSERT INTO api_batches VALUES (?, ?, ?)",
-                                           [batch_id, who.token_id, who.clinic_id]).fetchall())
+            res = st.core.intake(raw, f"api:{who.token_id}", received_at=received,
+                                 sender_clinic=None if who.admin else who.clinic_id, before_commit=lambda con, batch_id:
+                                 con.execute("INSERT INTO api_batches VALUES (?, ?, ?)",
+                                             [batch_id, who.token_id, who.clinic_id]).fetchall())
         except ErsattningError as exc:
             raise ApiError(409, "no_master_data", str(exc)) from None
     errs: dict[int, list[RecordError]] = {}

@@ -23,6 +23,7 @@ from ersattning.core import Core
 from ersattning.api import queries
 from ersattning.api.tokens import Principal, ensure_tokens, lookup
 from ersattning.engine import INPUT_TABLES
+from ersattning.synth.region import SAMPLE_FILE
 from ersattning.errors import ErsattningError
 from ersattning.jobs import ensure_jobs
 from ersattning.register import ensure_log
@@ -190,14 +191,19 @@ def load_inputs(st: State, files: list[UploadFile], who: Principal | None = None
     try:
         for f in files:
             name = Path(f.filename or "").name
-            if not _INPUT_NAME.match(name):
+            if not _INPUT_NAME.match(name) and name != SAMPLE_FILE:
                 raise ApiError(422, "bad_file_name", f"{name!r} is not an input file: use NAME.csv or NAME.parquet with "
-                                                     f"NAME one of {', '.join(INPUT_TABLES)}")
+                                                     f"NAME one of {', '.join(INPUT_TABLES)}, or {SAMPLE_FILE}")
             with open(folder / name, "wb") as out:
                 shutil.copyfileobj(f.file, out)
         with st.lock:
             # One transaction; the files not uploaded keep their stored tables (store.load_folder).
-            result = st.core.load(folder, who=f"token:{who.token_id}" if who else None, via=via)
+            # The sample setting as `ersattning load` decides it (core.sample_setting): a sample.yaml
+            # sent says it; persons sent without one are the whole region; else it is kept.
+            try:
+                result = st.core.load(folder, who=f"token:{who.token_id}" if who else None, via=via)
+            except ValueError as exc:
+                raise ApiError(422, "bad_sample", str(exc)) from None
         if len(result.errors):
             problems = result.errors.slice(0, 100).to_pylist()
             return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ersattning.engine import open_duckdb
+from ersattning.store import stored_rulebook
 from ersattning.export.data import ExportError, MonthData, load_month
 
 FORMATS = ("csv", "xlsx", "ubl")
 
-__all__ = ["FORMATS", "ExportError", "ExportResult", "MonthData", "export_month", "load_month", "write_ubl"]
+__all__ = ["FORMATS", "ExportError", "ExportResult", "MonthData", "export_month", "load_month", "write_month", "write_ubl"]
 
 
 @dataclass
@@ -30,11 +31,8 @@ class ExportResult:
 
 def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str | None = None,
                  draft: bool = False, issue_date: dt.date | None = None) -> ExportResult:
-    """Write `month` (optionally one clinic) from database `db` as `fmt` files into `output`.
-
-    `ubl` refuses a month that is only a draft unless `draft` is set (the documents then say
-    UTKAST and must not be sent); csv and xlsx export drafts, marked as such in the workbook.
-    """
+    """Write `month` (optionally one clinic) from database `db` as `fmt` files into `output`
+    (`write_month` on a connection of its own; `core.Core.export` passes the core's)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     if not Path(db).is_file():
@@ -44,9 +42,23 @@ def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str
     # server's own connection (engine.open_duckdb). Nothing here writes.
     con = open_duckdb(db)
     try:
-        data = load_month(con, month, clinic)
+        return write_month(con, month, fmt, output, clinic, draft, issue_date)
     finally:
         con.close()
+
+
+def write_month(con, month: str, fmt: str, output: Path, clinic: str | None = None, draft: bool = False,
+                issue_date: dt.date | None = None) -> ExportResult:
+    """Write `month` read on the DuckDB connection `con` as `fmt` files into `output`.
+
+    `ubl` refuses a month that is only a draft unless `draft` is set (the documents then say
+    UTKAST and must not be sent); csv and xlsx export drafts, marked as such in the workbook.
+    Labels and groups are those the month's stored rulebook declares.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    data = load_month(con, month, clinic)
+    book = stored_rulebook(con, month)
     output.mkdir(parents=True, exist_ok=True)
     result = ExportResult(draft=data.is_draft)
     if fmt == "csv":
@@ -56,7 +68,7 @@ def export_month(db: str | Path, month: str, fmt: str, output: Path, clinic: str
     elif fmt == "xlsx":
         from ersattning.export.xlsx import write_month_xlsx
 
-        result.files = [write_month_xlsx(data, output, clinic)]
+        result.files = [write_month_xlsx(data, output, clinic, book=book)]
     else:
         if data.is_draft and not draft:
             raise ExportError(
