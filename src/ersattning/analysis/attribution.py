@@ -1,7 +1,7 @@
 """One month's statement lines split over the areas where the persons behind them live.
 
-Capitation lines are split by what their amount counts (persons in the age band, ACG or
-CNI sums, enrolled persons …) among the clinic's listed persons by area of residence;
+Capitation lines are split by what their amount counts — the persons the paying expression
+counted (`capitation.capitation_units`), each with what they add — by area of residence;
 visit lines by the patients' area of residence on the contact date (and whether they were
 listed); any other line of a clinic (goal-based pay, adjustments) by its listed persons.
 A line with nothing to split it by goes to the clinic's own area. Whole tables in DuckDB.
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
+from ersattning.products.capitation import PER_LISTED, capitation_components, capitation_units, listed_units
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
-from ersattning.region import county_resident, county_resident_sql
+from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
 WEIGHT_SCHEMA = pa.schema([("clinic_id", pa.string()), ("basis", pa.string()), ("area_code", pa.string()),
@@ -29,58 +31,53 @@ ALLOCATED_SCHEMA = pa.schema([("clinic_id", pa.string()), ("component", pa.strin
 BASE_VISITS = ("visit_fee", "visit_out_of_county")
 
 
-def _covers(alias: str, d: dt.date) -> str:
-    return f"({alias}.valid_from IS NULL OR {alias}.valid_from <= DATE '{d}') AND ({alias}.valid_to IS NULL OR {alias}.valid_to >= DATE '{d}')"
-
-
-def _residents_sql(d: dt.date) -> str:
-    """County residents on `d` who may earn capitation (as products.capitation.residents)."""
-    return (f"SELECT person_id, birth_date, area_code FROM persons p WHERE {_covers('p', d)} "
-            f"AND {county_resident_sql('p')}")
-
-
 def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table, pa.Table]:
-    """(weights, population): what each capitation basis counts per clinic and area of
-    residence on the month's last day; residents and listed residents per area."""
+    """(weights, population): what each capitation line counts per clinic and area of residence,
+    from the persons the line paid for (`capitation.capitation_units`, the rows `capitation_rows`
+    sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per clinic and area (`persons`,
+    for lines with nothing of their own to split by); residents and listed residents per area."""
     d = last_day(month)
     rules = book.at(d)
-    md = d.month * 100 + d.day
-    bands = rules.value("capitation_age.amounts") or ()
-    age = book.component("capitation_age")
-    band_sql = "CASE " + " ".join(
-        f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN '{age.band_code(lo, hi)}'"
-        for lo, hi, _ in bands) + " ELSE '' END" if bands else "''"
-    sick = rules.value("capitation_sick_leave_coordination.ages")
-    sick_sql = (f"CASE WHEN age >= {sick[0]}" + (f" AND age <= {sick[1]}" if sick[1] is not None else "") + " THEN 1 ELSE 0 END") if sick else "0"
-    con = engine.con.con
-    weights = con.sql(f"""
-        WITH res AS ({_residents_sql(d)}),
-        lst AS (
-            SELECT l.clinic_id, r.person_id, r.area_code,
-                   {d.year} - year(r.birth_date) - CASE WHEN month(r.birth_date) * 100 + day(r.birth_date) > {md} THEN 1 ELSE 0 END AS age
-            FROM listings l JOIN res r ON l.person_id = r.person_id WHERE {_covers('l', d)}),
-        rk AS (
-            SELECT person_id, arg_max(acg_weight, month) AS acg, arg_max(cni, month) AS cni
-            FROM risk WHERE month <= '{month}' AND person_id IN (SELECT person_id FROM lst) GROUP BY person_id),
-        j AS (SELECT lst.clinic_id, lst.area_code, {band_sql} AS band, {sick_sql} AS sick, rk.acg, rk.cni
-              FROM lst LEFT JOIN rk ON lst.person_id = rk.person_id),
-        g AS (SELECT clinic_id, area_code, band, count(*) AS persons, sum(acg) AS acg, sum(cni) AS cni, sum(sick) AS sick
-              FROM j GROUP BY ALL)
-        SELECT clinic_id, 'band:' || band AS basis, area_code, true AS listed, persons::DOUBLE AS w FROM g
-        UNION ALL SELECT clinic_id, 'persons', area_code, true, sum(persons)::DOUBLE FROM g GROUP BY ALL
-        UNION ALL SELECT clinic_id, 'acg', area_code, true, sum(coalesce(acg, 0))::DOUBLE FROM g GROUP BY ALL
-        UNION ALL SELECT clinic_id, 'cni', area_code, true, sum(coalesce(cni, 0))::DOUBLE FROM g GROUP BY ALL
-        UNION ALL SELECT clinic_id, 'sick', area_code, true, sum(sick)::DOUBLE FROM g GROUP BY ALL
-        UNION ALL SELECT h.clinic_id, 'home_care', r.area_code, true, count(DISTINCT h.person_id)::DOUBLE
-              FROM home_care h JOIN res r ON h.person_id = r.person_id WHERE {_covers('h', d)} GROUP BY ALL
-    """).to_arrow_table()
-    population = con.sql(f"""
-        WITH res AS ({_residents_sql(d)}),
-        l AS (SELECT DISTINCT person_id FROM listings l WHERE {_covers('l', d)})
-        SELECT r.area_code, count(*)::DOUBLE AS residents, count(l.person_id)::DOUBLE AS listed
-        FROM res r LEFT JOIN l ON r.person_id = l.person_id GROUP BY r.area_code
-    """).to_arrow_table()
-    return weights.cast(WEIGHT_SCHEMA), population
+    p = engine["persons"]
+    res = p.filter(p.valid_from.isnull() | (p.valid_from <= d), p.valid_to.isnull() | (p.valid_to >= d), county_resident(p))
+    res = res.select(r_pid=res.person_id, area_code=res.area_code)
+    # Computed once for every per-listed component, released when the weights are read.
+    listed = listed_units(engine, book, month).cache()
+    parts = []
+
+    def weigh(units: ibis.Table, basis) -> ibis.Table:
+        j = units.join(res, units.person_id == res.r_pid)
+        g = j.group_by(clinic_id=j.clinic_id, basis=basis(j), area_code=j.area_code).aggregate(w=j.contribution.sum())
+        return g.select("clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
+
+    for component in capitation_components(book):
+        paid_if = PER_LISTED[component].paid_if if component in PER_LISTED else f"{component}.amount"
+        if not rules.get(paid_if):
+            continue
+        units, _ = capitation_units(engine, book, month, component, listed=listed)
+        parts.append(weigh(units, lambda j, c=component: ibis.literal(f"cap:{c}:") + j.product_code))
+    everyone = listed.mutate(contribution=ibis.literal(1))
+    parts.append(weigh(everyone, lambda j: ibis.literal("persons")))
+    try:
+        weights = ibis.union(*parts).to_pyarrow()
+    finally:
+        listed.release()
+    population = con_population(engine, d)
+    return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population
+
+
+def con_population(engine: Engine, d: dt.date) -> pa.Table:
+    """Residents of the county (who may earn capitation) and those listed, per area, on `d`."""
+    p = engine["persons"]
+    res = p.filter(p.valid_from.isnull() | (p.valid_from <= d), p.valid_to.isnull() | (p.valid_to >= d), county_resident(p))
+    li = engine["listings"]
+    on = li.filter(li.valid_from.isnull() | (li.valid_from <= d), li.valid_to.isnull() | (li.valid_to >= d))
+    on = on.select(l_pid=on.person_id).distinct()
+    j = res.left_join(on, res.person_id == on.l_pid)
+    g = j.group_by(area_code=j.area_code).aggregate(residents=j.count(), listed=j.l_pid.count())
+    out = g.to_pyarrow()
+    return pa.table({"area_code": out["area_code"], "residents": pc.cast(out["residents"], pa.float64()),
+                     "listed": pc.cast(out["listed"], pa.float64())})
 
 
 def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table, pa.Table]:
@@ -135,7 +132,9 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
     """Each line's amount split over its weights' (area, listed) rows in whole öre, the parts
     adding up to the line exactly (largest remainder); lines with no weight go whole to the
     clinic's own area."""
+    # Each line is split by the rows of the expression that paid it (its component's producer).
     visit_list = ", ".join(f"'{c}'" for c in visit_components(book))
+    capitation_list = ", ".join(f"'{c}'" for c in capitation_components(book))
     con = engine.con.con
     con.register("_an_lines", lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
     con.register("_an_weights", weights)
@@ -143,11 +142,7 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
         out = con.sql(f"""
             WITH l AS (
                 SELECT clinic_id, component, product_code, sum(amount_ore) AS amount_ore,
-                       CASE WHEN component = 'capitation_age' THEN 'band:' || product_code
-                            WHEN component = 'capitation_acg' THEN 'acg'
-                            WHEN component = 'capitation_cni' THEN 'cni'
-                            WHEN component = 'capitation_sick_leave_coordination' THEN 'sick'
-                            WHEN component = 'capitation_home_care' THEN 'home_care'
+                       CASE WHEN component IN ({capitation_list}) THEN 'cap:' || component || ':' || product_code
                             WHEN component IN ({visit_list}) THEN 'visit:' || component || ':' || product_code
                             ELSE 'persons' END AS basis
                 FROM _an_lines GROUP BY ALL),

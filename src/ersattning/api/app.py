@@ -491,7 +491,7 @@ def get_acg(request: Request, who: Who, clinic_id: ClinicId, month: Month):
     st = state(request)
     visible_clinic(st, who, clinic_id)
     with st.lock:
-        return queries.acg_followup(st.con, clinic_id, month)
+        return queries.acg_followup(st.core, clinic_id, month)
 
 
 # --- administrator ---------------------------------------------------------------------------------

@@ -154,27 +154,29 @@ def capitation_breakdown(con, clinic_id: str, month: str) -> dict:
     return {"clinic_id": clinic_id, "month": month, "lines": items, "total_ore": total, "total_sek": sek_text(total)}
 
 
-def acg_followup(con, clinic_id: str, month: str) -> dict:
+def acg_followup(core, clinic_id: str, month: str) -> dict:
     """The clinic's listed persons on the month's last day: mean ACG weight and the share in each
-    ACG band, against the whole region's listed persons (risk rows in force in the month)."""
+    ACG band, against the whole region's listed persons. The persons are those the month's ACG
+    capitation counted (`capitation.listed_units` under the month's rulebook: resident in the
+    county, not on a reservnummer, with the risk row in force), those with an ACG weight."""
+    import ibis
+
+    from ersattning.products.capitation import listed_units
+
     d = last_day(month)
-    band_sql = "CASE " + " ".join(
-        f"WHEN acg >= {lo}" + (f" AND acg < {hi}" if hi is not None else "") + f" THEN {i}"
-        for i, (lo, hi) in enumerate(ACG_BANDS)) + " END"
+    con = core.engine.con.con
     if not all(has_table(con, t) for t in ("listings", "persons", "risk")):
         return {"clinic_id": clinic_id, "month": month, "bands": [], "clinic_mean": None, "region_mean": None}
-    found = rows(con, f"""
-        WITH listed AS (
-            SELECT l.person_id, l.clinic_id FROM listings l
-            JOIN persons p ON p.person_id = l.person_id
-                 AND (p.valid_from IS NULL OR p.valid_from <= ?) AND (p.valid_to IS NULL OR p.valid_to >= ?)
-            WHERE l.valid_from <= ? AND (l.valid_to IS NULL OR l.valid_to >= ?)),
-        risk_now AS (SELECT person_id, arg_max(acg_weight, month) AS acg FROM risk WHERE month <= ? GROUP BY person_id),
-        w AS (SELECT listed.clinic_id, r.acg, {band_sql} AS band FROM listed JOIN risk_now r USING (person_id))
-        SELECT band, count(*) FILTER (WHERE clinic_id = ?) AS clinic_n, count(*) AS region_n,
-               avg(acg) FILTER (WHERE clinic_id = ?) AS clinic_mean_band, avg(acg) AS region_mean_band,
-               sum(acg) FILTER (WHERE clinic_id = ?) AS clinic_sum, sum(acg) AS region_sum
-        FROM w GROUP BY band ORDER BY band""", [d, d, d, d, month, clinic_id, clinic_id, clinic_id])
+    core.engine.attach_stored()
+    u = listed_units(core.engine, core.book_of_month(month), month)
+    u = u.filter(u.acg_weight.notnull())
+    band = ibis.cases(*[((u.acg_weight >= lo) if hi is None else ((u.acg_weight >= lo) & (u.acg_weight < hi)), i)
+                        for i, (lo, hi) in enumerate(ACG_BANDS)])
+    b = u.mutate(band=band, mine=(u.clinic_id == clinic_id).ifelse(1, 0))
+    g = b.group_by("band").aggregate(
+        clinic_n=b.mine.sum(), region_n=b.count(),
+        clinic_sum=(b.mine * b.acg_weight).sum(), region_sum=b.acg_weight.sum())
+    found = g.to_pyarrow().to_pylist()
     by_band = {r["band"]: r for r in found}
     clinic_n = sum(r["clinic_n"] for r in found)
     region_n = sum(r["region_n"] for r in found)

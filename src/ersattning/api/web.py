@@ -259,7 +259,7 @@ def acg_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)
     if month is None:
         raise not_found("ingen beräknad månad ännu")
     with st.lock:
-        follow = queries.acg_followup(st.con, info["clinic_id"], month)
+        follow = queries.acg_followup(st.core, info["clinic_id"], month)
     return _render(request, "acg.html", who, clinic=info, month=month, months=_months(st), f=follow,
                    chart=charts.acg_chart(follow["bands"]))
 

@@ -162,14 +162,21 @@ def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     return j.select(listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick, risk.acg_weight, risk.cni)
 
 
-def capitation_units(engine: Engine, book: Rulebook, month: str, component: str) -> tuple[ibis.Table, str | None]:
+def capitation_components(book: Rulebook) -> tuple[str, ...]:
+    """The components whose rows this module produces (their declarations say so)."""
+    return book.components_by(__name__)
+
+
+def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
+                     listed: ibis.Table | None = None) -> tuple[ibis.Table, str | None]:
     """The persons behind `component`'s lines in `month`, one row each with `clinic_id` (the clinic
     paid), `product_code` and `contribution` (what the person adds to the line's basis), and the
-    snapshot date they are counted on. The same tables `capitation_rows` aggregates."""
+    snapshot date they are counted on. The same tables `capitation_rows` aggregates. `listed`:
+    `listed_units` of the month, when the caller computed it once for several components."""
     d = last_day(month)
     if component in PER_LISTED:
         decl = PER_LISTED[component]
-        u = listed_units(engine, book, month)
+        u = listed if listed is not None else listed_units(engine, book, month)
         if decl.only:
             u = u.filter(u[decl.only] == 1)
         code = u.band if decl.by_band else ibis.literal(book.code(component))
