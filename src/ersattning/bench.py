@@ -260,16 +260,16 @@ def run_bench(persons: int, json_path: Path | None, runs: int, with_year: bool, 
 
 def _worker(db: str, runs: int, with_year: bool) -> dict:
     """Timings inside a fresh process: month (engine), floor (one SQL query), year."""
-    from ersattning import rulebook
+    from ersattning.core import Core
     from ersattning.engine import Engine
     from ersattning.money import to_ore
     from ersattning.period import last_day
     from ersattning.statements import compute_month, compute_year
     from ersattning.store import attach_contacts
 
-    book = rulebook.load()
     engine = Engine.duckdb(db).attach_stored()
     attach_contacts(engine)
+    book = Core(engine).book  # the rulebook `run` would use on this database
     month_times, result = [], None
     for _ in range(runs):
         t0 = time.perf_counter()

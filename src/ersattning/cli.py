@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ersattning import remote
-from ersattning import rulebook as rulebook_mod
 from ersattning.errors import ErsattningError, InputError
 from ersattning.money import sek_text
 from ersattning.period import parse_month
@@ -101,11 +100,6 @@ def _via() -> str:
     return "cli→server" if remote.forwarded() else "cli"
 
 
-def _rules(rules: Optional[Path]):
-    book = rulebook_mod.load()
-    return book.with_reform(rules) if rules else book
-
-
 def _month(month: str) -> str:
     try:
         return parse_month(month)
@@ -146,12 +140,11 @@ def statements(
 
     month = _month(month)
     try:
+        from ersattning.core import choose_rulebook
         from ersattning.synth.region import read_sample
 
-        book = _rules(rules)
-        sample = read_sample(input)
-        if sample:  # a synthetic region: a sample shares the region-wide pots in proportion
-            book = book.for_sample(sample)
+        # A synthetic region declares the sample it is: it shares the region-wide pots in proportion.
+        book = choose_rulebook(rules, sample_persons=read_sample(input))
         inputs = _read_clean_inputs(input, output / "input_errors.csv")
         engine = Engine.duckdb().register(inputs.tables)
         contacts_file = _contacts_file(input)

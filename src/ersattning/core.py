@@ -35,6 +35,21 @@ class MonthRun:
     result: MonthResult | None
 
 
+def choose_rulebook(reform: str | Path | None = None, as_of: dt.date | None = None, sample_persons: int | None = None,
+                    base: Rulebook | None = None) -> Rulebook:
+    """The one rule for which rulebook applies: the base (the packaged rulebook, or `base`), with a
+    reform file overlaid or frozen as of a date, then scaled to a sample of `sample_persons` of
+    the region (its region-wide pots shared in proportion; a reform's pots are scaled too)."""
+    if reform is not None and as_of is not None:
+        raise ValueError("a reform file or the rules as of a date, not both")
+    book = base or rulebook_mod.load()
+    if reform is not None:
+        book = book.with_reform(reform)
+    elif as_of is not None:
+        book = book.frozen_at(as_of)
+    return book.for_sample(sample_persons) if sample_persons else book
+
+
 class Core:
     """A database (an `Engine`) and the rulebook that applies to it."""
 
@@ -60,12 +75,7 @@ class Core:
     def chosen(self) -> Rulebook:
         """The rulebook chosen by the options, before sample scaling: base, reform or as of a date."""
         if self._chosen is None:
-            book = self._base or rulebook_mod.load()
-            if self.reform is not None:
-                book = book.with_reform(self.reform)
-            elif self.as_of is not None:
-                book = book.frozen_at(self.as_of)
-            self._chosen = book
+            self._chosen = choose_rulebook(self.reform, self.as_of, base=self._base)
         return self._chosen
 
     @property

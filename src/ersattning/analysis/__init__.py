@@ -54,8 +54,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook."""
-    from ersattning import rulebook
     from ersattning.analysis.output import tables as make_tables, write_outputs
+    from ersattning.core import choose_rulebook
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
 
     started = time.perf_counter()
@@ -65,22 +65,22 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         say("opening the database")
         engine = database_engine(db)
         notes.append(f"Data: {db}.")
-        from ersattning.store import book_for
+        from ersattning.store import sample_size
 
-        base_book = book_for(engine, rulebook.load())
+        sample = sample_size(engine)
     else:
         say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
         engine, summary = synthetic_engine(persons, years, seed=seed)
         notes.append(f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
                      f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
         # A sample of the region shares the region-wide pots in proportion to its size.
-        base_book = rulebook.load().for_sample(summary["persons"])
-    book = base_book
+        sample = summary["persons"]
+    # The rulebooks as `run` decides them (core.choose_rulebook): a reform's pots are scaled too.
+    base_book = choose_rulebook(sample_persons=sample)
+    book = choose_rulebook(rules, rules_as_of, sample_persons=sample)
     if rules is not None:
-        book = base_book.with_reform(rules)
         notes.append(f"Scenario: reform file {rules} overlaid on the rulebook.")
     if rules_as_of is not None:
-        book = base_book.frozen_at(rules_as_of)
         notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
     if passive_listing:
         notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
