@@ -271,7 +271,9 @@ def run(
         _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
     try:
         core = Core.open(db, reform=rules, as_of=as_of)
-        runs = core.run(months, issue=issue, dry_run=dry_run, via=_via())
+        # A range shows its progress as each month is written (a year's months come together).
+        shown = (lambda n, total, m: err.print(f"{m}: done ({n}/{total})")) if len(months) > 1 else None
+        runs = core.run(months, issue=issue, dry_run=dry_run, via=_via(), progress=shown)
     except ErsattningError as exc:
         _fail(exc)
     would = "would be " if dry_run else ""
