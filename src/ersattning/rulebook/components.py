@@ -41,18 +41,12 @@ CATEGORY_GROUP = {
     "adjustment": "adjustment",
 }
 
+#: The money units of parameters and prices (the loader's UNITS include these).
+PRICE_UNITS = ("SEK/listed/year", "SEK/listed/month", "SEK/enrolled/year", "SEK/clinic/month", "SEK/year", "SEK/visit")
+
 #: Units a component's price may have: the parameters' units, and `SEK` for an amount that is
 #: its own price (a claimed item, a correction).
-COMPONENT_UNITS = (
-    "SEK/listed/year",
-    "SEK/listed/month",
-    "SEK/enrolled/year",
-    "SEK/clinic/month",
-    "SEK/year",
-    "SEK/visit",
-    "share",
-    "SEK",
-)
+COMPONENT_UNITS = (*PRICE_UNITS, "share", "SEK")
 
 #: The module that produces visit components' rows: their products come from their decision tables.
 VISITS = "ersattning.products.visits"

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ersattning.errors import RulebookError
-from ersattning.rulebook.components import COMPONENT_FILE, Component, check_components, parse_component
+from ersattning.rulebook.components import COMPONENT_FILE, PRICE_UNITS, Component, check_components, parse_component
 
 #: What a value is: an amount or ratio (`number`), a count, age bands with an amount each,
 #: an age range, or a list of codes.
@@ -52,12 +52,7 @@ REGION_PERSONS = 2_440_027
 
 #: Units the rulebook may use; a typo in a unit is an error, not a new unit.
 UNITS = (
-    "SEK/listed/year",
-    "SEK/listed/month",
-    "SEK/enrolled/year",
-    "SEK/clinic/month",
-    "SEK/year",
-    "SEK/visit",
+    *PRICE_UNITS,
     "product_codes",
     "share",
     "areas",
