@@ -346,7 +346,15 @@ def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, lim
     contacts = engine.contacts(start, end)
     if contacts is None:
         return {"kind": "contacts", "rows": [], "rows_total": 0, "basis_total": "0"}
-    cp = contact_products(engine, book, contacts, month)
+    from ersattning.products.visits import BILLED_TO_LISTING_CLINIC
+
+    if line["component"] not in BILLED_TO_LISTING_CLINIC:
+        # Paid to the clinic that performed the contact: only its kombikas' contacts can be behind
+        # the line. Facts are computed contact by contact, so this narrows the rows, not the result.
+        k = engine["kombika"]
+        own = k.filter(k.clinic_id == line["clinic_id"]).select("kombika").distinct()
+        contacts = contacts.filter(contacts.kombika.isin(own.kombika))
+    cp = contact_products(engine, book, contacts, month, components=(line["component"],))
     cp = cp.filter(cp.payee == line["clinic_id"], cp.component == line["component"],
                    cp.product_code == line["product_code"], cp.rule == line["rule"])
     rows = cp.select("kombika", "contact_id", "date", "person_id", "performed_by", "decision_row").to_pyarrow()

@@ -130,16 +130,20 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
     return pa.table(cols, schema=schema)
 
 
-def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
+def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str,
+                     components: tuple[str, ...] | None = None) -> ibis.Table:
     """One row per (contact, component) that yields a product, with the clinic it is billed to,
     the decision-table row that gave it and its price in force (the price period, price, rule,
-    source): the rows `visit_lines` counts, one by one."""
+    source): the rows `visit_lines` counts, one by one. `components`: only these (the trace of
+    one line needs its own component's branch of the union, not the others')."""
     start, end = first_day(month), last_day(month)
     f = contact_facts(engine, book, contacts, start, end)
     periods = price_periods(book, start, end)
     period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
     parts = []
     for component, code in _in_force(f, book, start, end).items():
+        if components is not None and component not in components:
+            continue
         payee = f.listing_clinic if component in BILLED_TO_LISTING_CLINIC else f.clinic_id
         part = f.select(
             "kombika", "contact_id", "person_id", "date",
@@ -151,6 +155,10 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
             period=period,
         )
         parts.append(part.filter(part.product_code.notnull()))
+    if not parts:  # the component has no decision table in force this month
+        parts.append(f.select("kombika", "contact_id", "person_id", "date", payee=f.clinic_id, performed_by=f.clinic_id,
+                              component=ibis.literal(""), product_code=ibis.null("string"),
+                              decision_row=ibis.null("string"), period=period).limit(0))
     products = ibis.union(*parts)
     prices = ibis.memtable(price_list_table(book, periods))
     j = products.left_join(prices, [products.period == prices.period, products.component == prices.component,

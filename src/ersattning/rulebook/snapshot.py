@@ -84,6 +84,10 @@ def from_json(text: str) -> Rulebook:
         values = tuple(Value(dt.date.fromisoformat(v["start"]), _decode(v["value"]), v["reference"], v["illustrative"],
                              v["note"]) for v in p["values"])
         params[p["name"]] = Parameter(p["name"], p["description"], p["unit"], p["kind"], p["file"], values)
+    if "components" not in doc:  # stored before components were declared: today's declarations
+        from ersattning.rulebook.loader import load
+
+        return Rulebook(params, origin=doc["origin"], components=load().components)
     components = {}
     for name, fields in doc["components"].items():
         products = tuple(Product(**{k: _decode(v) for k, v in p.items()}) for p in fields["products"])
