@@ -170,7 +170,7 @@ def test_a_load_beside_the_server_is_served_at_once(results):
 def test_the_job_history_says_how_each_command_came(results):
     a, b, served, *_ = results
     code, out, err = served["jobs_cli"]
-    assert code == 0 and out.count("(cli→server)") == 2 and "month=2022-04" in out
+    assert code == 0 and out.count("(cli→server)") == 2 and "months=2022-04" in out
     seen = {}
     for name, folder in (("a", a), ("b", b)):
         engine = open_engine(folder / "af.duckdb")
