@@ -179,6 +179,14 @@ class RoutedConsole:
     def __getattr__(self, name):
         return getattr(self._target(), name)
 
+    # Dunder methods are looked up on the type, not through __getattr__: Rich's live displays
+    # (Progress, status) enter the console as a context manager.
+    def __enter__(self):
+        return self._target().__enter__()
+
+    def __exit__(self, *exc):
+        return self._target().__exit__(*exc)
+
 
 class _Switch(io.TextIOBase):
     """sys.stdout or sys.stderr in the server: the client's channel in the thread that runs its
