@@ -18,7 +18,7 @@ from ersattning import rulebook as rulebook_mod
 from ersattning import store
 from ersattning.engine import Engine
 from ersattning.jobs import job
-from ersattning.period import months_of
+from ersattning.period import months_of, next_month
 from ersattning.rulebook.loader import Rulebook
 from ersattning.statements import MonthResult, compute_year
 
@@ -213,20 +213,15 @@ class Core:
     def trace_line(self, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
         """What lies behind a statement line, computed by the expression that paid it under the
         rulebook its month was computed with."""
-        from ersattning.trace import line_month, trace_line
+        from ersattning.trace import trace_line
 
-        month = line_month(self.engine, line_id)
-        if month is None:
-            return None
-        return trace_line(self.engine, self.book_of_month(month), line_id, limit=limit, offset=offset)
+        return trace_line(self.engine, self.book_of_month, line_id, limit=limit, offset=offset)
 
     def trace_contact(self, kombika: str, contact_id: str) -> dict | None:
         """A contact's path through the chain, priced under the rulebook of the month it falls in."""
-        from ersattning.trace import contact_month, trace_contact
+        from ersattning.trace import trace_contact
 
-        month = contact_month(self.engine, kombika, contact_id)
-        book = self.book_of_month(month) if month else self.book
-        return trace_contact(self.engine, book, kombika, contact_id)
+        return trace_contact(self.engine, self.book_of_month, kombika, contact_id)
 
 
 def sample_setting(folder: str | Path):
@@ -262,8 +257,7 @@ def month_range(first: str, last: str | None = None) -> list[str]:
         return [first]
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
-    out, y, m = [], int(first[:4]), int(first[5:7])
-    while f"{y}-{m:02d}" <= last:
-        out.append(f"{y}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    out = [first]
+    while out[-1] < last:
+        out.append(next_month(out[-1]))
     return out

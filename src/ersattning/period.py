@@ -30,6 +30,12 @@ def months_of(year: int) -> list[str]:
     return [f"{year}-{m:02d}" for m in range(1, 13)]
 
 
+def next_month(month: str) -> str:
+    """The month after `month` (YYYY-MM)."""
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y + m // 12}-{m % 12 + 1:02d}"
+
+
 def half_year_snapshot(month: str) -> dt.date:
     """Listing snapshot that sets a half-year supplement: 30 Nov pays Jan–Jun, 31 May pays Jul–Dec (seed 000)."""
     y, m = int(month[:4]), int(month[5:7])

@@ -26,7 +26,7 @@ from ersattning.engine import INPUT_TABLES, Engine
 from ersattning.errors import StatementError
 from ersattning.lines import LINE, STATEMENT, duckdb_ddl
 from ersattning.money import sek_text
-from ersattning.period import first_day, last_day
+from ersattning.period import first_day, last_day, next_month
 from ersattning.pricing import exact_lines
 from ersattning.statements import MANUAL_COMPONENTS, MonthResult, compute_month, totals
 
@@ -221,19 +221,22 @@ def with_manual_lines(engine: Engine, result: MonthResult, book) -> MonthResult:
 
 # --- the rulebook each month was computed with -------------------------------------------------
 
-def rulebook_id(book) -> str:
-    """The hash a rulebook is stored under (of its snapshot's JSON text)."""
+def _snapshot(book) -> tuple[str, str]:
+    """(hash, JSON text) of the rulebook's snapshot."""
     from ersattning.rulebook.snapshot import rulebook_hash, to_json
 
-    return rulebook_hash(to_json(book))
+    text = to_json(book)
+    return rulebook_hash(text), text
+
+
+def rulebook_id(book) -> str:
+    """The hash a rulebook is stored under (of its snapshot's JSON text)."""
+    return _snapshot(book)[0]
 
 
 def store_rulebook(con, book) -> str:
     """Store the rulebook's snapshot (once per content) and return its hash."""
-    from ersattning.rulebook.snapshot import rulebook_hash, to_json
-
-    text = to_json(book)
-    book_id = rulebook_hash(text)
+    book_id, text = _snapshot(book)
     con.execute("INSERT INTO rulebooks SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM rulebooks WHERE rulebook_hash = ?)",
                 [book_id, book.origin, text, book_id])
     return book_id
@@ -263,12 +266,6 @@ def stored_rulebook(con, month: str):
         text = con.execute("SELECT content FROM rulebooks WHERE rulebook_hash = ?", [book_id]).fetchall()[0][0]
         _SNAPSHOTS[book_id] = from_json(text)
     return _SNAPSHOTS[book_id]
-
-
-def month_options(engine: Engine, month: str) -> dict | None:
-    """The options (reform, rules as of, sample) `month` was computed with."""
-    rows = engine.con.con.execute("SELECT options FROM months WHERE month = ?", [month]).fetchall()
-    return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
 
 def run_month(engine: Engine, month: str, book, issue: bool = False, user: str | None = None,
@@ -380,15 +377,10 @@ def month_fingerprint(engine: Engine, book, month: str, master: str | None = Non
 def adjustment_month(issued: set[str], earlier: str) -> str:
     """The month that carries the corrections of the issued month `earlier`: the earliest
     month after it that is not issued."""
-    month = _next_month(earlier)
+    month = next_month(earlier)
     while month in issued:
-        month = _next_month(month)
+        month = next_month(month)
     return month
-
-
-def _next_month(month: str) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    return f"{y + m // 12}-{m % 12 + 1:02d}"
 
 
 def _issued_months(engine: Engine) -> list[tuple[str, str | None]]:

@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 from decimal import Decimal
+from typing import Callable
 
 import ibis
 import pyarrow as pa
@@ -77,13 +78,14 @@ def _has(con, table: str) -> bool:
 
 # --- a contact ---------------------------------------------------------------------------------
 
-def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str) -> dict | None:
+def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact_id: str) -> dict | None:
     """Everything the chain did with one contact (kombika, contact_id), or None if never received.
 
     received: each event (batch, when, what); rejected: each error (batch, line, code, message);
     status: accepted / cancelled / rejected; for a live contact: its facts (ERSMO's inputs), its
     products with the clinic billed, the price in force (HEJ) and the statement line (VF).
     `clinics` names the clinics concerned (the reporting clinic and every clinic billed).
+    `book`: the rulebook, or a function giving it for the contact's month (`core.Core.book_of_month`).
     """
     con = engine.con.con
     key = person_key(con)
@@ -118,6 +120,7 @@ def trace_contact(engine: Engine, book: Rulebook, kombika: str, contact_id: str)
                       "person": pseudonym(key, contact["person_id"])}
     month = contact["date"].strftime("%Y-%m")
     out["month"] = month
+    book = _book_for_month(book, month)
     engine.attach_stored()
     one = ibis.memtable(pa.Table.from_pylist([contact], schema=pa.schema([
         ("kombika", pa.string()), ("contact_id", pa.string()), ("person_id", pa.string()), ("date", pa.date32()),
@@ -174,24 +177,12 @@ def produced_by(book: Rulebook, component: str) -> list[str] | None:
     return list(declared.produced_by) if declared is not None else None
 
 
-def contact_month(engine: Engine, kombika: str, contact_id: str) -> str | None:
-    """The month the contact's live version is dated in (None: never received, or no date)."""
-    con = engine.con.con
-    if not _has(con, "contact_events"):
-        return None
-    rows = con.execute("""SELECT date FROM contact_events WHERE kombika = ? AND contact_id = ?
-                          ORDER BY coalesce(reported_at, received_at) DESC, content_hash DESC LIMIT 1""",
-                       [kombika, contact_id]).fetchall()
-    return rows[0][0].strftime("%Y-%m") if rows and rows[0][0] is not None else None
+#: A function giving the rulebook a month was computed with (`core.Core.book_of_month`).
+BookOf = Callable[[str], Rulebook]
 
 
-def line_month(engine: Engine, line_id: str) -> str | None:
-    """The month of a stored statement line (None: no such line)."""
-    con = engine.con.con
-    if not _has(con, "statement_lines"):
-        return None
-    rows = con.execute("SELECT month FROM statement_lines WHERE line_id = ? LIMIT 1", [line_id]).fetchall()
-    return rows[0][0] if rows else None
+def _book_for_month(book: Rulebook | BookOf, month: str) -> Rulebook:
+    return book if isinstance(book, Rulebook) else book(month)
 
 
 def _live_version(events: pa.Table) -> dict:
@@ -236,10 +227,11 @@ def _line_for(con, clinic: str, month: str, component: str, product: str, rule: 
 
 # --- a statement line --------------------------------------------------------------------------
 
-def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
+def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
     """A statement line, the rule values behind its price (effective date, source), and the
     rows behind its quantity, computed by the expression that paid it (`book`: the rulebook
-    its month was computed with, `core.Core.trace_line`): the contacts (visit lines) or the
+    its month was computed with, or a function giving it for the line's month,
+    `core.Core.book_of_month`): the contacts (visit lines) or the
     listed persons (capitation lines), one page of them, with the total count and the sum that
     makes up the basis; for an adjustment line the line it corrects (paid, now); for a manual
     line the administrator's entry; for pots, goals and caps the basis the line states.
@@ -253,6 +245,7 @@ def trace_line(engine: Engine, book: Rulebook, line_id: str, limit: int = 100, o
     if not found.num_rows:
         return None
     line = {k: _plain(v) for k, v in found.to_pylist()[0].items()}
+    book = _book_for_month(book, line["month"])
     out = {"line": line, "month_status": _month_status(con, line["month"]), "rules": rule_values(book, line),
            "produced_by": produced_by(book, line["component"]), "behind": None, "reproduces": None}
     key = person_key(con)

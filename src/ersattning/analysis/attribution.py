@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
-from ersattning.products.capitation import PER_LISTED, capitation_components, capitation_units, listed_units
+from ersattning.products.capitation import capitation_components, capitation_units, listed_units, paid_components, residents
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident
@@ -37,10 +37,8 @@ def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.T
     sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per clinic and area (`persons`,
     for lines with nothing of their own to split by); residents and listed residents per area."""
     d = last_day(month)
-    rules = book.at(d)
-    p = engine["persons"]
-    res = p.filter(p.valid_from.isnull() | (p.valid_from <= d), p.valid_to.isnull() | (p.valid_to >= d), county_resident(p))
-    res = res.select(r_pid=res.person_id, area_code=res.area_code)
+    r = residents(engine, d)
+    res = r.select(r_pid=r.person_id, area_code=r.area_code)
     # Computed once for every per-listed component, released when the weights are read.
     listed = listed_units(engine, book, month).cache()
     parts = []
@@ -50,10 +48,7 @@ def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.T
         g = j.group_by(clinic_id=j.clinic_id, basis=basis(j), area_code=j.area_code).aggregate(w=j.contribution.sum())
         return g.select("clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
 
-    for component in capitation_components(book):
-        paid_if = PER_LISTED[component].paid_if if component in PER_LISTED else f"{component}.amount"
-        if not rules.get(paid_if):
-            continue
+    for component in paid_components(book, month):
         units, _ = capitation_units(engine, book, month, component, listed=listed)
         parts.append(weigh(units, lambda j, c=component: ibis.literal(f"cap:{c}:") + j.product_code))
     everyone = listed.mutate(contribution=ibis.literal(1))
@@ -62,14 +57,12 @@ def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.T
         weights = ibis.union(*parts).to_pyarrow()
     finally:
         listed.release()
-    population = con_population(engine, d)
-    return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population
+    return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_on(engine, d)
 
 
-def con_population(engine: Engine, d: dt.date) -> pa.Table:
+def population_on(engine: Engine, d: dt.date) -> pa.Table:
     """Residents of the county (who may earn capitation) and those listed, per area, on `d`."""
-    p = engine["persons"]
-    res = p.filter(p.valid_from.isnull() | (p.valid_from <= d), p.valid_to.isnull() | (p.valid_to >= d), county_resident(p))
+    res = residents(engine, d)
     li = engine["listings"]
     on = li.filter(li.valid_from.isnull() | (li.valid_from <= d), li.valid_to.isnull() | (li.valid_to >= d))
     on = on.select(l_pid=on.person_id).distinct()

@@ -57,13 +57,14 @@ def residents(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None
 
     Out-of-county persons get no capitation even if they list (seed 000); a reservnummer
     is not a personnummer and its holder's county is unknown (RULES.md §8). `ages` narrows
-    the scan to those aged within the range on `date` (through their birth dates).
+    the scan to those aged within the range on `date` (through their birth dates). With their
+    area of residence (the analysis splits pay by it).
     """
     p = engine["persons"]
     conditions = [_covers(p, date), county_resident(p)]
     if ages is not None:
         conditions.append(_born_in_ages(p.birth_date, date, ages))
-    return p.filter(*conditions).select("person_id", "birth_date")
+    return p.filter(*conditions).select("person_id", "birth_date", "area_code")
 
 
 def listed_on(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None = None, resident: ibis.Table | None = None) -> ibis.Table:
@@ -167,6 +168,13 @@ def capitation_components(book: Rulebook) -> tuple[str, ...]:
     return book.components_by(__name__)
 
 
+def paid_components(book: Rulebook, month: str) -> list[str]:
+    """The capitation components paid in `month`: those whose amount is in force on its last day."""
+    rules = book.at(last_day(month))
+    return [c for c in capitation_components(book)
+            if rules.get(PER_LISTED[c].paid_if if c in PER_LISTED else f"{c}.amount")]
+
+
 def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
                      listed: ibis.Table | None = None) -> tuple[ibis.Table, str | None]:
     """The persons behind `component`'s lines in `month`, one row each with `clinic_id` (the clinic
@@ -200,7 +208,7 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     from (the sum of the persons' contributions, as `capitation_units` lists them).
     """
     d = last_day(month)
-    rules = book.at(d)
+    paid = paid_components(book, month)
     parts: list[ibis.Table] = []
     u = listed_units(engine, book, month)
     per_band = engine.cache(
@@ -208,7 +216,7 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
             persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum())
     )
     for component, decl in PER_LISTED.items():
-        if not rules.get(decl.paid_if):
+        if component not in paid:
             continue
         # The persons counted: all, or those with the `only` flag (its per-band sum); a person
         # counted once adds one, else their contribution's per-band sum.
@@ -222,14 +230,12 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
             agg = agg.filter(agg.persons > 0)
         code = agg.product_code if decl.by_band else book.code(component)
         parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), month, d))
-    if rules.get("capitation_home_care.amount"):
-        enrolled = home_care_units(engine, d)
-        agg = enrolled.group_by("clinic_id").aggregate(persons=enrolled.count())
-        parts.append(_rows(agg, "capitation_home_care", book.code("capitation_home_care"), agg.persons, month, d))
-    if rules.get("capitation_child_mental_health.amount"):
-        kids, snap = child_units(engine, book, month)
-        agg = kids.group_by("clinic_id").aggregate(persons=kids.count())
-        parts.append(_rows(agg, "capitation_child_mental_health", book.code("capitation_child_mental_health"), agg.persons, month, snap))
+    # Enrolled persons and children: one each, counted from their units per clinic paid.
+    for component in ("capitation_home_care", "capitation_child_mental_health"):
+        if component in paid:
+            units, snap = capitation_units(engine, book, month, component)
+            agg = units.group_by("clinic_id").aggregate(persons=units.count())
+            parts.append(_rows(agg, component, book.code(component), agg.persons, month, dt.date.fromisoformat(snap)))
     if not parts:
         return _empty(engine)
     return ibis.union(*parts)
