@@ -1,9 +1,11 @@
 """Contact facts (ERSMO's inputs), computed on the whole contacts table for a period.
 
 For each contact: the performing clinic and the kombika's assignment; the patient's age
-on the date; out of county (residence on the date); listed here / in the group / at another
-clinic / unlisted (listing on the date); physical, digital or at home; the clinic within its
-new-clinic window; peripheral area; the reported actions (RULES.md §3, DESIGN.md facts).
+on the date; resident (a residence row on the date) and out of county (resident in another
+county on the date); listed here / in the group / at another clinic / unlisted (a listing on
+the date that earns capitation); physical, digital or at home; whether the contact is a visit;
+the clinic within its new-clinic window; peripheral area; the reported actions (RULES.md §3,
+§10, DESIGN.md facts).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import ibis
 
 from ersattning.engine import Engine
 from ersattning.products.capitation import age_on
-from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer
+from ersattning.region import STOCKHOLM_COUNTY, county_resident, is_reservnummer
 from ersattning.rulebook.loader import Rulebook
 
 #: Where a contact takes place, by contact type (seed 002: physical visits at the clinic,
@@ -40,6 +42,20 @@ def birth_date_from_id(person_id) -> ibis.Value:
     return ibis.date(y, m, d)
 
 
+def is_visit(book: Rulebook, contact_type: ibis.Value, date: ibis.Value, start: dt.date, end: dt.date) -> ibis.Value:
+    """Whether each contact is a visit (besök): its type is among `visit_fee.visit_contact_types`
+    in force on its date. One definition read by the fees and the caps (RULES.md §10)."""
+    param = book["visit_fee.visit_contact_types"]
+    cases = []
+    for i, v in enumerate(param.values):
+        nxt = param.values[i + 1].start if i + 1 < len(param.values) else None
+        if v.start > end or (nxt is not None and nxt <= start):
+            continue
+        in_force = (date >= v.start) if nxt is None else ((date >= v.start) & (date < nxt))
+        cases.append((in_force, contact_type.isin(list(v.value or ()))))
+    return ibis.cases(*cases, else_=False) if cases else ibis.literal(False)
+
+
 def _fact_rules(book: Rulebook, end: dt.date) -> tuple:
     """The rule values the facts read (at the period's end): new-clinic window, peripheral areas."""
     rules = book.at(end)
@@ -59,18 +75,22 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
 
     # Residence on the date (the population register, not the number, says which county).
     p = engine["persons"]
-    res = p.select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, county_code=p.county_code, r_birth=p.birth_date)
+    res = p.select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, county_code=p.county_code, r_birth=p.birth_date,
+                   capitated=county_resident(p))
     c = c.left_join(
         res,
         [c.person_id == res.r_pid, res.r_from.isnull() | (res.r_from <= c.date), res.r_to.isnull() | (res.r_to >= c.date)],
-    ).drop("r_pid", "r_from", "r_to")
+    ).mutate(resident=lambda t: t.r_pid.notnull()).drop("r_pid", "r_from", "r_to")
 
-    # Listing on the date, and the listing clinic's group.
+    # Listing on the date, and the listing clinic's group. Only a listing that earns capitation
+    # on the date counts (resident in the county, not a reservnummer: the rule of
+    # capitation.listed_on): "listed" in the facts = listed for capitation (RULES.md §10).
     li = engine["listings"]
-    lst = li.select(l_pid=li.person_id, listing_clinic=li.clinic_id, l_from=li.valid_from, l_to=li.valid_to)
+    lst = li.select(l_pid=li.person_id, l_clinic=li.clinic_id, l_from=li.valid_from, l_to=li.valid_to)
     c = c.left_join(lst, [c.person_id == lst.l_pid, lst.l_from <= c.date, lst.l_to.isnull() | (lst.l_to >= c.date)]).drop(
         "l_pid", "l_from", "l_to"
     )
+    c = c.mutate(listing_clinic=ibis.ifelse(c.capitated.fill_null(False), c.l_clinic, ibis.null("string"))).drop("l_clinic", "capitated")
     groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
@@ -83,9 +103,15 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
         "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
         "clinic_id", "group_id", "assignment", "listing_clinic",
         age=age_on(birth, c.date),
-        out_of_county=~reserv & (c.county_code.isnull() | (c.county_code != STOCKHOLM_COUNTY)),
+        # Out of county = resident in another county on the date. No residence row on the date
+        # (deceased, emigrated, unknown) is not out of county: `resident` is false and the
+        # contact is held (visits.held_contacts). A reservnummer's county is unknown (RULES.md
+        # §8): it is priced as the county's own patient, as before.
+        resident=c.resident,
+        out_of_county=~reserv & c.resident & (c.county_code != STOCKHOLM_COUNTY),
         reservnummer=reserv,
         setting=c.contact_type.cases(*SETTING.items(), else_="physical"),
+        visit=is_visit(book, c.contact_type, c.date, start, end),
         listing=ibis.cases(
             (c.listing_clinic.isnull(), "none"),
             (c.listing_clinic == c.clinic_id, "here"),

@@ -36,7 +36,9 @@ FACTS = {
     "profession": "word",
     "assignment": "word",
     "setting": "word",  # physical (at the clinic), digital, home
-    "listing": "word",  # here, group, other, none (the patient's listing on the date)
+    "listing": "word",  # here, group, other, none (the patient's listing for capitation on the date)
+    "resident": "flag",  # a residence row in persons on the date (any county)
+    "visit": "flag",  # the contact type is a visit (visit_fee.visit_contact_types)
     "out_of_county": "flag",
     "reservnummer": "flag",
     "new_clinic": "flag",
@@ -63,6 +65,7 @@ UNITS = (
     "months",
     "persons",
     "area_codes",
+    "contact_types",
 )
 
 _TOP_KEYS = {"description", "metadata", "values"}
