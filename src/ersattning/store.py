@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS manual_lines (
     amount_ore BIGINT NOT NULL, reason VARCHAR NOT NULL, reference VARCHAR, created_by VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
+-- The month's contacts no visit component priced until their inputs are corrected, with the
+-- code the clinic owning the kombika sees (products.visits.held_contacts; no person number).
+CREATE TABLE IF NOT EXISTS held_contacts (
+    month VARCHAR NOT NULL, clinic_id VARCHAR, kombika VARCHAR NOT NULL, contact_id VARCHAR NOT NULL, code VARCHAR NOT NULL
+);
 """
 
 
@@ -310,14 +315,18 @@ def run_month(engine: Engine, month: str, book, issue: bool = False, user: str |
         return ("issued" if issue else "draft"), result
     con = engine.con.con
     fingerprint = month_fingerprint(engine, book, month, master()) if issue else None
+    held = _held(engine, book, month)
     con.register("_new_lines", result.lines)
     con.register("_new_statements", result.statements)
+    con.register("_new_held", held)
     try:
         with transaction(con):
             con.execute("DELETE FROM statement_lines WHERE month = ?", [month])
             con.execute("DELETE FROM statements WHERE month = ?", [month])
             con.execute("INSERT INTO statement_lines BY NAME SELECT * FROM _new_lines")
             con.execute("INSERT INTO statements BY NAME SELECT * FROM _new_statements")
+            con.execute("DELETE FROM held_contacts WHERE month = ?", [month])
+            con.execute("INSERT INTO held_contacts BY NAME SELECT * FROM _new_held")
             now = _now()
             book_id = store_rulebook(con, book)
             con.execute("DELETE FROM months WHERE month = ?", [month])
@@ -338,7 +347,18 @@ def run_month(engine: Engine, month: str, book, issue: bool = False, user: str |
     finally:
         con.unregister("_new_lines")
         con.unregister("_new_statements")
+        con.unregister("_new_held")
     return ("issued" if issue else "draft"), result
+
+
+def _held(engine: Engine, book, month: str) -> pa.Table:
+    """The month's held contacts (priced by nobody until corrected), as of the inputs now."""
+    from ersattning.products.visits import HELD_SCHEMA, held_contacts
+
+    contacts = engine.contacts(first_day(month), last_day(month))
+    if contacts is None:
+        return HELD_SCHEMA.empty_table()
+    return held_contacts(engine, book, contacts, month)
 
 
 # --- adjustments of issued months --------------------------------------------------------------

@@ -105,7 +105,7 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
         "kombika": kombika, "contact_id": contact_id, "clinic_id": clinic,
         "received": _rows(_pseudonymise(events.drop_columns(["content_hash"]), key)),
         "rejections": _rows(errors),
-        "status": "rejected", "contact": None, "facts": None, "products": [],
+        "status": "rejected", "contact": None, "facts": None, "held": None, "products": [],
         "clinics": sorted({clinic} - {None}),
     }
     if not events.num_rows:
@@ -127,7 +127,7 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
         ("contact_type", pa.string()), ("profession", pa.string()), ("diagnoses", pa.string()), ("actions", pa.string()),
     ])))
     from ersattning.products.facts import contact_facts
-    from ersattning.products.visits import contact_products
+    from ersattning.products.visits import HELD_CODES, contact_products, held_contacts
 
     start, end = first_day(month), last_day(month)
     facts = contact_facts(engine, book, one, start, end).to_pyarrow()
@@ -136,6 +136,10 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
         f.pop("person_id", None)
         out["facts"] = {k: _plain(v) for k, v in f.items()}
         out["clinic_id"] = f["clinic_id"]
+    # Held: priced by no visit component until its inputs are corrected (visits.held_contacts).
+    held = held_contacts(engine, book, one, month)["code"].to_pylist()
+    out["held"] = ({"code": held[0], "message_sv": HELD_CODES.get(held[0], {}).get("sv", ""),
+                    "message_en": HELD_CODES.get(held[0], {}).get("en", "")} if held else None)
     # The same rows the month's visit lines count (visits.contact_products), for this one contact.
     products = contact_products(engine, book, one, month).to_pyarrow()
     status = _month_status(con, month)
@@ -402,6 +406,8 @@ def print_trace(found: dict, as_json: bool, console) -> None:
         if found["facts"]:
             facts = ", ".join(f"{k}={v}" for k, v in found["facts"].items() if k not in ("kombika", "contact_id"))
             console.print(f"ERSMO facts: {facts}")
+        if found.get("held"):
+            console.print(f"[b]held[/b] {found['held']['code']}: {found['held']['message_en']}")
         if found["products"]:
             t = Table("component", "product", "decided by", "billed to", "price SEK", "rule", "line (VF)", title="ERSMO → HEJ → VF")
             for p in found["products"]:

@@ -10,6 +10,7 @@ import duckdb
 
 from ersattning.money import sek_text
 from ersattning.period import last_day
+from ersattning.products.visits import HELD_CODES
 from ersattning.register import CONTACT_ERROR_CODES
 from ersattning.statements import COMPONENT_GROUP
 
@@ -143,7 +144,26 @@ def errors_to_fix(con, clinic_id: str | None = None, batch_id: int | None = None
         FROM contact_errors e LEFT JOIN k ON k.kombika = e.kombika {where}
         ORDER BY e.batch_id DESC, e.line, e.code LIMIT {int(limit)}""", params)
     for item in out:
+        item["kind"] = "rejected"
         item["what_to_do"] = CONTACT_ERROR_CODES.get(item["code"], "")
+    if batch_id is None and len(out) < limit:
+        out += held_to_fix(con, clinic_id, limit - len(out))
+    return out
+
+
+def held_to_fix(con, clinic_id: str | None = None, limit: int = 1000) -> list[dict]:
+    """Accepted contacts the last computation of their month held unpriced (no residence on the
+    date, ...), newest month first, with what to do in Swedish and English: only to the clinic
+    owning the kombika (an administrator sees all). No person number."""
+    if not has_table(con, "held_contacts"):
+        return []
+    where, params = ("WHERE clinic_id = ?", [clinic_id]) if clinic_id else ("", [])
+    out = rows(con, f"""SELECT month, clinic_id, kombika, contact_id, code FROM held_contacts {where}
+                        ORDER BY month DESC, kombika, contact_id LIMIT {int(limit)}""", params)
+    for item in out:
+        text = HELD_CODES.get(item["code"], {})
+        item.update(kind="held", batch_id=None, received_at=None, source="held", line=None, field="person_id",
+                    message=text.get("sv", ""), message_en=text.get("en", ""), what_to_do=text.get("en", ""), fixed=False)
     return out
 
 

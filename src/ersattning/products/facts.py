@@ -45,6 +45,8 @@ def birth_date_from_id(person_id) -> ibis.Value:
 def is_visit(book: Rulebook, contact_type: ibis.Value, date: ibis.Value, start: dt.date, end: dt.date) -> ibis.Value:
     """Whether each contact is a visit (besök): its type is among `visit_fee.visit_contact_types`
     in force on its date. One definition read by the fees and the caps (RULES.md §10)."""
+    if "visit_fee.visit_contact_types" not in book:  # a stored rulebook from before the parameter: no table reads it
+        return ibis.literal(True)
     param = book["visit_fee.visit_contact_types"]
     cases = []
     for i, v in enumerate(param.values):

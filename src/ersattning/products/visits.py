@@ -256,6 +256,44 @@ def cap_usage(counted: ibis.Table, codes: dict, prices: ibis.Table) -> pa.Table:
     return out.to_pyarrow().select(schema.names).cast(schema)
 
 
+#: Codes of held contacts (visit_fee.held gives them): what the clinic should do, in English and
+#: Swedish (the web app shows the Swedish). A held contact is priced once its inputs are corrected.
+HELD_CODES: dict[str, dict[str, str]] = {
+    "no_residence_on_date": {
+        "en": "The patient has no residence in the population register on the contact date (deceased, emigrated or "
+              "not registered): the contact is held, not priced. Check the person number and the date in the PAS; "
+              "if they are right, the region corrects the population data, and the contact is priced when the month "
+              "is computed again (as an adjustment if the month is issued).",
+        "sv": "Patienten saknar folkbokföring på kontaktdagen (avliden, utflyttad eller okänd): kontakten är vilande "
+              "och ersätts inte. Kontrollera personnummer och datum i journalsystemet; stämmer de rättar regionen "
+              "befolkningsuppgifterna, och kontakten ersätts när månaden räknas om (som en justering om månaden är "
+              "utfärdad).",
+    },
+}
+
+HELD_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("kombika", pa.string()),
+                         ("contact_id", pa.string()), ("code", pa.string())])
+
+
+def held_code(f: ibis.Table, book: Rulebook, start: dt.date, end: dt.date) -> ibis.Value:
+    """Each contact's hold code from `visit_fee.held` (null = not held)."""
+    if "visit_fee.held" not in book:  # a stored rulebook from before holds: nothing is held
+        return ibis.null("string")
+    code = product_code(f, book["visit_fee.held"], start, end)
+    return code if code is not None else ibis.null("string")
+
+
+def held_contacts(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> pa.Table:
+    """The month's contacts that no visit component prices until their inputs are corrected:
+    (month, clinic_id owning the kombika, kombika, contact_id, code). No person number."""
+    start, end = first_day(month), last_day(month)
+    f = contact_facts(engine, book, contacts, start, end)
+    h = f.select("clinic_id", "kombika", "contact_id", code=held_code(f, book, start, end))
+    h = h.filter(h.code.notnull()).order_by(["clinic_id", "kombika", "contact_id"])
+    out = h.select(month=ibis.literal(month), clinic_id=h.clinic_id, kombika=h.kombika, contact_id=h.contact_id, code=h.code)
+    return out.to_pyarrow().select(HELD_SCHEMA.names).cast(HELD_SCHEMA)
+
+
 def _no_lines(month: str) -> ibis.Table:
     return ibis.memtable(ENGINE_PRICED.empty_table())
 
