@@ -6,7 +6,7 @@ P_CHILD (7). P_OUT lives in another county. Contacts reported on 2022-04-05:
   a-1  KA, P_ADULT, clinic visit, doctor  → visit_fee VF_BASE at A1
   a-2  KA, P_CHILD, clinic visit, nurse   → VF_BASE + SUP_OTHER_CLINIC at A1; DED_OWN_ELSEWHERE billed to B1
   a-3  KA, a person number with a bad check digit → rejected (bad_person_id)
-  b-1  KB, P_CHILD, phone, nurse          → VF_BASE at B1
+  b-1  KB, P_CHILD, phone, nurse          → no product (a phone contact is not a visit from 2021-02-01)
 """
 
 from __future__ import annotations
