@@ -301,3 +301,21 @@ def test_from_tables_infers_digital_clinics_and_matches_the_region(region):
     assert set(clinics.clinic_id[inputs.digital]) == set(digital)
     assert inputs.n_persons == t["persons"].person_id.nunique()
     assert set(inputs.acg) == set(YEARS)
+
+
+def test_every_valid_contact_has_a_residence_on_its_date_or_a_reservnummer(region):
+    # RULES.md §10: out-of-county pricing is for residents of another county on the date, and a
+    # contact without a residence row is held. The synthetic region writes its visitors from other
+    # counties into persons with their county, and nobody is seen outside their residence interval,
+    # so its out-of-county visits keep being priced and none is held.
+    _, _, _, _, tables, labelled = region
+    v = _valid_reports(labelled)
+    p = tables["persons"]
+    j = v[["person_id", "date"]].reset_index().merge(p[["person_id", "county_code", "valid_from", "valid_to"]], on="person_id", how="left")
+    day = j.date.astype(str)  # ISO dates compare as text
+    covers = j.county_code.notna() & (j.valid_from.isna() | (j.valid_from <= day)) & (j.valid_to.isna() | (j.valid_to >= day))
+    resident = covers.groupby(j["index"]).any()
+    reserv = v.person_id.str.startswith("99")
+    assert (resident.reindex(v.index).fillna(False) | reserv).all()
+    out_of_county = j[covers & (j.county_code != "01")]
+    assert len(out_of_county) > 0  # visitors from other counties are in persons with their county
