@@ -93,6 +93,8 @@ def test_every_copy_of_the_rulebook_keeps_the_declarations(book, tmp_path):
         ("capitation_acg", "CAP_ACG\": {price", "CAP_ACG\": {prise", "products.CAP_ACG.prise", "unknown key"),
         ("capitation_acg", '"CAP_ACG"', '"CAP_ACG_{colour}"', "products.CAP_ACG_{colour}", "unknown placeholder"),
         ("capitation_age", '"CAP_AGE_{band}"', '"CAP_AGE"', "products.CAP_AGE.price", "needs a number"),
+        ("capitation_age", "uplift: capitation_age.temporary_uplift", "uplift: capitation_acg.temporary_uplift",
+         "products.CAP_AGE_{band}.uplift", "an uplift has its price's kind (age_bands)"),
         ("collaboration", "manual: true", "manual: yes please", "manual", "true or false"),
         ("supplement_kva", "produced_by: ersattning.products.visits", "produced_by: ersattning.products.goals",
          "produced_by", "has a decision table"),
