@@ -14,6 +14,7 @@ import ibis
 
 from ersattning.engine import Engine
 from ersattning.products.capitation import age_on
+from ersattning.products.new_clinic import with_new_clinic
 from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer
 from ersattning.rulebook.loader import Rulebook
 
@@ -75,10 +76,10 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
     window, peripheral = _fact_rules(book, end)
+    c = with_new_clinic(engine, book, c, start, end)
 
     reserv = is_reservnummer(c.person_id)
     birth = ibis.coalesce(c.r_birth, ibis.ifelse(reserv, ibis.null("date"), birth_date_from_id(c.person_id)))
-    new_clinic = (c.date < c.opened + ibis.interval(months=int(window))) if window else ibis.literal(False)
     return c.select(
         "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
         "clinic_id", "group_id", "assignment", "listing_clinic",
@@ -92,6 +93,6 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
             (c.listing_group == c.group_id, "group"),
             else_="other",
         ),
-        new_clinic=new_clinic,
+        new_clinic=c.new_clinic,
         peripheral=c.area_code.isin(list(peripheral)) if peripheral else ibis.literal(False),
     )

@@ -249,6 +249,14 @@ def check_components(components: dict[str, Component], parameters: dict) -> None
                                         f"a visit component needs rules/{comp.name}/{key}.yaml (kind {kind})")
     for name, param in parameters.items():
         folder, _, key = name.partition(".")
+        if param.kind == "price_list":  # a derived price names a number and a price list that exist
+            for v in param.values:
+                for code, amount in (v.value or {}).items():
+                    if isinstance(amount, dict):
+                        where = f"values.{v.start.isoformat()}.value.{code}"
+                        for ref, kind in ((amount["share"], "number"), (amount["of"], "price_list")):
+                            if ref not in parameters or parameters[ref].kind != kind:
+                                raise RulebookError(param.file, where, f"{ref!r} is not a {kind} parameter of the rulebook")
         if key == "decision_table":
             comp = components.get(folder)
             if comp is None:
