@@ -2,7 +2,8 @@
 
 Persons listed on the month's last day, resident in Stockholm county on that day and
 not on a reservnummer, pay by age band, ACG weight, CNI, on-call, sick-leave coordination
-(16–68), in 2015 born abroad and competence development; persons enrolled in basic home care pay the home-care amount; the children's
+(16–68), and in 2015 born abroad and competence development; persons enrolled in basic
+home care pay the home-care amount; the children's
 mental-health supplement counts listed 6–17 at the half-year snapshot, for the provider
 that holds the assignment (own and affiliated clinics' children).
 """
