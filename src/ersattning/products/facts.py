@@ -14,6 +14,7 @@ import ibis
 
 from ersattning.engine import Engine
 from ersattning.products.capitation import age_on
+from ersattning.products.malina import malina_area
 from ersattning.products.new_clinic import with_new_clinic
 from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer
 from ersattning.rulebook.loader import Rulebook
@@ -95,4 +96,5 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
         ),
         new_clinic=c.new_clinic,
         peripheral=c.area_code.isin(list(peripheral)) if peripheral else ibis.literal(False),
+        malina_area=malina_area(book, c, start, end),
     )

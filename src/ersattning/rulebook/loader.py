@@ -41,6 +41,7 @@ FACTS = {
     "reservnummer": "flag",
     "new_clinic": "flag",
     "peripheral": "flag",
+    "malina_area": "flag",  # the clinic's area has a Malina clinic (supplement_child_0_5_mental_health.malina_areas)
     "actions_include": "word",
     "age_min": "number",
     "age_max": "number",
