@@ -75,15 +75,19 @@ def window_ends(engine: Engine, book: Rulebook, start: dt.date, end: dt.date) ->
     # The window's last day: the end of the month `window` months after the opening month.
     until = (opened_month + ibis.interval(months=int(window) + 1) - ibis.interval(days=1)).cast("date")
     new = c.filter(c.opened.notnull(), c.opened <= end, until >= start).select(
-        clinic_id=c.clinic_id, nc_opened=c.opened, nc_until=until)
+        clinic_id=c.clinic_id, nc_opened=c.opened, nc_until=until, nc_month=opened_month)
     if threshold is None:
-        return new
-    # The month ends that can end a window meeting the period: the opening month's through `end`'s.
+        return new.drop("nc_month")
+    # Each window's month ends through `end`'s month: the opening month's end + k months, one
+    # projection of the few new clinics per k (k up to the rule's window, not a loop over data).
     days = _month_ends(start, end, int(window))
-    ends = ibis.memtable(pa.table({"d": pa.array(days, pa.date32())}))
-    at = new.join(ends, [ends.d >= new.nc_opened, ends.d <= new.nc_until]).select("clinic_id", "d")
+    at = ibis.union(*[
+        new.select("clinic_id", d=(new.nc_month + ibis.interval(months=k + 1) - ibis.interval(days=1)).cast("date"))
+        for k in range(int(window) + 1)])
+    at = at.filter(at.d <= days[-1])
     counts = listed_at_month_ends(engine, at, days[0], days[-1])
     reached = counts.filter(counts.listed >= int(threshold)).group_by("clinic_id").aggregate(nc_reached=counts.d.min())
+    new = new.drop("nc_month")
     j = new.left_join(reached, new.clinic_id == reached.clinic_id)
     return j.select(new.clinic_id, new.nc_opened,
                     nc_until=ibis.least(new.nc_until, j.nc_reached.fill_null(new.nc_until)))
