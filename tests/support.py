@@ -47,6 +47,8 @@ def _convert(value, type_):
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     if pa.types.is_decimal(type_):
         return Decimal(str(value))
+    if pa.types.is_integer(type_):
+        return int(value)
     return str(value)
 
 

@@ -6,7 +6,8 @@ also inside longer text — or builds it: an f-string `f"{component}.key"` in so
 while `"folder"` is a string constant in some module or a component the rulebook declares
 (how visit and goal components name their decision tables, price lists and levels: the visit
 components are those declared produced by products.visits). A parameter a component declaration
-names as a product's `price` or `uplift` is read too: pricing reads the declared prices.
+names as a product's `price` or `uplift` is read too: pricing reads the declared prices; so is one
+a price list's derived price names (`{share, of, code}`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,6 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ersattning"
 #: Parameters in the rulebook that no code reads yet, each with why. The test fails when one
 #: of them becomes read (take it off the list) or when another unread parameter appears.
 UNREAD = {
-    # Read from issue 12 on: the new-clinic pay ends the month 4 000 are listed.
-    "new_clinic.listing_threshold",
-    # Read from issue 12 on: the 2021 new-clinic raise as a share of the base visit fee.
-    "new_clinic.base_fee_uplift_share",
-    # Entered for completeness, never paid: the inputs carry no country of birth (its file says so).
-    "capitation_other.born_abroad",
-    # Entered for completeness, never paid: no statement component carries it (its file says so).
-    "capitation_other.competence_development",
     # 2015's quality bonus as a share of pay: the engine pays quality goals from 2016's amounts per listed.
     "goal_quality.max_share",
 }
@@ -57,9 +50,14 @@ def code_strings(paths) -> tuple[list[str], set[str]]:
     return strings, suffixes
 
 
-def declared(components) -> tuple[set[str], set[str]]:
-    """The components' names and the parameters their products name as price or uplift."""
+def declared(components, parameters=None) -> tuple[set[str], set[str]]:
+    """The components' names and the parameters their products name as price or uplift, or
+    a derived price of a price list names (`{share, of, code}`: pricing reads both)."""
     priced = {name for c in components.values() for p in c.products for name in (p.price, p.uplift) if name}
+    for param in (parameters or {}).values():
+        if param.kind == "price_list":
+            priced |= {amount[k] for v in param.values for amount in (v.value or {}).values()
+                       if isinstance(amount, dict) for k in ("share", "of")}
     return set(components), priced
 
 
@@ -83,7 +81,7 @@ def _sources():
 
 def test_every_parameter_is_read():
     book = rulebook.load()
-    found = unread(book.parameters, *code_strings(_sources()), *declared(book.components))
+    found = unread(book.parameters, *code_strings(_sources()), *declared(book.components, book.parameters))
     new = sorted(found - UNREAD)
     assert not new, "rulebook parameters no code reads (read them, or list them in UNREAD with why):\n" + "\n".join(new)
     now_read = sorted(UNREAD - found)

@@ -16,7 +16,8 @@ from ersattning.rulebook.components import CATEGORY_GROUP, band_code
 #: DESIGN.md's components that statements carry today (the unpaid ones it lists have no lines yet).
 DESIGN_COMPONENTS = {
     "capitation_age", "capitation_acg", "capitation_cni", "capitation_on_call", "capitation_child_mental_health",
-    "capitation_sick_leave_coordination", "capitation_home_care", "health_promotion", "new_clinic", "visit_fee",
+    "capitation_sick_leave_coordination", "capitation_home_care", "capitation_born_abroad",
+    "capitation_competence_development", "health_promotion", "new_clinic", "visit_fee",
     "visit_out_of_county", "supplement_other_clinic_patient", "deduction_own_patient_elsewhere",
     "supplement_video_unlisted", "supplement_unlisted", "supplement_child_0_5_mental_health", "supplement_kva",
     "supplement_peripheral_home_visit", "cap_reduction", "goal_quality", "goal_care_guarantee", "penalty_quality",
@@ -93,6 +94,8 @@ def test_every_copy_of_the_rulebook_keeps_the_declarations(book, tmp_path):
         ("capitation_acg", "CAP_ACG\": {price", "CAP_ACG\": {prise", "products.CAP_ACG.prise", "unknown key"),
         ("capitation_acg", '"CAP_ACG"', '"CAP_ACG_{colour}"', "products.CAP_ACG_{colour}", "unknown placeholder"),
         ("capitation_age", '"CAP_AGE_{band}"', '"CAP_AGE"', "products.CAP_AGE.price", "needs a number"),
+        ("capitation_age", "uplift: capitation_age.temporary_uplift", "uplift: capitation_acg.temporary_uplift",
+         "products.CAP_AGE_{band}.uplift", "an uplift has its price's kind (age_bands)"),
         ("collaboration", "manual: true", "manual: yes please", "manual", "true or false"),
         ("supplement_kva", "produced_by: ersattning.products.visits", "produced_by: ersattning.products.goals",
          "produced_by", "has a decision table"),

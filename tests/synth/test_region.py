@@ -69,7 +69,7 @@ def test_files_and_columns_follow_the_contract(region):
     expected = {
         "clinics": ["clinic_id", "name", "group_id", "area_code", "opened", "closed", "org_number"],
         "kombika": ["kombika", "clinic_id", "assignment", "valid_from", "valid_to"],
-        "persons": ["person_id", "birth_date", "sex", "county_code", "area_code", "valid_from", "valid_to"],
+        "persons": ["person_id", "birth_date", "sex", "county_code", "area_code", "valid_from", "valid_to", "born_abroad"],
         "listings": ["person_id", "clinic_id", "valid_from", "valid_to"],
         "risk": ["person_id", "month", "acg_weight", "cni"],
         "home_care": ["person_id", "clinic_id", "valid_from", "valid_to"],
@@ -186,6 +186,20 @@ def test_acg_mean_is_one_among_listed_and_rises_with_age(region):
             means = acg.groupby(band, observed=True).mean()
             assert means["0-17"] < means["18-64"] < means["65-74"] < means["75+"]
             assert 0.3 < means["0-17"] < 0.6 and 2.0 < means["75+"] < 3.5
+
+
+def test_born_abroad_is_a_flag_per_person_that_follows_the_areas_cni(region):
+    # Born abroad is one of CNI's variables (RULES.md §2): the synthetic share rises with the area's CNI.
+    _, _, t = region
+    p = t["persons"]
+    assert set(p.born_abroad) <= {"0", "1"}
+    assert (p.groupby("person_id").born_abroad.nunique() == 1).all()  # the same on a mover's rows
+    res = _residents(p, "2015-12-31")
+    share = (res.born_abroad == "1").groupby(res.area_code).mean()
+    areas = load_areas()
+    code = lambda name: areas.code[areas.index(name)]  # noqa: E731
+    assert 0.2 < (res.born_abroad == "1").mean() < 0.4
+    assert share[code("Rinkeby-Kista")] > 0.45 > 0.2 > share[code("Danderyd")]
 
 
 def test_cni_mean_is_one_and_follows_the_areas(region):

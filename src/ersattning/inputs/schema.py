@@ -26,6 +26,7 @@ GOAL = "goal"            # one of GOALS
 KOMBIKA = "kombika"      # 11 characters (RULES.md §8)
 COUNTY = "county"        # 2 digits (region.STOCKHOLM_COUNTY = Stockholm)
 ORG_NUMBER = "org_number"  # organisationsnummer NNNNNN-NNNN or 10 digits, Luhn check digit; typed as 10 digits
+FLAG = "flag"            # 0 or 1, typed int8
 
 SEXES = ("F", "M")
 # goal -> (kind of value, granularity of its period) per DESIGN.md's goals.csv row.
@@ -38,7 +39,7 @@ GOALS = {
     "out_of_hours_clinic": ("count", "year"),
 }
 
-_ARROW_TYPES = {DATE: pa.date32(), NUMBER: DECIMAL}
+_ARROW_TYPES = {DATE: pa.date32(), NUMBER: DECIMAL, FLAG: pa.int8()}
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ CONTRACTS: dict[str, Contract] = {
         Contract("persons", True, (
             _PID, _c("birth_date", DATE, personal=True), _c("sex", SEX), _c("county_code", COUNTY),
             _c("area_code", CODE, False), _c("valid_from", DATE, False), _c("valid_to", DATE, False),
+            # 1 = born abroad (the 2015 capitation item, 003 Bilaga 2); absent or empty counts as 0.
+            _c("born_abroad", FLAG, False, personal=True),
         )),
         Contract("listings", True, (
             _PID, _c("clinic_id", CODE), _c("valid_from", DATE), _c("valid_to", DATE, False),
@@ -146,6 +149,7 @@ ERROR_CODES: dict[str, str] = {
     "out_of_range": "The value is outside its allowed range (a share between 0 and 1, a count a whole number): correct it.",
     "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits, valid date and check digit) or reservnummer (99 + 10 characters): correct it.",
     "bad_enum": "Not one of the allowed values (sex F/M; goal care_guarantee_share, quality_areas_met, penalty_areas_failed, out_of_hours_clinic): correct it.",
+    "bad_flag": "Not 0 or 1 (persons.born_abroad: 1 = born abroad, 0 = born in Sweden; leave it empty when unknown, which counts as 0): correct it.",
     "bad_org_number": "Not a Swedish organisationsnummer: 10 digits, written NNNNNN-NNNN or NNNNNNNNNN, the last a Luhn check digit of the first nine: correct it (the e-invoice needs it).",
     "bad_code": "A code of the wrong shape (kombika 11 characters, county_code 2 digits, no leading or trailing spaces in codes): correct it.",
     "bad_interval": "The interval ends before it starts (valid_to before valid_from, closed before opened): correct the dates.",

@@ -316,6 +316,10 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
         typed, wrong = _org_numbers(values)
         problems.append((wrong, "bad_org_number", _quote(column, values, " is not an organisationsnummer NNNNNN-NNNN with a valid check digit")))
         return typed, problems
+    if kind == s.FLAG:
+        ok = mask_np(pc.is_in(values, value_set=pa.array(["0", "1"], pa.string())))
+        problems.append((present & ~ok, "bad_flag", _quote(column, values, " is not 0 or 1")))
+        return pc.cast(_keep(values, ok), pa.int8()), problems
     if kind == s.COUNTY:
         ok = mask_np(pc.match_substring_regex(values, r"^[0-9]{2}$"))
         problems.append((present & ~ok, "bad_code", _quote(column, values, " is not a county code of 2 digits (01 = Stockholm)")))

@@ -46,12 +46,22 @@ PRICE_SCHEMA = pa.schema([
 PRICE_LIST_PRODUCERS = ("ersattning.products.capitation",)
 
 
-def _with_uplift(rules: RulesAt, base: str, uplift: str | None, amount: Decimal) -> tuple[Decimal, list[str], list[str], bool]:
-    """Base rate plus the temporary uplift when one is in force (RULES.md §2, 2022)."""
+def _with_uplift(rules: RulesAt, base: str, uplift: str | None, amount: Decimal,
+                 band: tuple[int, int | None] | None = None) -> tuple[Decimal, list[str], list[str], bool]:
+    """Base rate plus the temporary uplift when one is in force (RULES.md §2, 2022): for a
+    price per age band, the uplift's value for the same band (the bands must be the same)."""
     parts, refs, illustrative = [rules.ref(base)], [rules.get(base).reference], rules.get(base).illustrative
     up = rules.get(uplift) if uplift is not None and uplift in rules.book else None
     if up is not None:
-        amount += up.value
+        if band is None:
+            amount += up.value
+        else:
+            by_band = {(lo, hi): value for lo, hi, value in up.value}
+            if band not in by_band:
+                lo, hi = band
+                raise StatementError(f"{uplift} in force from {up.start.isoformat()} has no band "
+                                     f"{lo}-{'' if hi is None else hi}: its bands must be those of {base}")
+            amount += by_band[band]
         parts.append(rules.ref(uplift))
         refs.append(up.reference)
         illustrative = illustrative or up.illustrative
@@ -73,7 +83,8 @@ def capitation_prices(rules: RulesAt) -> list[Price]:
             unit = product.unit or component.unit
             bands = v.value if "band" in product.placeholders else ((None, None, v.value),)
             for lo, hi, amount in bands:
-                total, parts, refs, illus = _with_uplift(rules, product.price, product.uplift, amount)
+                total, parts, refs, illus = _with_uplift(rules, product.price, product.uplift, amount,
+                                                         (lo, hi) if lo is not None else None)
                 code = band_code(lo, hi, product.code) if lo is not None else product.code
                 prices.append(Price(code, component.name, total, unit, component.divisor, "+".join(parts), "; ".join(refs), illus))
     return prices

@@ -2,7 +2,8 @@
 
 Persons listed on the month's last day, resident in Stockholm county on that day and
 not on a reservnummer, pay by age band, ACG weight, CNI, on-call, sick-leave coordination
-(16–68); persons enrolled in basic home care pay the home-care amount; the children's
+(16–68), and in 2015 born abroad and competence development; persons enrolled in basic
+home care pay the home-care amount; the children's
 mental-health supplement counts listed 6–17 at the half-year snapshot, for the provider
 that holds the assignment (own and affiliated clinics' children).
 """
@@ -58,22 +59,25 @@ def residents(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None
     Out-of-county persons get no capitation even if they list (seed 000); a reservnummer
     is not a personnummer and its holder's county is unknown (RULES.md §8). `ages` narrows
     the scan to those aged within the range on `date` (through their birth dates). With their
-    area of residence (the analysis splits pay by it).
+    area of residence (the analysis splits pay by it) and `born_abroad` (0 or 1: the 2015 item;
+    absent or empty in the input counts 0, as does a database stored before the column existed).
     """
     p = engine["persons"]
     conditions = [_covers(p, date), county_resident(p)]
     if ages is not None:
         conditions.append(_born_in_ages(p.birth_date, date, ages))
-    return p.filter(*conditions).select("person_id", "birth_date", "area_code")
+    p = p.filter(*conditions)
+    abroad = p.born_abroad.fill_null(0) if "born_abroad" in p.columns else ibis.literal(0)
+    return p.select("person_id", "birth_date", "area_code", born_abroad=abroad.cast("int8"))
 
 
 def listed_on(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None = None, resident: ibis.Table | None = None) -> ibis.Table:
-    """(person_id, clinic_id, age) of persons listed on `date` who may earn capitation."""
+    """(person_id, clinic_id, age, born_abroad) of persons listed on `date` who may earn capitation."""
     li = engine["listings"]
     listed = li.filter(_covers(li, date)).select("person_id", "clinic_id")
     r = resident if resident is not None else residents(engine, date, ages)
     j = listed.join(r, "person_id")
-    return j.select("person_id", "clinic_id", age=age_on(j.birth_date, date))
+    return j.select("person_id", "clinic_id", "born_abroad", age=age_on(j.birth_date, date))
 
 
 def risk_intervals(engine: Engine) -> ibis.Table:
@@ -142,13 +146,16 @@ PER_LISTED = {
     "capitation_on_call": PerListed(False, "persons", paid_if="capitation_on_call.amount"),
     "capitation_sick_leave_coordination": PerListed(False, "persons", only="sick",
                                                     paid_if="capitation_sick_leave_coordination.amount"),
+    # 2015 only (003 Bilaga 2): per listed person born abroad, and per listed person.
+    "capitation_born_abroad": PerListed(False, "persons", only="born_abroad", paid_if="capitation_born_abroad.amount"),
+    "capitation_competence_development": PerListed(False, "persons", paid_if="capitation_competence_development.amount"),
 }
 
 
 def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     """One row per person listed on the month's last day who earns capitation: person_id,
     clinic_id, age, band (the product code of the person's age band), sick (1 when in the
-    sick-leave coordination ages), acg_weight and cni in force in the month."""
+    sick-leave coordination ages), born_abroad (0 or 1), acg_weight and cni in force in the month."""
     d = last_day(month)
     rules = book.at(d)
     listed = listed_on(engine, d)
@@ -160,7 +167,8 @@ def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     listed = listed.mutate(band=band, sick=sick.ifelse(1, 0))
     risk = risk_as_of(engine, month)
     j = listed.left_join(risk, listed.person_id == risk.person_id)
-    return j.select(listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick, risk.acg_weight, risk.cni)
+    return j.select(listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick, listed.born_abroad,
+                    risk.acg_weight, risk.cni)
 
 
 def capitation_components(book: Rulebook) -> tuple[str, ...]:
@@ -213,7 +221,8 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
     u = listed_units(engine, book, month)
     per_band = engine.cache(
         u.group_by(clinic_id=u.clinic_id, product_code=u.band).aggregate(
-            persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum())
+            persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum(),
+            born_abroad=u.born_abroad.cast("int64").sum())
     )
     for component, decl in PER_LISTED.items():
         if component not in paid:
@@ -300,6 +309,36 @@ def _empty(engine: Engine) -> ibis.Table:
     )
 
 
+def _listed_intervals(engine: Engine, lo: dt.date, hi: dt.date, clinics: ibis.Table | None = None) -> ibis.Table:
+    """(clinic_id, birth_date, start, end): the spells within which a person listed at a clinic
+    earns capitation (listed and resident in the county, as `listed_on`), for listings meeting
+    lo..hi (and at `clinics`' clinic_id, when given)."""
+    li = engine["listings"]
+    li = li.filter(li.valid_from.isnull() | (li.valid_from <= hi), li.valid_to.isnull() | (li.valid_to >= lo))
+    if clinics is not None:
+        li = li.filter(li.clinic_id.isin(clinics.clinic_id))
+    p = engine["persons"]
+    p = p.filter(county_resident(p)).select(
+        r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, birth_date=p.birth_date)
+    lp = li.join(p, li.person_id == p.r_pid).select(
+        "clinic_id", "birth_date",
+        start=ibis.greatest(li.valid_from.fill_null(dt.date(1, 1, 1)), p.r_from.fill_null(dt.date(1, 1, 1))),
+        end=ibis.least(li.valid_to.fill_null(dt.date(9999, 12, 31)), p.r_to.fill_null(dt.date(9999, 12, 31))),
+    )
+    return lp.view()  # a new relation: a month-end join on it is not part of the join chain above
+
+
+def listed_at_month_ends(engine: Engine, at: ibis.Table, lo: dt.date, hi: dt.date) -> ibis.Table:
+    """(clinic_id, d, listed) for each (clinic_id, d) of `at` (dates d within lo..hi): the persons
+    listed at the clinic who earn capitation on d (as `listed_on` counts them; 0 when none).
+    One interval join, not a pass per date."""
+    lp = _listed_intervals(engine, lo, hi, at)
+    hit = lp.join(at, [lp.clinic_id == at.clinic_id, lp.start <= at.d, lp.end >= at.d])
+    n = hit.group_by(k_clinic=hit.clinic_id, k_d=hit.d).aggregate(listed=hit.count())
+    j = at.left_join(n, [at.clinic_id == n.k_clinic, at.d == n.k_d])
+    return j.select(at.clinic_id, at.d, listed=j.listed.fill_null(0).cast("int64"))
+
+
 def listed_in_year(engine: Engine, year: int, min_ages: dict[str, int] | None = None) -> ibis.Table:
     """Per clinic, the sum over the year's 12 month ends of the persons listed who earn
     capitation (`listed`), and of those aged at least each of `min_ages` (`listed_<name>`).
@@ -312,16 +351,7 @@ def listed_in_year(engine: Engine, year: int, min_ages: dict[str, int] | None = 
     from ersattning.period import months_of
 
     ends = ibis.memtable(pa.table({"d": pa.array([last_day(m) for m in months_of(year)], pa.date32())}))
-    li = engine["listings"]
-    li = li.filter(li.valid_from.isnull() | (li.valid_from <= dt.date(year, 12, 31)), li.valid_to.isnull() | (li.valid_to >= dt.date(year, 1, 31)))
-    p = engine["persons"]
-    p = p.filter(county_resident(p)).select(
-        r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, birth_date=p.birth_date)
-    lp = li.join(p, li.person_id == p.r_pid).select(
-        "clinic_id", "birth_date",
-        start=ibis.greatest(li.valid_from.fill_null(dt.date(1, 1, 1)), p.r_from.fill_null(dt.date(1, 1, 1))),
-        end=ibis.least(li.valid_to.fill_null(dt.date(9999, 12, 31)), p.r_to.fill_null(dt.date(9999, 12, 31))),
-    ).view()  # a new relation: the month-end join below is not part of the join chain above
+    lp = _listed_intervals(engine, dt.date(year, 1, 31), dt.date(year, 12, 31))
     at = lp.join(ends, [lp.start <= ends.d, lp.end >= ends.d])
     at = at.select("clinic_id", age=age_on(at.birth_date, at.d))
     sums = {"listed": at.count()}

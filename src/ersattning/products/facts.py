@@ -16,6 +16,8 @@ import ibis
 
 from ersattning.engine import Engine
 from ersattning.products.capitation import age_on
+from ersattning.products.malina import malina_area
+from ersattning.products.new_clinic import with_new_clinic
 from ersattning.region import STOCKHOLM_COUNTY, county_resident, is_reservnummer
 from ersattning.rulebook.loader import Rulebook
 
@@ -58,10 +60,9 @@ def is_visit(book: Rulebook, contact_type: ibis.Value, date: ibis.Value, start: 
     return ibis.cases(*cases, else_=False) if cases else ibis.literal(False)
 
 
-def _fact_rules(book: Rulebook, end: dt.date) -> tuple:
-    """The rule values the facts read (at the period's end): new-clinic window, peripheral areas."""
-    rules = book.at(end)
-    return rules.value("new_clinic.window_months"), tuple(rules.value("supplement_peripheral_home_visit.areas") or ())
+def _peripheral_areas(book: Rulebook, end: dt.date) -> tuple:
+    """The peripheral areas in force at the period's end (the facts' one rule value read here)."""
+    return tuple(book.at(end).value("supplement_peripheral_home_visit.areas") or ())
 
 
 def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
@@ -96,11 +97,11 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
-    window, peripheral = _fact_rules(book, end)
+    peripheral = _peripheral_areas(book, end)
+    c = with_new_clinic(engine, book, c, start, end)
 
     reserv = is_reservnummer(c.person_id)
     birth = ibis.coalesce(c.r_birth, ibis.ifelse(reserv, ibis.null("date"), birth_date_from_id(c.person_id)))
-    new_clinic = (c.date < c.opened + ibis.interval(months=int(window))) if window else ibis.literal(False)
     return c.select(
         "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
         "clinic_id", "group_id", "assignment", "listing_clinic",
@@ -120,6 +121,7 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
             (c.listing_group == c.group_id, "group"),
             else_="other",
         ),
-        new_clinic=new_clinic,
+        new_clinic=c.new_clinic,
         peripheral=c.area_code.isin(list(peripheral)) if peripheral else ibis.literal(False),
+        malina_area=malina_area(book, c, start, end),
     )

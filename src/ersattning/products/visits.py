@@ -11,6 +11,7 @@ per component: a base fee plus its supplements.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import ibis
 import pyarrow as pa
@@ -103,10 +104,32 @@ def price_periods(book: Rulebook, start: dt.date, end: dt.date) -> list[tuple[dt
     """start..end cut where any visit decision table or price list changes (usually one piece)."""
     cuts = {start}
     for component in visit_components(book):
-        for name in (f"{component}.decision_table", f"{component}.prices"):
+        for name in (f"{component}.decision_table", f"{component}.prices", *_derived_from(book[f"{component}.prices"])):
             cuts.update(v.start for v in book[name].values if start < v.start <= end)
     bounds = sorted(cuts)
     return [(b, (bounds[i + 1] - dt.timedelta(days=1)) if i + 1 < len(bounds) else end) for i, b in enumerate(bounds)]
+
+
+def _derived_from(prices: Parameter) -> set[str]:
+    """The parameters the derived prices of a price list read (their changes cut price periods)."""
+    return {name for v in prices.values for amount in (v.value or {}).values() if isinstance(amount, dict)
+            for name in (amount["share"], amount["of"])}
+
+
+def _resolve(book: Rulebook, day: dt.date, amount) -> tuple[Decimal, list[str], list[str], bool]:
+    """A price list's amount on `day` (SEK) with the rule values it adds (`rule@date`), their
+    references and whether any is illustrative: a number as it stands; a derived price
+    (`share` × `code`'s price in `of`, loader.DERIVED_PRICE_KEYS) from the values in force."""
+    if not isinstance(amount, dict):
+        return amount, [], [], False
+    share, base = book[amount["share"]].at(day), book[amount["of"]].at(day)
+    if share is None or share.value is None or base is None or amount["code"] not in base.value:
+        raise StatementError(f"the derived price {amount['share']} × {amount['of']} {amount['code']} has no value "
+                             f"in force on {day.isoformat()}")
+    of, of_rule, of_refs, of_illus = _resolve(book, day, base.value[amount["code"]])
+    rules = [f"{amount['share']}@{share.start.isoformat()}", f"{amount['of']}@{base.start.isoformat()}", *of_rule]
+    return (share.value * of, rules, [share.reference, base.reference, *of_refs],
+            share.illustrative or base.illustrative or of_illus)
 
 
 def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> pa.Table:
@@ -120,13 +143,14 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
             if version is None:
                 continue
             for code, amount in version.value.items():
+                price, rules, refs, illustrative = _resolve(book, p_from, amount)
                 cols["period"].append(i)
                 cols["component"].append(component)
                 cols["product_code"].append(code)
-                cols["unit_price_ore"].append(to_ore(amount))
-                cols["rule"].append(f"{component}.decision_table+{param.name}@{version.start.isoformat()}")
-                cols["reference"].append(version.reference)
-                cols["illustrative"].append(version.illustrative)
+                cols["unit_price_ore"].append(to_ore(price))
+                cols["rule"].append("+".join([f"{component}.decision_table+{param.name}@{version.start.isoformat()}", *rules]))
+                cols["reference"].append("; ".join([version.reference, *refs]))
+                cols["illustrative"].append(version.illustrative or illustrative)
     return pa.table(cols, schema=schema)
 
 

@@ -237,8 +237,10 @@ def check_components(components: dict[str, Component], parameters: dict) -> None
             needed = "age_bands" if "band" in product.placeholders else "price_list" if "decision_table" in product.placeholders else "number"
             if kind != needed:
                 raise RulebookError(comp.file, f"{where}.price", f"{product.price} is a {kind}; this code needs a {needed}")
-            if product.uplift is not None and parameters[product.uplift].kind != "number":
-                raise RulebookError(comp.file, f"{where}.uplift", f"{product.uplift} is not a number")
+            # An uplift has its price's shape: per age band for a price per age band (RULES.md §10).
+            if product.uplift is not None and parameters[product.uplift].kind != kind:
+                raise RulebookError(comp.file, f"{where}.uplift", f"{product.uplift} is a {parameters[product.uplift].kind}; "
+                                    f"an uplift has its price's kind ({kind})")
         if comp.produces(VISITS):
             for key, kind in (("decision_table", "decision_table"), ("prices", "price_list")):
                 name = f"{comp.name}.{key}"
@@ -247,6 +249,14 @@ def check_components(components: dict[str, Component], parameters: dict) -> None
                                         f"a visit component needs rules/{comp.name}/{key}.yaml (kind {kind})")
     for name, param in parameters.items():
         folder, _, key = name.partition(".")
+        if param.kind == "price_list":  # a derived price names a number and a price list that exist
+            for v in param.values:
+                for code, amount in (v.value or {}).items():
+                    if isinstance(amount, dict):
+                        where = f"values.{v.start.isoformat()}.value.{code}"
+                        for ref, kind in ((amount["share"], "number"), (amount["of"], "price_list")):
+                            if ref not in parameters or parameters[ref].kind != kind:
+                                raise RulebookError(param.file, where, f"{ref!r} is not a {kind} parameter of the rulebook")
         if key == "decision_table":
             comp = components.get(folder)
             if comp is None:

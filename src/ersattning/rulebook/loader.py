@@ -43,6 +43,7 @@ FACTS = {
     "reservnummer": "flag",
     "new_clinic": "flag",
     "peripheral": "flag",
+    "malina_area": "flag",  # the clinic's area has a Malina clinic (supplement_child_0_5_mental_health.malina_areas)
     "actions_include": "word",
     "age_min": "number",
     "age_max": "number",
@@ -343,6 +344,20 @@ def _age_range(text: Any, file: str, where: str) -> tuple[int, int | None]:
     return lo, hi
 
 
+#: A price derived from other rule values: `share` (a number parameter) × the price of `code`
+#: in the price list `of`, both in force on the same day (e.g. the 2021 new-clinic raise, half
+#: the base fee: 003 Bilaga 2). Kept as the rule says, resolved where prices are read.
+DERIVED_PRICE_KEYS = ("share", "of", "code")
+
+
+def _price(raw: Any, file: str, where: str) -> Any:
+    if not isinstance(raw, dict):
+        return _number(raw, file, where)
+    if set(raw) != set(DERIVED_PRICE_KEYS) or not all(isinstance(raw[k], str) and raw[k] for k in DERIVED_PRICE_KEYS):
+        raise RulebookError(file, where, "an amount, or a derived price {share: PARAMETER, of: PRICE_LIST, code: PRODUCT}")
+    return {k: raw[k] for k in DERIVED_PRICE_KEYS}
+
+
 def _parse_value(raw: Any, kind: str, file: str, where: str) -> Any:
     if kind == "number":
         return _number(raw, file, where)
@@ -362,7 +377,7 @@ def _parse_value(raw: Any, kind: str, file: str, where: str) -> Any:
     if kind == "price_list":
         if not isinstance(raw, dict) or not raw:
             raise RulebookError(file, where, "a price list maps product codes to amounts")
-        return {str(code): _number(amount, file, f"{where}.{code}") for code, amount in raw.items()}
+        return {str(code): _price(amount, file, f"{where}.{code}") for code, amount in raw.items()}
     # age_bands: {"0-5": 390, "6-64": 310, "65-74": 1117, "75-": 1217}: contiguous from 0, last open.
     if not isinstance(raw, dict) or not raw:
         raise RulebookError(file, where, "age bands are a mapping 'MIN-MAX': amount")

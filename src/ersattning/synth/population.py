@@ -289,8 +289,24 @@ def _identifiers(rng, birth, male, coordination, reserv) -> pa.Array:
     return both.take(pa.array(position)).combine_chunks()
 
 
-def persons_table(pop: Population, areas: Areas) -> pa.Table:
-    """persons.csv: one row per residence interval (two consecutive rows for a mover)."""
+#: Share of the county's inhabitants born abroad (about a quarter around 2015-2022, an
+#: approximation for the synthetic region), and how it rises with the area's CNI: born abroad
+#: is one of CNI's seven variables (RULES.md §2), so high-CNI areas (Rinkeby-Kista 1.40) get
+#: about 0.6, low-CNI ones (CNI 0.7) about 0.1.
+BORN_ABROAD_SHARE, BORN_ABROAD_CNI_POWER = 0.27, 2.5
+
+
+def born_abroad(rng, pop: Population, areas: Areas) -> np.ndarray:
+    """0/1 per person: born abroad, drawn with a probability set by the CNI of the person's
+    area (`BORN_ABROAD_SHARE` × CNI ** `BORN_ABROAD_CNI_POWER`, the county share outside it)."""
+    cni = np.where(pop.area >= 0, areas.cni[np.maximum(pop.area, 0)], 1.0)
+    p = np.clip(BORN_ABROAD_SHARE * cni ** BORN_ABROAD_CNI_POWER, 0.03, 0.8)
+    return (rng.random(len(pop)) < p).astype(np.int8)
+
+
+def persons_table(pop: Population, areas: Areas, abroad: np.ndarray | None = None) -> pa.Table:
+    """persons.csv: one row per residence interval (two consecutive rows for a mover), with
+    `born_abroad` (0/1, the same on each of a person's rows) when `abroad` is given."""
     res = np.flatnonzero(pop.resident)
     moved = res[pop.move[res] < OPEN]
     other = np.flatnonzero(~pop.resident)
@@ -315,4 +331,5 @@ def persons_table(pop: Population, areas: Areas) -> pa.Table:
         "area_code": area_codes,
         "valid_from": date_text(valid_from, ~resident),
         "valid_to": date_text(valid_to, ~resident | (valid_to >= OPEN)),
+        **({"born_abroad": pa.array(abroad[person].astype(str), pa.string())} if abroad is not None else {}),
     })

@@ -20,13 +20,14 @@ from ersattning.synth.arrays import OPEN, day
 from ersattning.synth.clinics import affiliations_table, clinics_table, goals_table, kombika_table, make_clinics, psy_providers
 from ersattning.synth.contacts import ContactInputs, acg_from_risk, contact_tables
 from ersattning.synth.listings import make_home_care, make_listings
-from ersattning.synth.population import make_population, persons_table
+from ersattning.synth.population import born_abroad, make_population, persons_table
 from ersattning.synth.risk import risk_tables
 
 FILES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
 FORMATS = ("csv", "parquet")
 # One random stream per stage, so that changing one stage leaves the others' draws alone.
-_STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", "goals", "providers")
+# A new stage goes last: SeedSequence.spawn gives the earlier stages the same streams as before.
+_STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", "goals", "providers", "born_abroad")
 _CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
 
 
@@ -100,7 +101,7 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
     tables = {  # built one at a time, so that only one output table is held at once
         "clinics": lambda: clinics_table(clinics, areas),
         "kombika": lambda: kombika,
-        "persons": lambda: persons_table(pop, areas),
+        "persons": lambda: persons_table(pop, areas, born_abroad(rng["born_abroad"], pop, areas)),
         "listings": lambda: listings.table(pop, clinics),
         "home_care": lambda: home_care.table(pop, clinics),
         "goals": lambda: goals_table(rng["goals"], clinics, first_year, last_year),
