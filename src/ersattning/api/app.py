@@ -77,6 +77,8 @@ class ContactIn(BaseModel):
     actions: str | None = Field(None, max_length=2000)
     record_type: str | None = Field(None, max_length=200)
     reported_at: str | None = Field(None, max_length=200)
+    first_contact: str | None = Field(None, max_length=200, description="1 = first contact (care-guarantee share), 0 or empty")
+    requested_on: str | None = Field(None, max_length=200, description="YYYY-MM-DD: the day the patient first sought care")
 
 
 class ContactBatch(BaseModel):

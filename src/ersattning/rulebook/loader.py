@@ -63,6 +63,8 @@ UNITS = (
     "months",
     "persons",
     "area_codes",
+    "days",
+    "professions",
 )
 
 _TOP_KEYS = {"description", "metadata", "values"}
