@@ -299,7 +299,7 @@ def manual_add(
     db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file"),
     clinic: str = typer.Option(..., "--clinic", help="clinic_id"),
     month: str = typer.Option(..., "--month", help="YYYY-MM: a month not yet issued"),
-    kind: str = typer.Option(..., "--kind", help="collaboration | geographic_coordination | extended_opening_hours | penalty_deficient_reporting | penalty_environment"),
+    kind: str = typer.Option(..., "--kind", help="collaboration | geographic_coordination | extended_opening_hours | penalty_reporting | penalty_environment"),
     amount: str = typer.Option(..., "--amount", help="SEK, e.g. 12500.00; negative to reverse an earlier line, and for a penalty (-5000)"),
     reason: str = typer.Option(..., "--reason", help="What the claimed item is for"),
     reference: str = typer.Option("", "--reference", help="Case number, or the manual_id a reversal reverses"),

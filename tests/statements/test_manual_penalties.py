@@ -20,7 +20,7 @@ from ersattning.store import (
     store_inputs,
 )
 
-PENALTIES = ("penalty_deficient_reporting", "penalty_environment")
+PENALTIES = ("penalty_reporting", "penalty_environment")
 
 
 @pytest.fixture
@@ -51,13 +51,13 @@ def test_a_decided_penalty_lands_negative_in_the_goal_total(engine):
     run_month(engine, "2022-07", book)
     before = totals(engine, "2022-07", "C1")
     # Deficient reporting, decided at 5 000.00 SEK = 500 000 öre; environment 1 250.50 SEK = 125 050 öre.
-    add_manual_line(engine, clinic_id="C1", month="2022-07", kind="penalty_deficient_reporting", amount_ore=-500_000,
+    add_manual_line(engine, clinic_id="C1", month="2022-07", kind="penalty_reporting", amount_ore=-500_000,
                     reason="Bristande inrapportering Q2", reference="beslut 2022/88", user="admin.eva")
     add_manual_line(engine, clinic_id="C1", month="2022-07", kind="penalty_environment", amount_ore=-125_050,
                     reason="Miljökrav ej uppfyllda", user="admin.eva")
     got = {r["component"]: r for r in lines(engine, "2022-07") if r["component"] in PENALTIES}
-    assert got["penalty_deficient_reporting"]["amount_ore"] == -500_000
-    assert got["penalty_deficient_reporting"]["product_code"] == "MANUAL_PENALTY_DEFICIENT_REPORTING"
+    assert got["penalty_reporting"]["amount_ore"] == -500_000
+    assert got["penalty_reporting"]["product_code"] == "MANUAL_PENALTY_REPORTING"
     assert got["penalty_environment"]["amount_ore"] == -125_050
     after = totals(engine, "2022-07", "C1")
     # goal: before − 5 000.00 − 1 250.50 = before − 6 250.50 SEK; variable unchanged; total follows.
@@ -82,7 +82,7 @@ def test_a_penalty_is_reversed_once_by_a_positive_line_naming_it(engine):
     # Wrong amount, wrong clinic, wrong kind, no reference: not a reversal, so refused.
     for bad in ({"amount_ore": 100_000, "reference": f"reverses {mid}"},
                 {"amount_ore": 200_000, "reference": f"reverses {mid}", "clinic_id": "C2"},
-                {"amount_ore": 200_000, "reference": f"reverses {mid}", "kind": "penalty_deficient_reporting"},
+                {"amount_ore": 200_000, "reference": f"reverses {mid}", "kind": "penalty_reporting"},
                 {"amount_ore": 200_000, "reference": ""},
                 {"amount_ore": 200_000, "reference": "reverses M999999"}):
         with pytest.raises(StatementError, match="must be negative"):
