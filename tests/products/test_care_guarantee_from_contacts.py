@@ -13,11 +13,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from support import typed_tables
 
 from ersattning import rulebook
 from ersattning.register import intake
 from ersattning.store import open_engine, run_month, store_inputs
-from support import typed_tables
 
 K1, K2 = "11010046M30", "11010047M30"
 A, B, D = "198503031018", "199007071021", "197009091047"
@@ -135,9 +135,9 @@ def test_exactly_the_threshold_pays_and_the_years_without_the_bonus_pay_nothing(
 
 def test_the_stateless_statements_read_the_share_from_the_contact_file(tmp_path):
     """`ersattning statements` (no database) reads the same columns from contacts.csv."""
+    from ersattning.engine import Engine
     from ersattning.register import read_contacts
     from ersattning.statements import compute_month
-    from ersattning.engine import Engine
 
     tables = master()
     contacts, errors = read_contacts(write(tmp_path, C1_MARCH + C2_MARCH), tables, dt.date(2022, 5, 2))

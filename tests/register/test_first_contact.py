@@ -13,7 +13,12 @@ from gvr_files import K1, PIDS, RECEIVED, contact, write_contacts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ersattning.register import CONTACT_ERROR_CODES, current_contacts_arrow, ensure_log, intake
+from ersattning.register import (
+    CONTACT_ERROR_CODES,
+    current_contacts_arrow,
+    ensure_log,
+    intake,
+)
 from ersattning.register.schema import CONTENT
 
 # The content hash as it was computed before the contract had first_contact and requested_on.
@@ -97,8 +102,9 @@ def test_a_contact_without_the_new_fields_keeps_its_old_hash_and_a_resend_is_unc
 def test_a_log_made_before_the_new_columns_gets_them_and_old_events_stay_unchanged(tmp_path):
     """An older database: contact_events without first_contact and requested_on. Opening it adds
     them (NULL for the old events); re-sending an old contact changes nothing."""
-    from ersattning.store import open_engine, store_inputs
     from gvr_files import MASTER
+
+    from ersattning.store import open_engine, store_inputs
 
     path = tmp_path / "old.duckdb"
     engine = open_engine(path)

@@ -12,7 +12,7 @@ maximum per listed person) and the quality penalty (each failed area costs its s
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import ibis
 import pyarrow as pa
@@ -79,10 +79,11 @@ def care_guarantee_shares(engine: Engine, book: Rulebook, month: str, goals: pa.
     out = {}
     for clinic, (within, counted) in counts.items():
         if counted:
-            share = (Decimal(within) / Decimal(counted)).quantize(Decimal("0.0001"))
-            out[clinic] = (Decimal(within) / Decimal(counted),
-                           f"care-guarantee share {share.normalize()} from the contacts {month}: {within} assessed within "
-                           f"{days} days of {counted} first contacts")
+            # The exact share decides; the detail shows it to four decimals.
+            shown = (Decimal(within) / Decimal(counted)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            detail = (f"care-guarantee share {shown.normalize()} from the contacts {month}: {within} assessed within "
+                      f"{days} days of {counted} first contacts")
+            out[clinic] = (Decimal(within) / Decimal(counted), detail)
     for clinic, share in _values(goals, month, "care_guarantee_share").items():
         if share is None:
             continue

@@ -328,7 +328,7 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, received_at: dt.dat
 
 
 def _check_first_contact(cols: dict[str, pa.Array], date: pa.Array, today: dt.date, report: np.ndarray,
-                         problems: "_Problems") -> tuple[pa.Array, pa.Array]:
+                         problems: _Problems) -> tuple[pa.Array, pa.Array]:
     """first_contact (0/1/empty, surrounding spaces dropped as in every non-key value) and
     requested_on (an ISO date not after the contact date nor the day received, at most
     MAX_REQUEST_AGE before the contact); a first contact needs its requested_on. Typed:
