@@ -15,6 +15,7 @@ import functools
 import getpass
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +29,13 @@ from ersattning.lines import LINE, STATEMENT, duckdb_ddl
 from ersattning.money import sek_text
 from ersattning.period import first_day, last_day, next_month
 from ersattning.pricing import exact_lines
-from ersattning.statements import MANUAL_COMPONENTS, MonthResult, compute_month, totals
+from ersattning.statements import (
+    MANUAL_COMPONENTS,
+    NEGATIVE_COMPONENTS,
+    MonthResult,
+    compute_month,
+    totals,
+)
 
 DEFAULT_DB = "ersattning.duckdb"
 
@@ -577,13 +584,16 @@ MAX_MANUAL_ORE = 10**13
 
 def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, amount_ore: int, reason: str,
                     reference: str = "", user: str) -> dict:
-    """Add a claimed item (collaboration, geographic coordination, extended opening hours) to a
-    clinic's statement for `month`: audited (who, when), never deleted or changed — a reversal
-    is a new line with the opposite amount whose reference names the reversed line.
+    """Add a claimed item (collaboration, geographic coordination, extended opening hours) or a
+    decided penalty (deficient reporting, environment) to a clinic's statement for `month`:
+    audited (who, when), never deleted or changed — a reversal is a new line with the opposite
+    amount whose reference names the reversed line.
 
     Refused (StatementError) for an issued month, an unknown clinic or kind, a zero or
-    non-integer amount or one beyond ±MAX_MANUAL_ORE, or an empty reason. On a draft month the line shows at once;
-    otherwise when the month is run.
+    non-integer amount or one beyond ±MAX_MANUAL_ORE, or an empty reason; for a penalty (a kind
+    declared `sign: negative`) a positive amount unless it reverses (reference = its manual_id)
+    an earlier, not yet reversed line of the same clinic and kind with the opposite amount.
+    On a draft month the line shows at once; otherwise when the month is run.
     """
     from ersattning.period import parse_month
 
@@ -605,6 +615,8 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
     con = engine.con.con
     if "clinics" not in engine.table_names() or not con.execute("SELECT count(*) FROM clinics WHERE clinic_id = ?", [clinic_id]).fetchall()[0][0]:
         raise StatementError(f"no clinic {clinic_id!r} in the database")
+    if kind in NEGATIVE_COMPONENTS and amount_ore > 0:
+        _check_penalty_reversal(con, clinic_id, kind, amount_ore, (reference or "").strip())
     status = month_status(engine, month)
     if status == "issued":
         raise StatementError(f"{month} is issued and never changes: add the line to the next open month")
@@ -619,6 +631,24 @@ def add_manual_line(engine: Engine, *, clinic_id: str, month: str, kind: str, am
         if status == "draft":
             _post_manual_on_draft(engine, month, clinic_id, manual_id)
     return manual_lines(engine, manual_id=manual_id).to_pylist()[0]
+
+
+def _check_penalty_reversal(con, clinic_id: str, kind: str, amount_ore: int, reference: str) -> None:
+    """A positive line of a penalty kind is only the reversal of an earlier penalty line: its
+    reference names that line's manual_id (e.g. "reverses M000012"), of the same clinic and kind,
+    with the opposite amount, not reversed before."""
+    named = re.findall(r"\bM\d{6}\b", reference)
+    earlier = con.execute("SELECT manual_id FROM manual_lines WHERE manual_id = ? AND clinic_id = ? AND kind = ? AND amount_ore = ?",
+                          [named[0], clinic_id, kind, -amount_ore]).fetchall() if len(named) == 1 else []
+    if not earlier:
+        raise StatementError(
+            f"amount_ore must be negative for {kind} (a penalty, declared sign: negative), got {sek_text(amount_ore)} SEK; "
+            f"a positive amount only reverses an earlier {kind} line of {clinic_id}: name its manual_id in the reference "
+            "and give the opposite amount")
+    reversals = con.execute("SELECT reference FROM manual_lines WHERE clinic_id = ? AND kind = ? AND amount_ore > 0",
+                            [clinic_id, kind]).fetchall()
+    if any(named[0] in re.findall(r"\bM\d{6}\b", r or "") for (r,) in reversals):
+        raise StatementError(f"{named[0]} is already reversed: a penalty line is reversed once")
 
 
 def manual_lines(engine: Engine, clinic_id: str | None = None, month: str | None = None, manual_id: str | None = None) -> pa.Table:

@@ -24,6 +24,8 @@ from ersattning.rulebook.loader import Rulebook
 
 _KEY_DDL = "CREATE TABLE IF NOT EXISTS privacy_key (secret VARCHAR)"
 _CONTACT_FIELDS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses", "actions")
+# Shown with the contact, not priced per contact: they count in the clinic's care-guarantee share.
+_SHARE_FIELDS = ("first_contact", "requested_on")
 _BAND = re.compile(r"^CAP_AGE_(\d+)_(\d+|PLUS)$")
 
 
@@ -93,7 +95,8 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     if _has(con, "contact_events"):
         events = _query(con, """
             SELECT e.event_id, e.batch_id, e.received_at, e.source, e.line, e.record_type, e.person_id, e.date,
-                   e.contact_type, e.profession, e.diagnoses, e.actions, e.reported_at, e.content_hash
+                   e.contact_type, e.profession, e.diagnoses, e.actions, e.first_contact, e.requested_on,
+                   e.reported_at, e.content_hash
             FROM contact_events e WHERE e.kombika = ? AND e.contact_id = ? ORDER BY e.event_id""", [kombika, contact_id])
         errors = _query(con, """
             SELECT batch_id, received_at, source, line, code, field, message FROM contact_errors
@@ -117,6 +120,7 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     out["status"] = "accepted"
     contact = {**{f: live.get(f) for f in _CONTACT_FIELDS}, "kombika": kombika, "contact_id": contact_id}
     out["contact"] = {**{k: _plain(v) for k, v in contact.items() if k != "person_id"},
+                      **{f: _plain(live.get(f)) for f in _SHARE_FIELDS},
                       "person": pseudonym(key, contact["person_id"])}
     month = contact["date"].strftime("%Y-%m")
     out["month"] = month

@@ -141,3 +141,15 @@ def test_the_administrator_adds_a_manual_line_and_it_is_traced_to_its_entry(serv
     assert r.status_code == 422 and r.json()["error"]["code"] == "refused"
     assert admin.post("/api/v1/admin/manual-lines", json={**body, "kind": "bonus"}).status_code == 422
     assert server.client(server.clinic_a).post("/api/v1/admin/manual-lines", json=body).status_code == 403
+
+
+def test_a_decided_penalty_through_the_api_is_negative_and_a_positive_one_is_refused(server):
+    # 003 Bilaga 1 "Vite för bristande inrapportering": a manual line of kind penalty_reporting.
+    admin = server.client(server.admin)
+    body = {"clinic_id": "A1", "month": "2022-03", "kind": "penalty_reporting", "amount_ore": 300_000,
+            "reason": "bristande inrapportering", "reference": "beslut 7"}
+    r = admin.post("/api/v1/admin/manual-lines", json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "refused"
+    assert "amount_ore must be negative for penalty_reporting" in r.json()["error"]["message"]
+    row = admin.post("/api/v1/admin/manual-lines", json={**body, "amount_ore": -300_000})
+    assert row.status_code == 200 and row.json()["amount_ore"] == -300_000

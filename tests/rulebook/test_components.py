@@ -22,6 +22,7 @@ DESIGN_COMPONENTS = {
     "supplement_video_unlisted", "supplement_unlisted", "supplement_child_0_5_mental_health", "supplement_kva",
     "supplement_peripheral_home_visit", "cap_reduction", "goal_quality", "goal_care_guarantee", "penalty_quality",
     "penalty_no_out_of_hours", "adjustment", "collaboration", "geographic_coordination", "extended_opening_hours",
+    "penalty_reporting", "penalty_environment",
 }
 
 
@@ -47,7 +48,9 @@ def test_every_component_is_declared_once_with_its_facts(book):
     assert [(p.code, p.price, p.uplift) for p in acg.products] == [
         ("CAP_ACG", "capitation_acg.rate", "capitation_acg.temporary_uplift")]
     assert book.components["goal_quality"].posted == "january_next_year"
-    assert {n for n, c in book.components.items() if c.manual} == {"collaboration", "geographic_coordination", "extended_opening_hours"}
+    assert {n for n, c in book.components.items() if c.manual} == {
+        "collaboration", "geographic_coordination", "extended_opening_hours", "penalty_reporting", "penalty_environment"}
+    assert {n for n, c in book.components.items() if c.sign == "negative"} == {"penalty_reporting", "penalty_environment"}
     for c in book.components.values():
         assert CATEGORY_GROUP[c.category] == c.group, c.name
 
@@ -173,3 +176,15 @@ def test_the_engines_lines_are_the_declared_products_priced_by_the_declared_para
                 assert (line["unit"], line["divisor"]) == (product.unit or component.unit, component.divisor), line["product_code"]
             seen.add(line["component"])
     assert {"capitation_age", "capitation_acg", "visit_fee", "health_promotion", "cap_reduction", "goal_quality"} <= seen
+
+
+@pytest.mark.parametrize(("component", "old", "new", "message"), [
+    ("penalty_environment", "sign: negative", "sign: minus", "unknown sign 'minus'"),
+    ("goal_quality", "produced_by: ersattning.products.goals", "produced_by: ersattning.products.goals\nsign: negative",
+     "only a manual component declares its lines' sign"),
+])
+def test_a_bad_sign_is_refused_naming_the_key(rules, component, old, new, message):
+    _edit(rules, component, old, new)
+    with pytest.raises(RulebookError, match=message) as err:
+        rulebook.load(rules)
+    assert "sign" in str(err.value)

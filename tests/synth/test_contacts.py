@@ -319,3 +319,26 @@ def test_every_valid_contact_has_a_residence_on_its_date_or_a_reservnummer(regio
     assert (resident.reindex(v.index).fillna(False) | reserv).all()
     out_of_county = j[covers & (j.county_code != "01")]
     assert len(out_of_county) > 0  # visitors from other counties are in persons with their county
+
+
+
+def test_first_contacts_are_a_quarter_mostly_within_3_days_and_vary_by_kombika(region):
+    """first_contact / requested_on (the care-guarantee share, RULES.md §4): ~25 % first contacts;
+    requested_on 0–3 days before the date for most, 4–21 for the rest; the chance of within 3 days
+    is the kombika's own, so some kombika fall below 85 % and others do not."""
+    *_, labelled = region
+    v = _valid_reports(labelled)
+    first = v[v.first_contact == "1"]
+    assert 0.22 < len(first) / len(v) < 0.28
+    assert set(v.first_contact.dropna()) == {"0", "1"} and v.requested_on[v.first_contact == "0"].isna().all()
+    lag = (pd.to_datetime(first.date) - pd.to_datetime(first.requested_on)).dt.days
+    assert lag.between(0, 21).all() and 0.8 < (lag <= 3).mean() < 0.95
+    by_kombika = (lag <= 3).groupby(first.kombika).mean()
+    big = first.kombika.value_counts()
+    shares = by_kombika[big[big >= 200].index]
+    assert (shares < 0.85).any() and (shares >= 0.85).any()
+    # A correction keeps its report's first_contact and requested_on (the same key).
+    corr = labelled[labelled.event == "correction"].set_index(["kombika", "contact_id"])
+    reports = v.set_index(["kombika", "contact_id"])
+    both = corr.join(reports[["first_contact", "requested_on"]], rsuffix="_report", how="inner")
+    assert (both.first_contact == both.first_contact_report).all()

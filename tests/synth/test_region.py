@@ -15,7 +15,7 @@ import pytest
 
 from ersattning.ids import PERSONNUMMER, RESERVNUMMER, SAMORDNINGSNUMMER, classify
 from ersattning.synth import FILES, generate, load_areas
-from ersattning.synth.clinics import make_clinics
+from ersattning.synth.clinics import goals_table, make_clinics
 
 PERSONS = 20_000
 SHARED_AREAS = Path(__file__).resolve().parents[3] / "shared" / "data" / "areas.csv"  # ../shared beside the repo
@@ -277,9 +277,23 @@ def test_kombika_affiliations_and_goals(region):
     penalty = g.goal == "penalty_areas_failed"
     assert value[penalty & g.period.isin(["2021", "2023"])].between(0, 2).all() and value[penalty].max() <= 3
     assert (value[penalty] == 0).mean() > 0.5
-    share = value[g.goal == "care_guarantee_share"]
-    assert g[g.goal == "care_guarantee_share"].period.str.fullmatch(r"202[123]-\d{2}").all()
-    assert share.between(0, 1).all() and 0.2 < (share >= 0.85).mean() < 0.8
+    # Every year has contacts here: the care-guarantee share comes from their first contacts.
+    assert not (g.goal == "care_guarantee_share").any()
+
+
+def test_goals_hold_the_share_only_for_years_without_contacts():
+    """goals.csv's monthly care_guarantee_share (2021–2023) is left out for the contact years, and
+    leaving it out changes none of the other goals."""
+    clinics = make_clinics(np.random.default_rng(1), load_areas(), 20_000, 2015, 2023)
+    full = goals_table(np.random.default_rng(5), clinics, 2015, 2023).to_pandas()
+    some = goals_table(np.random.default_rng(5), clinics, 2015, 2023, share_from_contacts=[2022]).to_pandas()
+    shares = full[full.goal == "care_guarantee_share"]
+    assert shares.period.str.fullmatch(r"202[123]-\d{2}").all()
+    value = shares.value.astype(float)
+    assert value.between(0, 1).all() and 0.2 < (value >= 0.85).mean() < 0.8
+    assert not some[some.goal == "care_guarantee_share"].period.str.startswith("2022").any()
+    others = ["quality_areas_met", "penalty_areas_failed"]
+    assert full[full.goal.isin(others)].reset_index(drop=True).equals(some[some.goal.isin(others)].reset_index(drop=True))
 
 
 def test_number_of_clinics_scales_with_population():

@@ -115,3 +115,17 @@ def test_the_cli_prints_a_trace_and_fails_for_an_unknown_one(tmp_path):
     out = runner.invoke(app, ["trace", "--db", str(db), "--line", "A1:2022-03:CAP_ACG"])
     assert out.exit_code == 0 and "capitation_acg.rate" in out.output
     assert runner.invoke(app, ["trace", "--db", str(db), "--contact", f"{KA}:nope"]).exit_code == 2
+
+
+def test_a_first_contact_shows_first_contact_and_requested_on(tmp_path, book):
+    """The care-guarantee fields (RULES.md §4) are shown with the contact and each received version."""
+    engine = build(tmp_path / "fc.duckdb", run=False)
+    result = intake_table(engine, records_table([{
+        "contact_id": "fc-1", "kombika": KA, "person_id": P_ADULT, "date": "2022-03-10", "contact_type": "clinic_visit",
+        "profession": "doctor", "diagnoses": "J06.9", "first_contact": "1", "requested_on": "2022-03-08",
+        "reported_at": "2022-03-10T12:00:00"}]), "fc.jsonl")
+    assert result.accepted == 1, result.errors.to_pylist()
+    t = trace_contact(engine, book, KA, "fc-1")
+    assert t["contact"]["first_contact"] is True and t["contact"]["requested_on"] == "2022-03-08"
+    assert t["received"][0]["first_contact"] is True and t["received"][0]["requested_on"] == "2022-03-08"
+    assert P_ADULT not in json.dumps(t, default=str)

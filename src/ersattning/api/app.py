@@ -77,6 +77,8 @@ class ContactIn(BaseModel):
     actions: str | None = Field(None, max_length=2000)
     record_type: str | None = Field(None, max_length=200)
     reported_at: str | None = Field(None, max_length=200)
+    first_contact: str | None = Field(None, max_length=200, description="1 = first contact (care-guarantee share), 0 or empty")
+    requested_on: str | None = Field(None, max_length=200, description="YYYY-MM-DD: the day the patient first sought care")
 
 
 class ContactBatch(BaseModel):
@@ -118,7 +120,8 @@ class ManualLineIn(BaseModel):
     kind: Literal[MANUAL_COMPONENTS] = Field(..., description="the manual component")
     # Strict: a JSON integer only (not true, 1.0 or "100"): money is never guessed from another type.
     amount_ore: int = Field(..., ge=-MAX_MANUAL_ORE, le=MAX_MANUAL_ORE, strict=True,
-                            description="öre (a JSON integer); negative to reverse a line")
+                            description="öre (a JSON integer); negative to reverse a line, and for a penalty "
+                            "(penalty_*: a positive amount only reverses an earlier penalty line named by reference)")
     reason: str = Field(..., min_length=1, max_length=500)
     reference: str = Field("", max_length=200)
 
@@ -567,7 +570,7 @@ def get_manual_lines(request: Request, who: Admin, month: Annotated[str | None, 
     return {"manual_lines": [{k: queries._plain(v) for k, v in r.items()} for r in table.to_pylist()]}
 
 
-@api.post("/admin/manual-lines", tags=["admin"], summary="Add a manual line (collaboration, geographic coordination, …)",
+@api.post("/admin/manual-lines", tags=["admin"], summary="Add a manual line (collaboration, geographic coordination, a decided penalty, …)",
           responses=JSON_BODY_ERRORS)
 def post_manual_line(request: Request, who: Admin, body: ManualLineIn):
     return add_manual_line(state(request), who, body.model_dump())

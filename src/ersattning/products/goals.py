@@ -1,7 +1,8 @@
 """Goal-based pay (målrelaterad ersättning, RULES.md §4; 000, 002, 003 Bilaga 2).
 
 Monthly: the care-guarantee bonus (per listed person when the month's share of patients
-assessed within 3 days meets the threshold, from goals.csv) and, 2015–2017, the penalty for
+assessed within 3 days meets the threshold: computed from the month's first contacts when the
+contacts carry first_contact and requested_on, overridden by a share in goals.csv) and, 2015–2017, the penalty for
 clinics in the named areas that run no out-of-hours clinic (närakut). Yearly, on January's
 statement of the next year: the quality bonus (each met area pays its share of the year's
 maximum per listed person) and the quality penalty (each failed area costs its share).
@@ -11,15 +12,17 @@ maximum per listed person) and the quality penalty (each failed area costs its s
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.lines import exact_lines
 from ersattning.money import to_ore
-from ersattning.period import last_day
+from ersattning.period import first_day, last_day
+from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
 #: goals.csv goal that exempts a clinic from the no-out-of-hours penalty for a year (1 = runs one).
@@ -40,6 +43,55 @@ def _values(goals: pa.Table, period: str, goal: str) -> dict[str, Decimal]:
     return dict(zip(rows["clinic_id"].to_pylist(), rows["value"].to_pylist()))
 
 
+def care_guarantee_counts(engine: Engine, book: Rulebook, month: str) -> dict[str, tuple[int, int]]:
+    """clinic → (first contacts assessed within the days, first contacts counted) for `month`,
+    from the month's live contacts (RULES.md §4): a contact counts when it is marked as a first
+    contact (first_contact = 1), is with licensed staff (goal_care_guarantee.licensed_professions),
+    reports at least one diagnosis or KVÅ code, and its patient is resident in Stockholm county
+    on the date (persons; not a reservnummer). Within = date − requested_on ≤
+    goal_care_guarantee.assessment_days. The clinic is the one owning the kombika on the date.
+    Empty when the contacts carry no first_contact column or the rulebook has no such rule."""
+    rules = book.at(last_day(month))
+    days, licensed = rules.value("goal_care_guarantee.assessment_days"), rules.value("goal_care_guarantee.licensed_professions")
+    start, end = first_day(month), last_day(month)
+    contacts = engine.contacts(start, end)
+    if days is None or not licensed or contacts is None or not {"first_contact", "requested_on"} <= set(contacts.columns):
+        return {}
+    c = contacts.filter(contacts.date >= start, contacts.date <= end, contacts.first_contact.fill_null(False),
+                        contacts.requested_on.notnull(), contacts.profession.isin(list(licensed)),
+                        contacts.diagnoses.notnull() | contacts.actions.notnull())
+    k = engine["kombika"]
+    k = k.select(k_kombika=k.kombika, clinic_id=k.clinic_id, k_from=k.valid_from, k_to=k.valid_to)
+    c = c.join(k, [c.kombika == k.k_kombika, k.k_from <= c.date, k.k_to.isnull() | (k.k_to >= c.date)])
+    p = engine["persons"]
+    p = p.filter(county_resident(p)).select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to)
+    c = c.semi_join(p, [c.person_id == p.r_pid, p.r_from.isnull() | (p.r_from <= c.date), p.r_to.isnull() | (p.r_to >= c.date)])
+    within = c.requested_on >= c.date - ibis.interval(days=int(days))
+    agg = c.group_by("clinic_id").aggregate(within=within.cast("int64").sum(), counted=c.count()).to_pyarrow()
+    return {clinic: (int(w), int(n)) for clinic, w, n in zip(agg["clinic_id"].to_pylist(), agg["within"].to_pylist(), agg["counted"].to_pylist())}
+
+
+def care_guarantee_shares(engine: Engine, book: Rulebook, month: str, goals: pa.Table) -> dict[str, tuple[Decimal, str]]:
+    """clinic → (share, where it comes from) for `month`: goals.csv's share (an administrator's
+    decision) overrides the share computed from the contacts (`care_guarantee_counts`)."""
+    days = book.at(last_day(month)).value("goal_care_guarantee.assessment_days")
+    counts = care_guarantee_counts(engine, book, month)
+    out = {}
+    for clinic, (within, counted) in counts.items():
+        if counted:
+            # The exact share decides; the detail shows it to four decimals.
+            shown = (Decimal(within) / Decimal(counted)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            detail = (f"care-guarantee share {shown.normalize()} from the contacts {month}: {within} assessed within "
+                      f"{days} days of {counted} first contacts")
+            out[clinic] = (Decimal(within) / Decimal(counted), detail)
+    for clinic, share in _values(goals, month, "care_guarantee_share").items():
+        if share is None:
+            continue
+        computed = f"; the contacts give {counts[clinic][0]} within {days} days of {counts[clinic][1]}" if counts.get(clinic) else ""
+        out[clinic] = (share, f"care-guarantee share {share.normalize()} (goals.csv {month}, an administrator's decision{computed})")
+    return out
+
+
 def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[str, int], clinics: pa.Table, goals: pa.Table) -> pa.Table:
     """goal_care_guarantee and penalty_no_out_of_hours lines of `month`.
 
@@ -50,8 +102,8 @@ def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[
     records = []
     amount, threshold = rules.get("goal_care_guarantee.amount"), rules.get("goal_care_guarantee.threshold")
     if amount is not None and threshold is not None:
-        for clinic, share in sorted(_values(goals, month, "care_guarantee_share").items()):
-            if share is None or share < threshold.value or not listed.get(clinic):
+        for clinic, (share, source) in sorted(care_guarantee_shares(engine, book, month, goals).items()):
+            if share < threshold.value or not listed.get(clinic):
                 continue
             records.append({
                 "clinic_id": clinic, "month": month, "component": "goal_care_guarantee", "product_code": book.code("goal_care_guarantee"),
@@ -59,7 +111,7 @@ def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[
                 "unit": "SEK/listed/month", "persons": listed[clinic],
                 "rule": f"{rules.ref('goal_care_guarantee.amount')}+{rules.ref('goal_care_guarantee.threshold')}",
                 "reference": amount.reference, "illustrative": bool(amount.illustrative),
-                "detail": f"care-guarantee share {share.normalize()} ≥ {threshold.value} (goals.csv {month})",
+                "detail": f"{source} ≥ {threshold.value}",
             })
     penalty, areas = rules.get("penalty_no_out_of_hours.amount"), rules.value("penalty_no_out_of_hours.areas")
     if penalty is not None and areas:

@@ -20,13 +20,13 @@ from ersattning.errors import InputError
 from ersattning.inputs.schema import CONTRACTS
 from ersattning.inputs.parse import mask_np
 from ersattning.register.read import read_contact_file
-from ersattning.register.schema import CONTACTS, CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, REPORT
+from ersattning.register.schema import CONTACTS, CONTACTS_SCHEMA, ERRORS_SCHEMA, LOG_DDL, LOG_MIGRATIONS, REPORT
 from ersattning.register.validate import CONTENT_HASH_SQL, Checked, arrow, check_contacts, drop_checked, run
 
 VIEW_COLUMNS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses",
-                "actions", "reported_at", "received_at", "event_id")
+                "actions", "reported_at", "received_at", "event_id", "first_contact", "requested_on")
 _EVENT_COLUMNS = ("event_id, batch_id, received_at, source, line, kombika, contact_id, record_type, person_id, "
-                  '"date", contact_type, profession, diagnoses, actions, reported_at, content_hash')
+                  '"date", contact_type, profession, diagnoses, actions, reported_at, content_hash, first_contact, requested_on')
 
 
 class UnreadableContactFile(InputError):
@@ -77,9 +77,15 @@ def _ibis(target) -> ibis.BaseBackend:
 
 
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the log tables when the database has none yet (a read-only file that has them is fine)."""
+    """Create the log tables when the database has none yet, and add the columns added to the
+    contract since (LOG_MIGRATIONS) to an older log (a read-only file that has them is fine)."""
     if not {"contact_batches", "contact_events", "contact_errors"} <= _tables(con):
         con.sql(LOG_DDL)
+    have = {(t, c) for t, c in run(con, "SELECT table_name, column_name FROM information_schema.columns "
+                                        "WHERE table_name IN ('contact_events')")}
+    for table, column, kind in LOG_MIGRATIONS:
+        if (table, column) not in have:
+            run(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -198,7 +204,8 @@ def _insert_events(con, checked: Checked, batch_id: int, received_at: dt.datetim
     run(con, f"""
         INSERT INTO contact_events ({_EVENT_COLUMNS})
         SELECT _event_id, {int(batch_id)}, ?::TIMESTAMP, ?, line, kombika, contact_id, record_type, person_id,
-               "date", contact_type, profession, diagnoses, actions, reported_at, {CONTENT_HASH_SQL}
+               "date", contact_type, profession, diagnoses, actions, reported_at, {CONTENT_HASH_SQL},
+               first_contact, requested_on
         FROM {checked.view} WHERE _insert""", [received_at, source])
     return int(insert.sum()), insert
 

@@ -32,11 +32,19 @@ CONTACTS = Contract("contacts", False, (
     Column("actions", TEXT, False),
     Column("record_type", CODE, False),
     Column("reported_at", TEXT, False),
+    # Optional, for the care-guarantee share (RULES.md §4): 1 = the patient's first contact about
+    # this need, and the date the patient first sought care. A report without them counts nothing.
+    Column("first_contact", CODE, False),
+    Column("requested_on", DATE, False),
 ))
 KEY = ("kombika", "contact_id")
 REQUIRED_ON_REPORT = tuple(c.name for c in CONTACTS.columns if c.required)
 # The fields whose values make up a contact's content (its hash); reported_at is *when*, not *what*.
 CONTENT = ("kombika", "contact_id", "record_type", "person_id", "date", "contact_type", "profession", "diagnoses", "actions")
+# Content added to the contract later: hashed only when a contact carries any of it, so that a
+# contact reported without these fields keeps the hash it always had (a re-sent old contact is
+# `unchanged`, and the log's existing hashes stay valid).
+CONTENT_ADDED = ("first_contact", "requested_on")
 
 # Typed contacts as `read_contacts` returns them: the live version of each contact.
 CONTACTS_SCHEMA = pa.schema([
@@ -50,6 +58,8 @@ CONTACTS_SCHEMA = pa.schema([
     pa.field("actions", pa.string()),
     pa.field("reported_at", pa.timestamp("us")),
     pa.field("source_line", pa.int64()),
+    pa.field("first_contact", pa.bool_()),
+    pa.field("requested_on", pa.date32()),
 ])
 
 ERRORS_SCHEMA = pa.schema([
@@ -102,6 +112,17 @@ CONTACT_ERROR_CODES: dict[str, str] = {
                        "(then the time the file was received is used).",
     "cancel_unknown": "A cancel of a contact (kombika, contact_id) that was never reported, neither before nor in the "
                       "same file: check the kombika and contact_id; nothing needs cancelling if it was never reported.",
+    "bad_first_contact": "first_contact must be 1 (the patient's first contact about this need), 0 or empty: correct it "
+                         "(no other spelling, such as yes, true or 2, is read).",
+    "bad_requested_on": "requested_on (the day the patient first sought care) is not an ISO date YYYY-MM-DD that "
+                        "exists in the calendar, or it is after the day the file was received: correct it.",
+    "requested_after_contact": "requested_on is after the contact's date: the patient sought care before (or on the "
+                               "day of) the contact; correct requested_on or the date.",
+    "requested_too_early": "requested_on is more than 365 days before the contact's date: a first contact follows the "
+                           "request within weeks, not years; correct requested_on (or leave first_contact empty if this "
+                           "is no first contact).",
+    "missing_requested_on": "first_contact is 1 but requested_on is empty: the care-guarantee share needs the day the "
+                            "patient first sought care; fill it in (or set first_contact to 0 if this is no first contact).",
     "conflicting_duplicate": "The same contact (kombika, contact_id) appears more than once in the file, with different "
                              "content and the same reported_at (or none), so the file does not say which is right: "
                              "every row of that contact in the file was rejected; send the contact once.",
@@ -117,10 +138,18 @@ CREATE TABLE IF NOT EXISTS contact_events (
     event_id BIGINT, batch_id BIGINT, received_at TIMESTAMP, source VARCHAR, line BIGINT,
     kombika VARCHAR, contact_id VARCHAR, record_type VARCHAR, person_id VARCHAR, date DATE,
     contact_type VARCHAR, profession VARCHAR, diagnoses VARCHAR, actions VARCHAR,
-    reported_at TIMESTAMP, content_hash VARCHAR
+    reported_at TIMESTAMP, content_hash VARCHAR, first_contact BOOLEAN, requested_on DATE
 );
+-- (a database made before the contract had first_contact and requested_on gets them: LOG_MIGRATIONS)
 CREATE TABLE IF NOT EXISTS contact_errors (
     batch_id BIGINT, received_at TIMESTAMP, source VARCHAR, line BIGINT, kombika VARCHAR,
     contact_id VARCHAR, code VARCHAR, field VARCHAR, message VARCHAR
 );
 """
+
+# Columns added to the log after it was first released: added on open to an older database
+# (`ensure_log`); existing events get NULL (they carried no such field).
+LOG_MIGRATIONS = (
+    ("contact_events", "first_contact", "BOOLEAN"),
+    ("contact_events", "requested_on", "DATE"),
+)

@@ -20,7 +20,7 @@ from ersattning.inputs.parse import (
     INVISIBLE, dictionary_parse, hide_person_numbers, mask_np, parse_dates, person_id_problems, plain_ascii, shown,
 )
 from ersattning.register.schema import (
-    CANCEL, CONTACT_TYPES, CONTACTS, CONTENT, ERRORS_SCHEMA, KEY, PROFESSIONS, RECORD_TYPES, REPORT, REQUIRED_ON_REPORT,
+    CANCEL, CONTACT_TYPES, CONTACTS, CONTENT, CONTENT_ADDED, ERRORS_SCHEMA, KEY, PROFESSIONS, RECORD_TYPES, REPORT, REQUIRED_ON_REPORT,
 )
 
 _NULL = pa.scalar(None, pa.string())
@@ -36,12 +36,21 @@ _PRINTABLE_ASCII = r"^[\x21-\x7E]+$"
 # What a reader would not see in a kombika: any Unicode space, control or format character.
 _UNSEEN = r"[\p{Z}\p{Cc}\p{Cf}\s]+"
 FUTURE_SLACK = dt.timedelta(minutes=5)  # a PAS clock a little ahead of ours is not an error
+# requested_on further before the contact than this is refused: a first contact follows the
+# request within days or weeks (the care guarantee's 3 days); a year is surely a wrong date.
+MAX_REQUEST_AGE = dt.timedelta(days=365)
+FIRST_CONTACT_VALUES = ("0", "1")
 
 # The content of a contact, hashed: equal content = equal hash, on every run and every version
 # (md5 is stable; DuckDB's hash() is not). Empty is null after cleaning, so '' marks null
 # unambiguously, and contact_id (the only free text) carries its length.
-CONTENT_HASH_SQL = "md5(concat_ws(chr(31), length(contact_id)::VARCHAR, {}))".format(", ".join(
-    f'coalesce(CAST("{c}" AS VARCHAR), \'\')' for c in CONTENT))
+# The fields added later (CONTENT_ADDED) are one more part only when the contact carries any of
+# them: concat_ws skips a NULL part, so a contact without them hashes exactly as before.
+CONTENT_HASH_SQL = "md5(concat_ws(chr(31), length(contact_id)::VARCHAR, {}, {}))".format(", ".join(
+    f'coalesce(CAST("{c}" AS VARCHAR), \'\')' for c in CONTENT),
+    "CASE WHEN {} THEN NULL ELSE concat_ws(chr(30), {}) END".format(
+        " AND ".join(f'"{c}" IS NULL' for c in CONTENT_ADDED),
+        ", ".join(f'coalesce(CAST("{c}" AS VARCHAR), \'\')' for c in CONTENT_ADDED)))
 
 
 @dataclass
@@ -300,6 +309,8 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, received_at: dt.dat
     if ahead.any():
         reported_at = pc.if_else(pa.array(ahead), pa.scalar(None, reported_at.type), reported_at)
 
+    first_contact, requested_on = _check_first_contact(cols, date, today, report, problems)
+
     keep = pa.array(report)
 
     def content(v: pa.Array) -> pa.Array:  # a cancel carries no content
@@ -312,7 +323,37 @@ def _check_values(cols: dict[str, pa.Array], today: dt.date, received_at: dt.dat
         "contact_type": content(cols["contact_type"]), "profession": content(cols["profession"]),
         "diagnoses": content(codes["diagnoses"]), "actions": content(codes["actions"]),
         "reported_at": reported_at,
+        "first_contact": content(first_contact), "requested_on": content(requested_on),
     }
+
+
+def _check_first_contact(cols: dict[str, pa.Array], date: pa.Array, today: dt.date, report: np.ndarray,
+                         problems: _Problems) -> tuple[pa.Array, pa.Array]:
+    """first_contact (0/1/empty, surrounding spaces dropped as in every non-key value) and
+    requested_on (an ISO date not after the contact date nor the day received, at most
+    MAX_REQUEST_AGE before the contact); a first contact needs its requested_on. Typed:
+    (boolean, date32)."""
+    fc = cols["first_contact"]
+    bad = report & mask_np(fc.is_valid()) & ~mask_np(pc.is_in(fc, value_set=pa.array(FIRST_CONTACT_VALUES)))
+    problems.add(bad, "first_contact", "bad_first_contact", _echo(fc, " is not 1, 0 or empty"))
+    first = pc.equal(fc, "1")
+    first = pc.if_else(pa.array(bad), pa.scalar(None, pa.bool_()), first) if bad.any() else first
+    ro = cols["requested_on"]
+    requested, wrong, _, _ = dictionary_parse(ro, parse_dates)
+    problems.add(wrong & report, "requested_on", "bad_requested_on", _echo(ro, " is not a calendar date in the form YYYY-MM-DD"))
+    future = report & mask_np(pc.greater(requested, pa.scalar(today, pa.date32())))
+    problems.add(future, "requested_on", "bad_requested_on",
+                 _echo(ro, f" is after the day the file was received ({today.isoformat()})"))
+    after = report & ~future & mask_np(pc.greater(requested, date))
+    problems.add(after, "requested_on", "requested_after_contact", _echo(ro, " is after the contact's date"))
+    oldest = pc.subtract(date.cast(pa.timestamp("s")), pa.scalar(MAX_REQUEST_AGE)).cast(pa.date32())
+    early = report & mask_np(pc.less(requested, oldest))
+    problems.add(early, "requested_on", "requested_too_early",
+                 _echo(ro, f" is more than {MAX_REQUEST_AGE.days} days before the contact's date"))
+    without = report & mask_np(first) & ~mask_np(ro.is_valid())
+    problems.add(without, "requested_on", "missing_requested_on",
+                 "requested_on is required when first_contact is 1 (the day the patient first sought care)")
+    return first, requested
 
 
 def _person_id_reason(ids: pa.Array):

@@ -60,7 +60,11 @@ PLACEHOLDERS = {
     "product_code": "the product code of the line an adjustment corrects",
 }
 
-_TOP_KEYS = {"description", "group", "label_sv", "category", "unit", "divisor", "posted", "produced_by", "products", "manual"}
+_TOP_KEYS = {"description", "group", "label_sv", "category", "unit", "divisor", "posted", "produced_by", "products", "manual", "sign"}
+
+#: The sign a manual component's lines may take: `any` (a claimed item, reversed by its opposite),
+#: `negative` (a decided penalty: paid negative, only a reversal of an earlier line is positive).
+SIGNS = ("any", "negative")
 _REQUIRED = ("description", "group", "label_sv", "category", "unit", "divisor", "posted", "produced_by")
 _PRODUCT_KEYS = {"price", "uplift", "unit", "note"}
 _MODULE = re.compile(r"^ersattning(\.[a-z_][a-z0-9_]*)+$")
@@ -113,6 +117,7 @@ class Component:
     products: tuple[Product, ...] = field(default_factory=tuple)
     manual: bool = False
     file: str = ""
+    sign: str = "any"  # SIGNS: a manual component's lines' sign
 
     def product(self, price: str | None = None) -> Product:
         """The component's one product (or the one priced by `price`); an error when that is ambiguous."""
@@ -176,12 +181,17 @@ def parse_component(name: str, doc: Any, file: str) -> Component:
     manual = doc.get("manual", False)
     if not isinstance(manual, bool):
         raise RulebookError(file, "manual", "must be true or false")
+    sign = doc.get("sign", "any")
+    if sign not in SIGNS:
+        raise RulebookError(file, "sign", f"unknown sign {sign!r}; one of {', '.join(SIGNS)}")
+    if sign != "any" and not manual:
+        raise RulebookError(file, "sign", "only a manual component declares its lines' sign (the others' come from their prices)")
     for key in ("description", "label_sv"):
         if not isinstance(doc[key], str) or not doc[key].strip():
             raise RulebookError(file, key, "a non-empty text")
     products = _products(doc.get("products") or {}, file)
     return Component(name, doc["description"].strip(), group, doc["label_sv"].strip(), category, unit, int(divisor),
-                     posted, tuple(produced_by), products, manual, file)
+                     posted, tuple(produced_by), products, manual, file, sign)
 
 
 def _module_exists(module: str) -> bool:

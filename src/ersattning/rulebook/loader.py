@@ -67,6 +67,8 @@ UNITS = (
     "persons",
     "area_codes",
     "contact_types",
+    "days",
+    "professions",
 )
 
 _TOP_KEYS = {"description", "metadata", "values"}

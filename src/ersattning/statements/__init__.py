@@ -51,11 +51,17 @@ def manual_components(book: Rulebook | None = None) -> tuple[str, ...]:
     return tuple(name for name, c in _declared(book).items() if c.manual)
 
 
+def negative_components(book: Rulebook | None = None) -> tuple[str, ...]:
+    """Manual components whose lines are penalties (declared `sign: negative`): entered negative."""
+    return tuple(name for name, c in _declared(book).items() if c.manual and c.sign == "negative")
+
+
 # The packaged rulebook's declarations as names, for callers without a rulebook at hand (the
 # API's request model needs the manual kinds when it is defined); with a rulebook, call the functions.
 COMPONENT_GROUP = component_groups()
 COMPONENT_LABELS_SV = component_labels()
 MANUAL_COMPONENTS = manual_components()
+NEGATIVE_COMPONENTS = negative_components()
 
 
 @dataclass

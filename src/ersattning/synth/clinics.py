@@ -6,6 +6,7 @@ of penalty areas per year bound the values generated here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,10 +248,14 @@ def _nearest(table: dict[int, int], year: int) -> int:
     return table[min(max(year, min(table)), max(table))]
 
 
-def goals_table(rng: np.random.Generator, clinics: Clinics, first_year: int, last_year: int) -> pa.Table:
+def goals_table(rng: np.random.Generator, clinics: Clinics, first_year: int, last_year: int,
+                share_from_contacts: Iterable[int] = ()) -> pa.Table:
     """Yearly quality and penalty counts, and the monthly care-guarantee share (2021–2023),
     for every clinic open in the period. Each clinic has its own level, so some clinics
-    pass the 85 % care-guarantee line most months and some seldom do."""
+    pass the 85 % care-guarantee line most months and some seldom do. No share for the years
+    in `share_from_contacts` (their contacts carry first_contact and requested_on); the draws
+    are made all the same, so the other goals do not change with it."""
+    from_contacts = set(share_from_contacts)
     n = len(clinics)
     quality_p = rng.beta(6.0, 3.0, size=n)
     penalty_p = rng.beta(1.0, 12.0, size=n)
@@ -268,6 +273,8 @@ def goals_table(rng: np.random.Generator, clinics: Clinics, first_year: int, las
                 last = int(month_end(month_index(np.array([day(year, m)])))[0])
                 k = np.flatnonzero((clinics.opened <= last) & (clinics.closed >= day(year, m)))
                 share = np.clip(guarantee[k] + rng.normal(0.0, 0.03, size=len(k)), 0.0, 1.0)
+                if year in from_contacts:
+                    continue
                 clinic.append(k)
                 period.append(pa.array([f"{year}-{m:02d}"] * len(k), pa.string()))
                 goal.append(["care_guarantee_share"] * len(k))

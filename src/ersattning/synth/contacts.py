@@ -42,7 +42,7 @@ from ersattning.region import STOCKHOLM_COUNTY, is_reservnummer_arrow
 from ersattning.synth.arrays import DAYS_PER_YEAR, OPEN, date_text, day, pick_weighted
 
 COLUMNS = ("contact_id", "kombika", "person_id", "date", "contact_type", "profession", "diagnoses",
-           "actions", "record_type", "reported_at")
+           "actions", "record_type", "reported_at", "first_contact", "requested_on")
 CONTACT_TYPES = ("clinic_visit", "home_visit", "home_care_visit", "video", "phone", "team_visit",
                  "group_team_visit", "group_visit")
 PROFESSIONS = ("doctor", "nurse", "assistant_nurse", "psychologist", "psychotherapist", "counsellor",
@@ -144,6 +144,15 @@ SIMPLE_REVIEW_P = 0.04        # doctor's or nurse's contact with a patient aged 
 # --- reporting -------------------------------------------------------------------------------
 INVALID_KINDS = ("bad_person_id", "unknown_kombika", "unknown_contact_type", "bad_diagnosis",
                  "future_date", "cancel_unknown")
+# First contacts and the day the patient sought care (the care-guarantee share, RULES.md §4).
+# Drawn from a hash of the contact's key, not from the month's random stream, so every other
+# value of a contact (and so every other amount) is what it was before these columns existed;
+# a correction (same key) keeps them. Each kombika has its own chance of an assessment within
+# 3 days, so some clinics fall below 85 % in most months and others seldom do.
+FIRST_CONTACT_SHARE = 0.25    # of the contacts: the patient's first contact about the need
+WITHIN_P = (0.78, 0.97)       # per kombika: chance that a first contact comes within 3 days
+LATE_DAYS = (4, 21)           # a late first contact: this many days after the request
+
 MALFORMED_ICD = ("J6", "I1O", "E11.", "1J06.9")
 UNKNOWN_TYPES = ("letter", "email", "visit")
 CORRECTED_FIELDS = ("diagnoses", "profession", "actions")
@@ -958,7 +967,43 @@ def _table(rows: _Rows, year: int, codes: pa.Array, ids: pa.ChunkedArray) -> pa.
         "actions": _join_codes(actions, (VIDEO_ACTION, DEEP_REVIEW, SIMPLE_REVIEW)),
         "record_type": pa.array(np.array(RECORD_TYPES)[rows.cancel.astype(np.int64)], pa.string()),
         "reported_at": reported,
+        **_first_contacts(rows, year),
     })
+
+
+def _hash_uniform(*keys: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) from integer keys (a splitmix64 mix): the same keys, the same draw."""
+    with np.errstate(over="ignore"):
+        x = np.zeros(len(keys[0]), np.uint64)
+        for k in keys:
+            x = (x ^ np.asarray(k).astype(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            x ^= x >> np.uint64(30)
+            x *= np.uint64(0xBF58476D1CE4E5B9)
+            x ^= x >> np.uint64(27)
+            x *= np.uint64(0x94D049BB133111EB)
+            x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _first_contacts(rows: _Rows, year: int) -> dict[str, pa.Array]:
+    """first_contact ("1"/"0") and requested_on (for a first contact: 0–3 days before the date
+    with the kombika's chance, else LATE_DAYS before). None on rows dated after the year (the
+    future-dated invalid rows carry one problem only)."""
+    n = len(rows)
+    serial, year_key = rows.serial, np.full(n, year, np.int64)
+    first = _hash_uniform(serial, year_key, np.full(n, 1)) < FIRST_CONTACT_SHARE
+    lo, hi = WITHIN_P
+    within_p = lo + (hi - lo) * _hash_uniform(rows.kombika.astype(np.int64), np.full(n, 7))
+    within = _hash_uniform(serial, year_key, np.full(n, 2)) < within_p
+    lag_u = _hash_uniform(serial, year_key, np.full(n, 3))
+    lag = np.where(within, np.floor(lag_u * 4), LATE_DAYS[0] + np.floor(lag_u * (LATE_DAYS[1] - LATE_DAYS[0] + 1))).astype(np.int64)
+    dated = rows.date <= day(year, 12, 31)
+    flag = pa.array(np.where(first, "1", "0").astype(object), pa.string())
+    requested = date_text(rows.date - lag)
+    return {
+        "first_contact": pc.if_else(pa.array(dated), flag, pa.scalar(None, pa.string())),
+        "requested_on": pc.if_else(pa.array(first & dated), requested, pa.scalar(None, pa.string())),
+    }
 
 
 def _join_codes(idx: np.ndarray, codes: tuple[str, ...]) -> pa.Array:

@@ -104,7 +104,9 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
         "persons": lambda: persons_table(pop, areas, born_abroad(rng["born_abroad"], pop, areas)),
         "listings": lambda: listings.table(pop, clinics),
         "home_care": lambda: home_care.table(pop, clinics),
-        "goals": lambda: goals_table(rng["goals"], clinics, first_year, last_year),
+        # The contact years' care-guarantee share comes from the contacts' first_contact and
+        # requested_on (products.goals), so goals.csv leaves it out for them.
+        "goals": lambda: goals_table(rng["goals"], clinics, first_year, last_year, share_from_contacts=years),
         "affiliations": lambda: affiliations_table(clinics, affiliated_to),
     }
     rows = {name: _write(build(), out, name, fmt) for name, build in tables.items()}
