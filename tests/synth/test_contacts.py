@@ -321,7 +321,6 @@ def test_every_valid_contact_has_a_residence_on_its_date_or_a_reservnummer(regio
     assert len(out_of_county) > 0  # visitors from other counties are in persons with their county
 
 
-
 def test_first_contacts_are_a_quarter_mostly_within_3_days_and_vary_by_kombika(region):
     """first_contact / requested_on (the care-guarantee share, RULES.md §4): ~25 % first contacts;
     requested_on 0–3 days before the date for most, 4–21 for the rest; the chance of within 3 days
