@@ -577,14 +577,15 @@ def rule_codes(book) -> dict:
         return out
 
     return {
-        ("medical_service", "service_code"): dated([book[f"medical_service.{c}_codes"] for c in MEDICAL_SERVICE_CATEGORIES]),
+        ("medical_service", "service_code"): dated([book[name] for name in MEDICAL_SERVICE_CODE_LISTS]),
         ("requisitions", "drug_code"): dated([book["requisition_drugs.prices"]]),
     }
 
 
-#: The medical-service categories (003 Bilaga 1): the region bears the whole cost, the cost is
-#: shared, or the clinic bears it (its kostnadsansvar); each has rules/medical_service/CATEGORY_codes.yaml.
-MEDICAL_SERVICE_CATEGORIES = ("region_pays", "shared", "clinic_pays")
+#: The code lists of the medical-service categories (003 Bilaga 1): the region bears the whole
+#: cost, the cost is shared, or the clinic bears it (its kostnadsansvar).
+MEDICAL_SERVICE_CODE_LISTS = ("medical_service.region_pays_codes", "medical_service.shared_codes",
+                              "medical_service.clinic_pays_codes")
 
 
 def _check_rule_codes(files: dict[str, _File], codes: dict | None, errors: _Errors) -> None:

@@ -23,6 +23,12 @@ from ersattning.rulebook.loader import Rulebook
 
 #: The medical-service categories (003 Bilaga 1) and their product codes (rules/medical_service).
 CATEGORIES = {"region_pays": "MEDICAL_SERVICE_REGION", "shared": "MEDICAL_SERVICE_SHARED", "clinic_pays": "MEDICAL_SERVICE_CLINIC"}
+#: Each category's code list and the clinic's share of its cost (parameters of rules/medical_service).
+_PARAMETERS = {
+    "region_pays": ("medical_service.region_pays_codes", "medical_service.region_pays_clinic_share"),
+    "shared": ("medical_service.shared_codes", "medical_service.shared_clinic_share"),
+    "clinic_pays": ("medical_service.clinic_pays_codes", "medical_service.clinic_pays_clinic_share"),
+}
 _END = dt.date(9999, 12, 31)
 
 
@@ -43,11 +49,11 @@ def _rule(*values) -> tuple[str, str, bool]:
 def medical_service_rules(book: Rulebook) -> pa.Table:
     """service_code → category, the clinic's share in öre per SEK of cost and the rule behind it,
     per interval over which the lists and shares hold (valid_from, valid_to)."""
-    params = [book[f"medical_service.{c}_{k}"] for c in CATEGORIES for k in ("codes", "clinic_share")]
+    params = [book[name] for names in _PARAMETERS.values() for name in names]
     rows = []
     for start, end in _intervals(params):
         for category in CATEGORIES:
-            codes_name, share_name = f"medical_service.{category}_codes", f"medical_service.{category}_clinic_share"
+            codes_name, share_name = _PARAMETERS[category]
             codes, share = book[codes_name].at(start), book[share_name].at(start)
             if codes is None or codes.value is None or share is None or share.value is None:
                 continue
