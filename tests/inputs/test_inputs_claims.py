@@ -44,9 +44,9 @@ def only_error(tmp_path: Path, files: dict) -> tuple:
 def test_valid_claims_read_clean_and_typed(tmp_path):
     inputs = read_inputs(write_folder(tmp_path / "in", CLAIMS)).require_clean()
     ms = inputs.tables["medical_service"]
-    assert ms["cost_sek"].to_pylist() == [Decimal("612.5"), Decimal("95"), Decimal("4200")]
+    assert ms["cost_sek"].to_pylist() == [Decimal("612.5"), Decimal(95), Decimal(4200)]
     assert ms["person_id"].to_pylist()[2] is None  # person_id is optional
-    assert inputs.tables["requisitions"]["quantity"].to_pylist() == [Decimal("2"), Decimal("0.5")]
+    assert inputs.tables["requisitions"]["quantity"].to_pylist() == [Decimal(2), Decimal("0.5")]
 
 
 def test_absent_claim_files_are_empty_tables(tmp_path):
