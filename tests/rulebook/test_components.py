@@ -21,6 +21,7 @@ DESIGN_COMPONENTS = {
     "supplement_video_unlisted", "supplement_unlisted", "supplement_child_0_5_mental_health", "supplement_kva",
     "supplement_peripheral_home_visit", "cap_reduction", "goal_quality", "goal_care_guarantee", "penalty_quality",
     "penalty_no_out_of_hours", "adjustment", "collaboration", "geographic_coordination", "extended_opening_hours",
+    "medical_service", "requisition_drugs",  # the claims of master data (003 Bilaga 1; 000)
 }
 
 
