@@ -112,11 +112,12 @@ def _fail(exc: Exception, code: int = 1):
     raise typer.Exit(code)
 
 
-def _read_clean_inputs(folder: Path, errors_path: Path):
-    """Read and validate the input folder; on any bad row write the error file and stop."""
+def _read_clean_inputs(folder: Path, errors_path: Path, book=None):
+    """Read and validate the input folder (the claims' codes against `book`'s lists); on any bad
+    row write the error file and stop."""
     from ersattning.inputs import read_inputs, write_errors
 
-    inputs = read_inputs(folder)
+    inputs = read_inputs(folder, book=book)
     if len(inputs.errors):
         errors_path.parent.mkdir(parents=True, exist_ok=True)
         write_errors(inputs.errors, errors_path)
@@ -145,7 +146,7 @@ def statements(
 
         # A synthetic region declares the sample it is: it shares the region-wide pots in proportion.
         book = choose_rulebook(rules, sample_persons=read_sample(input))
-        inputs = _read_clean_inputs(input, output / "input_errors.csv")
+        inputs = _read_clean_inputs(input, output / "input_errors.csv", book)
         engine = Engine.duckdb().register(inputs.tables)
         contacts_file = _contacts_file(input)
         if contacts_file is not None:

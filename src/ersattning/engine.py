@@ -17,7 +17,11 @@ import pyarrow as pa
 
 from ersattning.errors import ErsattningError
 
-INPUT_TABLES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
+INPUT_TABLES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations",
+                "medical_service", "requisitions")
+#: Input tables added after databases were first made: a database without them reads them as
+#: empty (a load creates them), rather than being refused.
+LATER_TABLES = ("medical_service", "requisitions")
 
 
 @contextlib.contextmanager
@@ -170,12 +174,12 @@ class Engine:
     def attach_stored(self) -> "Engine":
         """Use the input tables already stored in the database file."""
         existing = self.table_names()
-        missing = [n for n in INPUT_TABLES if n not in existing]
+        missing = [n for n in INPUT_TABLES if n not in existing and n not in LATER_TABLES]
         if missing:
             from ersattning.errors import InputError
 
             raise InputError(f"the database has no {', '.join(missing)}: run `ersattning load DIR --db PATH` first")
-        self.tables.update({n: self.con.table(n) for n in INPUT_TABLES})
+        self.tables.update({n: self.con.table(n) for n in INPUT_TABLES if n in existing})
         return self
 
     def contacts(self, first, last) -> ibis.Table | None:

@@ -156,7 +156,7 @@ def load_folder(engine: Engine, folder: str | Path, book=None, sample=KEEP, dry_
     from ersattning.inputs import CONTRACTS, read_inputs
 
     before = {n: _row_count(engine, n) for n in INPUT_TABLES}
-    inputs = read_inputs(folder, stored=lambda names: stored_tables(engine, names))
+    inputs = read_inputs(folder, stored=lambda names: stored_tables(engine, names), book=book)
     given = [n for n in INPUT_TABLES if n in inputs.given or before[n] is None]
     replaced = {n: (before[n], inputs.tables[n].num_rows) for n in given}
     kept = {n: before[n] for n in INPUT_TABLES if n not in given}

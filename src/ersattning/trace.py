@@ -268,6 +268,8 @@ def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int
         out["behind"] = {"kind": "manual", "rows": _rows(manual), "rows_total": manual.num_rows}
     elif line.get("unit") == "SEK/visit":
         out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
+    elif line["component"] in ("medical_service", "requisition_drugs"):
+        out["behind"] = _claims_behind(engine, book, line, key, limit, offset)
     elif capitation:
         out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
     else:
@@ -275,7 +277,7 @@ def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int
         out["behind"] = {"kind": "basis", "basis": line["basis"], "divisor": line["divisor"], "detail": line.get("detail"),
                          "rows": [], "rows_total": 0}
     behind = out["behind"]
-    if behind.get("kind") in ("contacts", "persons"):
+    if behind.get("kind") in ("contacts", "persons", "orders", "requisitions"):
         out["reproduces"] = Decimal(behind["basis_total"]) == Decimal(line["basis"])
     return out
 
@@ -318,7 +320,11 @@ def rule_values(book: Rulebook, line: dict) -> list[dict]:
 def _value_for(value, product: str | None):
     """The part of a rule value that concerns one product (its price, its decision rows, its band)."""
     if isinstance(value, dict):
-        return str(value.get(product)) if product in value else {k: str(v) for k, v in value.items()}
+        if product in value:
+            return str(value[product])
+        # A price list keyed by a code the product code ends in (REQUISITION_{drug_code}).
+        key = next((k for k in value if product and product.endswith("_" + k)), None)
+        return str(value[key]) if key is not None else {k: str(v) for k, v in value.items()}
     if isinstance(value, tuple) and value and isinstance(value[0], tuple) and len(value[0]) == 2 and isinstance(value[0][0], dict):
         rows = [{"when": {k: (list(x) if isinstance(x, tuple) else x) for k, x in when.items()}, "product": p}
                 for when, p in value if p == product]
@@ -377,6 +383,38 @@ def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limi
     page = _pseudonymise(table.slice(offset, limit), key)
     return {"kind": "persons", "snapshot": snapshot, "rows": _rows(page), "rows_total": table.num_rows,
             "basis_total": str(Decimal(basis).normalize() if basis else 0), "contribution": "contribution"}
+
+
+def _claims_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+    """The orders (medical_service) or requisition rows a claims line sums: the rows
+    `claims.orders_behind` / `claims.requisitions_behind` price, filtered to the line's clinic,
+    category or drug and rule version. A person is shown by pseudonym only."""
+    from ersattning.products import claims
+
+    month, clinic = line["month"], line["clinic_id"]
+    if line["component"] == "medical_service":
+        kind, rows = "orders", claims.orders_behind(engine, book, month)
+        category = {code: c for c, code in claims.CATEGORIES.items()}.get(line["product_code"])
+        if rows is not None:
+            rows = rows.filter(rows.clinic_id == clinic, rows.category == category, rows.rule == line["rule"])
+            rows = rows.select("order_id", "date", "person_id", "service_code", "category", "cost_sek")
+        value = "cost_sek"
+    else:
+        kind, rows = "requisitions", claims.requisitions_behind(engine, book, month)
+        prefix = book.component("requisition_drugs").code(drug_code="")
+        if rows is not None:
+            rows = rows.filter(rows.clinic_id == clinic, rows.drug_code == line["product_code"][len(prefix):],
+                               rows.rule == line["rule"])
+            rows = rows.select("source_line", "date", "drug_code", "quantity")
+        value = "quantity"
+    if rows is None:
+        return {"kind": kind, "rows": [], "rows_total": 0, "basis_total": "0"}
+    table = rows.to_pyarrow()
+    table = table.sort_by([("date", "ascending"), (table.column_names[0], "ascending")])
+    basis = pc.sum(table[value]).as_py() if table.num_rows else Decimal(0)
+    page = _pseudonymise(table.slice(offset, limit), key)
+    return {"kind": kind, "rows": _rows(page), "rows_total": table.num_rows,
+            "basis_total": str(Decimal(basis).normalize() if basis else 0), "contribution": value}
 
 
 # --- the terminal view (`ersattning trace`) ------------------------------------------------------

@@ -145,3 +145,17 @@ def test_a_draft_says_so_in_its_note_and_file_name():
     assert doc.file_name.endswith("_UTKAST.xml")
     assert etree.fromstring(doc.xml).find("cbc:Note", NS).text.startswith("UTKAST")
     assert problems(doc.xml) == []
+
+
+def test_claims_lines_go_on_the_invoice_with_their_arithmetic():
+    # medical_service (003 Bilaga 1): 1612.50 SEK of shared-cost orders × −0.80 = −1290.00 SEK;
+    # 0.07 SEK × −0.80 = −0.056 SEK → −0.06 SEK (half away from zero, once);
+    # requisition_drugs (000): 3 units × 1150 SEK = 3450.00 SEK.
+    shared = line("HLM0001:2022-03:MEDICAL_SERVICE_SHARED", "medical_service", "MEDICAL_SERVICE_SHARED", -129_000, "1612.50", 1, -80)
+    tiny = line("HLM0001:2022-03:MEDICAL_SERVICE_SHARED@x", "medical_service", "MEDICAL_SERVICE_SHARED", -6, "0.07", 1, -80)
+    drug = line("HLM0001:2022-03:REQUISITION_B03AC01", "requisition_drugs", "REQUISITION_B03AC01", 345_000, "3", 1, 115_000)
+    doc = build(SELLER, "2022-03", [ACG, shared, tiny, drug], 12_345_679 - 129_000 - 6 + 345_000, ISSUE)
+    assert problems(doc.xml) == []
+    assert amounts(doc.xml, "cac:InvoiceLine/cbc:LineExtensionAmount")[1:] == [Decimal("-1290.00"), Decimal("-0.06"), Decimal("3450.00")]
+    assert amounts(doc.xml, "cac:InvoiceLine/cac:Price/cbc:PriceAmount")[1:] == [Decimal("0.80"), Decimal("0.80"), Decimal("1150.00")]
+    assert line_terms(shared) == (Decimal("-1612.50"), 80, 1, -129_000)

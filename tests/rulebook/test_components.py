@@ -23,6 +23,7 @@ DESIGN_COMPONENTS = {
     "supplement_peripheral_home_visit", "cap_reduction", "goal_quality", "goal_care_guarantee", "penalty_quality",
     "penalty_no_out_of_hours", "adjustment", "collaboration", "geographic_coordination", "extended_opening_hours",
     "penalty_reporting", "penalty_environment",
+    "medical_service", "requisition_drugs",  # the claims of master data (003 Bilaga 1; 000)
 }
 
 

@@ -122,7 +122,29 @@ CONTRACTS: dict[str, Contract] = {
             _c("clinic_id", CODE), _c("provider_clinic_id", CODE), _c("assignment", CODE),
             _c("valid_from", DATE), _c("valid_to", DATE, False),
         )),
+        # Medical service (lab, radiology, …) the clinic ordered: one row per order, its cost to
+        # the region; the clinic bears its share by the service code's category (003 Bilaga 1).
+        Contract("medical_service", False, (
+            _c("order_id", CODE), _c("clinic_id", CODE), _c("date", DATE),
+            _c("person_id", PERSON_ID, False, personal=True),
+            _c("service_code", CODE), _c("cost_sek", NUMBER),
+        )),
+        # Requisition drugs (rekvisitionsläkemedel, 000) the clinic gave at the clinic and invoices.
+        Contract("requisitions", False, (
+            _c("clinic_id", CODE), _c("date", DATE), _c("drug_code", CODE), _c("quantity", NUMBER),
+        )),
     )
+}
+
+#: Bounds of the claims' values: an order's cost in SEK (an MRI costs a few thousand) and a
+#: requisition row's quantity; beyond them a value is a typing error, not a claim.
+MAX_COST_SEK = 1_000_000
+MAX_QUANTITY = 10_000
+#: The code lists of the rulebook that input columns are checked against: (file, column) →
+#: what the list is, for messages.
+RULE_CODE_COLUMNS = {
+    ("medical_service", "service_code"): "service code of rules/medical_service",
+    ("requisitions", "drug_code"): "drug code of rules/requisition_drugs/prices.yaml",
 }
 
 ERRORS_SCHEMA = pa.schema([
@@ -145,18 +167,20 @@ ERROR_CODES: dict[str, str] = {
     "bad_month": "Not a month YYYY-MM: correct it.",
     "bad_period": "Not a period YYYY or YYYY-MM (care_guarantee_share is monthly, counts are yearly): correct it.",
     "bad_number": "Not a plain decimal number such as 1, 0.85 or 1.2345 (point as decimal sign, at most 6 decimals, no exponent or thousands separator): correct it.",
-    "negative": "The value must not be negative: correct it.",
-    "out_of_range": "The value is outside its allowed range (a share between 0 and 1, a count a whole number): correct it.",
+    "negative": "The value must not be negative (a share, a weight, a cost): correct it.",
+    "out_of_range": "The value is outside its allowed range (a share between 0 and 1, a count a whole number, a cost at most 1 000 000 SEK with at most 2 decimals, a quantity above 0 and at most 10 000): correct it.",
     "bad_person_id": "Not a valid personnummer, samordningsnummer (12 digits, valid date and check digit) or reservnummer (99 + 10 characters): correct it.",
     "bad_enum": "Not one of the allowed values (sex F/M; goal care_guarantee_share, quality_areas_met, penalty_areas_failed, out_of_hours_clinic): correct it.",
     "bad_flag": "Not 0 or 1 (persons.born_abroad: 1 = born abroad, 0 = born in Sweden; leave it empty when unknown, which counts as 0): correct it.",
     "bad_org_number": "Not a Swedish organisationsnummer: 10 digits, written NNNNNN-NNNN or NNNNNNNNNN, the last a Luhn check digit of the first nine: correct it (the e-invoice needs it).",
     "bad_code": "A code of the wrong shape (kombika 11 characters, county_code 2 digits, no leading or trailing spaces in codes): correct it.",
     "bad_interval": "The interval ends before it starts (valid_to before valid_from, closed before opened): correct the dates.",
-    "duplicate": "The same key is given twice (clinic_id; kombika or residence or home care or affiliation with overlapping validity; risk person and month; goal clinic, period and goal): remove or end one of the rows.",
+    "duplicate": "The same key is given twice (clinic_id; order_id; kombika or residence or home care or affiliation with overlapping validity; risk person and month; goal clinic, period and goal): remove or end one of the rows.",
     "unknown_clinic": "The clinic is not in clinics: add the clinic or correct the id.",
     "unknown_person": "The person is not in persons: add the person or correct the id.",
     "overlapping_listing": "The person is listed at two clinics (or twice) at the same time: end the earlier listing the day before the later one starts.",
     "listing_outside_clinic": "The listing starts before the clinic opened or after it closed: correct the listing or the clinic's dates.",
+    "unknown_code": "The service code (medical_service) or drug code (requisitions) is not in the rulebook's list in force on the row's date: correct the code (codes are case-sensitive) or add it to the rulebook.",
+    "future_date": "The date is after today: an order or requisition cannot be claimed before it happened; correct the date.",
     "missing_risk": "A listed person has no risk row (ACG weight, CNI) for a month the listing covers within the months risk.csv spans: add the row.",
 }

@@ -8,6 +8,7 @@ Messages never contain a person number or a birth date (personal data).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
@@ -165,7 +166,8 @@ class _File:
 
 
 def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
-             read_errors: list[dict] | pa.Table | None = None, stored: dict[str, pa.Table] | None = None) -> InputSet:
+             read_errors: list[dict] | pa.Table | None = None, stored: dict[str, pa.Table] | None = None,
+             codes: dict | None = None) -> InputSet:
     """Check and type raw tables (name -> table of text columns, optionally with `source_line`).
 
     `sources` maps a name to its file name for messages (default NAME.csv); a name in
@@ -175,6 +177,9 @@ def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
     `stored` gives typed tables already in the database for files that are absent: a load
     keeps them, so they stand in for the absent files in every check (the checks between
     files see what the database will hold). Their problems are reported as "NAME (stored)".
+
+    `codes`: the rulebook's code lists the claims' codes are checked against (`rule_codes`;
+    default: those of the packaged rulebook).
     """
     sources = dict(sources or {})
     given = frozenset(tables)
@@ -197,7 +202,7 @@ def validate(tables: dict[str, pa.Table], sources: dict[str, str] | None = None,
         f = _parse_file(contract, tables[name], source, errors)
         if f is not None:
             files[name] = f
-    _check_relations(files, errors)
+    _check_relations(files, errors, codes)
     typed = {name: (files[name].typed_table() if name in files else c.empty_table()) for name, c in CONTRACTS.items()}
     order = [sources.get(n, f"{n}.csv") for n in CONTRACTS]
     return InputSet(typed, errors.table(order), given)
@@ -299,7 +304,7 @@ def _parse_column(column: Column, values: pa.Array, file: str, aux: dict) -> tup
         if wrong.any():
             why = (reason_unique[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)], _NUMBER_REASONS)
             problems.append((wrong, "bad_number", _quote(column, values, why)))
-        if column.name in ("acg_weight", "cni"):
+        if column.name in ("acg_weight", "cni", "cost_sek"):
             negative = mask_np(pc.less(typed, pa.scalar(0, s.DECIMAL)))
             problems.append((negative, "negative", _quote(column, values, " is negative")))
         return typed, problems
@@ -436,6 +441,37 @@ def _check_rows(f: _File, errors: _Errors) -> None:
         f.bad |= no_area
     if f.name == "goals":
         _check_goal_values(f, errors)
+    if f.name in ("medical_service", "requisitions"):
+        _check_claim_values(f, errors)
+
+
+def _check_claim_values(f: _File, errors: _Errors) -> None:
+    """medical_service and requisitions: a cost in SEK and öre within its bound, a quantity above
+    0 and within its bound, a date not after today, and (medical_service) a well-formed person id."""
+    t, src, lines, raw = f.typed, f.source, f.lines, f.raw
+    if f.name == "medical_service":
+        col, text, value = f.contract.column("cost_sek"), raw["cost_sek"], t["cost_sek"]
+        ore = mask_np(pc.match_substring_regex(text, r"\.[0-9]{2}[0-9]*[1-9]"))
+        huge = mask_np(pc.greater(value, pa.scalar(s.MAX_COST_SEK, s.DECIMAL)))
+        errors.add_masked(src, lines, ore & mask_np(value.is_valid()), "cost_sek", "out_of_range",
+                          _quote(col, text, " has more than 2 decimals: a cost is SEK and öre"))
+        errors.add_masked(src, lines, huge, "cost_sek", "out_of_range",
+                          _quote(col, text, f" is more than {s.MAX_COST_SEK} SEK for one order"))
+        f.bad |= (ore & mask_np(value.is_valid())) | huge
+        ids = t["person_id"]
+        wrong, why = person_id_problems(ids)
+        errors.add_masked(src, lines, wrong, "person_id", "bad_person_id", _quote(f.contract.column("person_id"), ids, why))
+        f.bad |= wrong
+    else:
+        col, text, value = f.contract.column("quantity"), raw["quantity"], t["quantity"]
+        low = mask_np(pc.less_equal(value, pa.scalar(0, s.DECIMAL)))
+        high = mask_np(pc.greater(value, pa.scalar(s.MAX_QUANTITY, s.DECIMAL)))
+        errors.add_masked(src, lines, low, "quantity", "out_of_range", _quote(col, text, " is not above 0"))
+        errors.add_masked(src, lines, high, "quantity", "out_of_range", _quote(col, text, f" is more than {s.MAX_QUANTITY} units on one row"))
+        f.bad |= low | high
+    future = mask_np(pc.greater(t["date"], pa.scalar(dt.date.today(), pa.date32())))
+    errors.add_masked(src, lines, future, "date", "future_date", _quote(f.contract.column("date"), raw["date"], " is after today"))
+    f.bad |= future
 
 
 def _check_goal_values(f: _File, errors: _Errors) -> None:
@@ -467,7 +503,7 @@ _MIN, _MAX = "DATE '0001-01-01'", "DATE '9999-12-31'"
 _NO_MONTH = np.iinfo(np.int64).max  # "no month": later than any month number
 
 
-def _check_relations(files: dict[str, _File], errors: _Errors) -> None:
+def _check_relations(files: dict[str, _File], errors: _Errors, codes: dict | None = None) -> None:
     """Rules between rows and between files. Keys against key sets (unknown clinic or person,
     duplicates in the big risk file, missing risk) run on integer codes in numpy; interval
     overlaps and joins on small tables run as DuckDB SQL over the Arrow tables."""
@@ -504,6 +540,11 @@ def _check_relations(files: dict[str, _File], errors: _Errors) -> None:
         _first_occurrence(con, errors, files["goals"], ["clinic_id", "period", "goal"], "goal",
                           "goal || ' for clinic ' || clinic_id || ', ' || period || ' is already on line ' || first_line")
 
+    if "medical_service" in files:
+        _first_occurrence(con, errors, files["medical_service"], ["order_id"], "order_id",
+                          "'order ' || order_id || ' is already on line ' || first_line")
+    _check_rule_codes(files, codes, errors)
+
     risk = files.get("risk")
     risk_months = None
     if risk is not None:
@@ -521,6 +562,66 @@ def _check_relations(files: dict[str, _File], errors: _Errors) -> None:
         if risk is not None and len(risk.lines):
             _missing_risk(listings, person_codes, risk, risk_months, errors)
     con.close()
+
+
+def rule_codes(book) -> dict:
+    """The rulebook's code lists that input columns must use, as dated sets: (file, column) →
+    [(first day, set of codes)], each set holding until the next first day. Service codes are
+    those of the three medical-service categories; drug codes those of the drug price list."""
+    def dated(params) -> list:
+        starts = sorted({v.start for p in params for v in p.values})
+        out = []
+        for start in starts:
+            found = set()
+            for p in params:
+                v = p.at(start)
+                if v is not None and v.value is not None:
+                    found |= set(v.value)  # a list of codes, or a price list's codes
+            out.append((start, frozenset(found)))
+        return out
+
+    return {
+        ("medical_service", "service_code"): dated([book[name] for name in MEDICAL_SERVICE_CODE_LISTS]),
+        ("requisitions", "drug_code"): dated([book["requisition_drugs.prices"]]),
+    }
+
+
+#: The code lists of the medical-service categories (003 Bilaga 1): the region bears the whole
+#: cost, the cost is shared, or the clinic bears it (its kostnadsansvar).
+MEDICAL_SERVICE_CODE_LISTS = ("medical_service.region_pays_codes", "medical_service.shared_codes",
+                              "medical_service.clinic_pays_codes")
+
+
+def _check_rule_codes(files: dict[str, _File], codes: dict | None, errors: _Errors) -> None:
+    """`unknown_code` where a claim's code is not in the rulebook's list in force on its date
+    (or its date is before any list). One set lookup per dated version of the list."""
+    wanted = [key for key in s.RULE_CODE_COLUMNS if key[0] in files]
+    if not wanted:
+        return
+    if codes is None:
+        from ersattning.rulebook import load
+
+        codes = rule_codes(load())
+    for file, column in wanted:
+        f = files[file]
+        versions = codes.get((file, column), [])
+        values, dates = f.typed[column], f.typed["date"]
+        usable = mask_np(values.is_valid()) & mask_np(dates.is_valid()) & ~f.bad
+        if not usable.any():
+            continue
+        days = _days(dates)
+        starts = np.array([(v[0] - _EPOCH).days for v in versions], np.int64)
+        version = np.searchsorted(starts, days, side="right") - 1
+        known = np.zeros(len(values), bool)
+        for i, (_, allowed) in enumerate(versions):
+            rows = usable & (version == i)
+            if rows.any():
+                known |= rows & mask_np(pc.is_in(values, value_set=pa.array(sorted(allowed), pa.string())))
+        unknown = usable & ~known
+        errors.add_masked(f.source, f.lines, unknown, column, "unknown_code",
+                          _quote(f.contract.column(column), values,
+                                 f" is not a {s.RULE_CODE_COLUMNS[(file, column)]} in force on the row's date"))
+        f.bad |= unknown
 
 
 def _first_occurrence(con, errors: _Errors, f: _File, keys: list[str], column: str, message: str) -> None:
@@ -695,6 +796,7 @@ def _missing_risk(listings: _File, codes: dict[str, np.ndarray], risk: _File, ri
 
 
 _NO_DAY = np.iinfo(np.int64).min
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def _days(dates: pa.Array) -> np.ndarray:

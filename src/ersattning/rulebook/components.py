@@ -42,11 +42,13 @@ CATEGORY_GROUP = {
 }
 
 #: The money units of parameters and prices (the loader's UNITS include these).
-PRICE_UNITS = ("SEK/listed/year", "SEK/listed/month", "SEK/enrolled/year", "SEK/clinic/month", "SEK/year", "SEK/visit")
+PRICE_UNITS = ("SEK/listed/year", "SEK/listed/month", "SEK/enrolled/year", "SEK/clinic/month", "SEK/year", "SEK/visit",
+               "SEK/unit")
 
 #: Units a component's price may have: the parameters' units, and `SEK` for an amount that is
-#: its own price (a claimed item, a correction).
-COMPONENT_UNITS = (*PRICE_UNITS, "share", "SEK")
+#: its own price (a claimed item, a correction), and `SEK/SEK cost` for a share of a cost (the
+#: clinic's share of medical service: quantity = the cost in SEK, unit price = −share SEK per SEK).
+COMPONENT_UNITS = (*PRICE_UNITS, "share", "SEK", "SEK/SEK cost")
 
 #: The module that produces visit components' rows: their products come from their decision tables.
 VISITS = "ersattning.products.visits"
@@ -58,6 +60,7 @@ PLACEHOLDERS = {
     "year": "the year the line is for (the paid year of a yearly item, the opening year of a new clinic)",
     "category": "a category of another table (the cap categories of cap_reduction.categories)",
     "product_code": "the product code of the line an adjustment corrects",
+    "drug_code": "a drug code of the component's price list (requisition drugs)",
 }
 
 _TOP_KEYS = {"description", "group", "label_sv", "category", "unit", "divisor", "posted", "produced_by", "products", "manual", "sign"}
@@ -244,7 +247,8 @@ def check_components(components: dict[str, Component], parameters: dict) -> None
             if product.price is None:
                 continue
             kind = parameters[product.price].kind
-            needed = "age_bands" if "band" in product.placeholders else "price_list" if "decision_table" in product.placeholders else "number"
+            listed = {"decision_table", "drug_code"} & set(product.placeholders)
+            needed = "age_bands" if "band" in product.placeholders else "price_list" if listed else "number"
             if kind != needed:
                 raise RulebookError(comp.file, f"{where}.price", f"{product.price} is a {kind}; this code needs a {needed}")
             # An uplift has its price's shape: per age band for a price per age band (RULES.md §10).

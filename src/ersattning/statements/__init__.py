@@ -23,6 +23,7 @@ from ersattning.lines import ENGINE_PRICED, GROUPS, LINE, PRICED, STATEMENT
 from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
 from ersattning.products.capitation import capitation_rows, listed_in_year
+from ersattning.products.claims import medical_service_lines, requisition_lines
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
 from ersattning.products.new_clinic import new_clinic_lines
@@ -119,13 +120,16 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
 
 
 def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table) -> list[pa.Table]:
-    """Items priced per clinic rather than per person or contact: goals, pots, caps."""
+    """Items priced per clinic rather than per person or contact: goals, pots, caps, and the claims
+    of master data (medical service, requisition drugs)."""
     listed = listed_by_clinic(lines)
     goals = goals_table(engine)
     items = [
         monthly_goal_lines(engine, book, month, listed, clinics, goals),
         health_promotion_lines(book, month, listed),
         new_clinic_lines(book, month, clinics),
+        medical_service_lines(engine, book, month),
+        requisition_lines(engine, book, month),
     ]
     if month.endswith("-01"):
         items += reconcile_year(engine, book, int(month[:4]) - 1, month, goals)

@@ -1,7 +1,8 @@
 """`generate`: writes a deterministic synthetic Stockholm region as the DESIGN.md input files.
 
-Files: clinics, kombika, persons, listings, risk, home_care, goals, affiliations (and, by
-default, contacts: `synth.contacts`), as CSV (header, UTF-8, ISO dates, empty = missing) or
+Files: clinics, kombika, persons, listings, risk, home_care, goals, affiliations, the claims
+medical_service and requisitions for the contact years (`synth.claims`) (and, by default,
+contacts: `synth.contacts`), as CSV (header, UTF-8, ISO dates, empty = missing) or
 Parquet with the same columns, all text. The same arguments always give the same bytes.
 """
 
@@ -17,17 +18,20 @@ import pyarrow.parquet as pq
 
 from ersattning.synth.areas import load_areas
 from ersattning.synth.arrays import OPEN, day
+from ersattning.synth.claims import medical_service_table, requisitions_table
 from ersattning.synth.clinics import affiliations_table, clinics_table, goals_table, kombika_table, make_clinics, psy_providers
 from ersattning.synth.contacts import ContactInputs, acg_from_risk, contact_tables
 from ersattning.synth.listings import make_home_care, make_listings
 from ersattning.synth.population import born_abroad, make_population, persons_table
 from ersattning.synth.risk import risk_tables
 
-FILES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations")
+FILES = ("clinics", "kombika", "persons", "listings", "risk", "home_care", "goals", "affiliations",
+         "medical_service", "requisitions")
 FORMATS = ("csv", "parquet")
 # One random stream per stage, so that changing one stage leaves the others' draws alone.
 # A new stage goes last: SeedSequence.spawn gives the earlier stages the same streams as before.
-_STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", "goals", "providers", "born_abroad")
+_STAGES = ("population", "clinics", "listings", "home_care", "risk", "kombika", "goals", "providers", "born_abroad",
+           "medical_service", "requisitions")
 _CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
 
 
@@ -108,6 +112,9 @@ def generate(out_dir: str | Path, persons: int = 50_000, seed: int = 2022, first
         # requested_on (products.goals), so goals.csv leaves it out for them.
         "goals": lambda: goals_table(rng["goals"], clinics, first_year, last_year, share_from_contacts=years),
         "affiliations": lambda: affiliations_table(clinics, affiliated_to),
+        # The claims of the years with contacts (the years a demo or test computes).
+        "medical_service": lambda: medical_service_table(rng["medical_service"], pop, clinics, listings, years),
+        "requisitions": lambda: requisitions_table(rng["requisitions"], clinics, listings, years),
     }
     rows = {name: _write(build(), out, name, fmt) for name, build in tables.items()}
     acg: dict[int, np.ndarray] = {}
