@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import csv
 import datetime as dt
 from decimal import Decimal
 
@@ -66,3 +67,13 @@ def docstring_ids(tree: ast.AST) -> set[int]:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 ids.add(id(body[0].value))
     return ids
+
+
+def write_csv(path, rows: list[dict], columns: list[str]):
+    """`rows` as a UTF-8 CSV file with `columns` as its header (a missing value is empty): what a PAS sends."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in columns})
+    return path

@@ -8,12 +8,11 @@ kombika's owner). A share in goals.csv is an administrator's decision and overri
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 import pytest
-from support import typed_tables
+from support import typed_tables, write_csv
 
 from ersattning import rulebook
 from ersattning.register import intake
@@ -45,13 +44,7 @@ def master(goals=()):
 
 
 def write(tmp_path: Path, rows: list[dict], name="contacts") -> Path:
-    path = tmp_path / f"{name}.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: r.get(c, "") for c in COLUMNS})
-    return path
+    return write_csv(tmp_path / f"{name}.csv", rows, COLUMNS)
 
 
 def first(n, kombika, person, date, requested, profession="doctor", diagnoses="J06.9", actions="", flag="1"):

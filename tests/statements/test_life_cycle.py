@@ -6,14 +6,13 @@ never deleted. Amounts worked out by hand from the 2022 visit model (110 SEK bas
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
 
-from support import typed_tables
+from support import typed_tables, write_csv
 from ersattning import rulebook
 from ersattning.errors import StatementError
 from ersattning.register import intake
@@ -48,12 +47,7 @@ def master(listings=None):
 
 
 def report(engine, tmp_path: Path, rows: list[dict], received: dt.datetime, name: str):
-    path = tmp_path / f"{name}.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: r.get(c, "") for c in COLUMNS})
+    path = write_csv(tmp_path / f"{name}.csv", rows, COLUMNS)
     result = intake(engine, path, received_at=received)
     assert result.rejected == 0, result.errors.to_pylist()
     return result
