@@ -227,7 +227,7 @@ def with_manual_lines(engine: Engine, result: MonthResult, book) -> MonthResult:
     manual = _manual_statement_lines(engine, month)
     if len(manual):
         lines = pa.concat_tables([result.lines, manual])
-        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book))
+        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book), held=result.held)
     return result
 
 
@@ -317,12 +317,12 @@ def run_month(engine: Engine, month: str, book, issue: bool = False, user: str |
     adjustments, checked = _adjustments(engine, book, month, master)
     if adjustments is not None:
         lines = pa.concat_tables([result.lines, adjustments])
-        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book))
+        result = MonthResult(month, lines, totals(lines, result.statements.select(["clinic_id"]), month, book=book), held=result.held)
     if dry_run:
         return ("issued" if issue else "draft"), result
     con = engine.con.con
     fingerprint = month_fingerprint(engine, book, month, master()) if issue else None
-    held = _held(engine, book, month)
+    held = _held(engine, book, month, result.held)
     con.register("_new_lines", result.lines)
     con.register("_new_statements", result.statements)
     con.register("_new_held", held)
@@ -358,11 +358,12 @@ def run_month(engine: Engine, month: str, book, issue: bool = False, user: str |
     return ("issued" if issue else "draft"), result
 
 
-def _held(engine: Engine, book, month: str) -> pa.Table:
-    """The month's held contacts (priced by nobody until corrected), as of the inputs now."""
+def _held(engine: Engine, book, month: str, counted: int | None = None) -> pa.Table:
+    """The month's held contacts (priced by nobody until corrected), as of the inputs now.
+    `counted`: how many the month's computation found (0: none to list, no second pass)."""
     from ersattning.products.visits import HELD_SCHEMA, held_contacts
 
-    contacts = engine.contacts(first_day(month), last_day(month))
+    contacts = engine.contacts(first_day(month), last_day(month)) if counted != 0 else None
     if contacts is None:
         return HELD_SCHEMA.empty_table()
     return held_contacts(engine, book, contacts, month)

@@ -211,9 +211,13 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
     usage = engine.shared.get("cap_usage")
     category = product_code(f, book["cap_reduction.categories"], start, end) if usage is not None else None
     keys = {**codes, CAP_CATEGORY: category} if category is not None else codes
+    # The held contacts ride along too: their count tells the store whether to list them.
+    keys = {**keys, HELD: held_code(f, book, start, end)}
     counted = engine.cache(
         f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **keys).aggregate(n=f.count())
     )
+    held = counted.filter(counted[HELD].notnull()).n.sum().to_pyarrow().as_py()
+    engine.shared[("held", month)] = int(held or 0)
     parts = []
     for component in codes:
         payee = counted.listing_clinic if component in BILLED_TO_LISTING_CLINIC else counted.clinic_id
@@ -255,6 +259,7 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
 
 
 CAP_CATEGORY = "_cap_category"
+HELD = "_held"
 
 
 def cap_usage(counted: ibis.Table, codes: dict, prices: ibis.Table) -> pa.Table:

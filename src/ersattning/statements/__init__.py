@@ -72,6 +72,8 @@ class MonthResult:
     month: str
     lines: pa.Table
     statements: pa.Table
+    #: how many of the month's contacts are held (visits.held_contacts lists them); None = not counted
+    held: int | None = None
 
 
 def month_prices(book: Rulebook, month: str) -> pa.Table:
@@ -88,6 +90,7 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     """
     prices = ibis.memtable(month_prices(book, month))
     contacts = None
+    engine.shared.pop(("held", month), None)
     try:
         priced = price_rows(capitation_rows(engine, book, month), prices).select(*ENGINE_PRICED.names)
         contacts = engine.contacts(first_day(month), last_day(month))
@@ -103,7 +106,9 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     finally:
         engine.release_cached()
     lines = _finish_lines(lines)
-    return MonthResult(month, lines, totals(lines, clinics, month, book))
+    # visit_lines counted the held contacts in its pass; none without contacts.
+    held = engine.shared.pop(("held", month), None) if contacts is not None else 0
+    return MonthResult(month, lines, totals(lines, clinics, month, book), held=held)
 
 
 def _typed(raw: pa.Table) -> pa.Table:
