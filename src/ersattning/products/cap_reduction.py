@@ -161,5 +161,6 @@ def _used(engine: Engine, book: Rulebook, contacts: ibis.Table, year: int) -> pa
     codes = {c: code for c, code in codes.items() if code is not None}
     category = product_code(f, book["cap_reduction.categories"], start, end)
     keys = {**codes, CAP_CATEGORY: category} if category is not None else codes
-    counted = f.group_by(clinic_id=f.clinic_id, period=period, **keys).aggregate(n=f.count())
-    return usage_of_months([cap_usage(counted, codes, ibis.memtable(price_list_table(book, periods)))], year)
+    counted = f.group_by(month=ibis.literal(str(year)), clinic_id=f.clinic_id, period=period, **keys).aggregate(n=f.count())
+    usage = cap_usage(counted, codes, ibis.memtable(price_list_table(book, periods)))
+    return usage_of_months([usage.drop_columns(["month"])], year)

@@ -103,15 +103,15 @@ def risk_as_of(engine: Engine, month: str) -> ibis.Table:
     return upto.group_by("person_id").aggregate(acg_weight=upto.acg_weight.argmax(upto.month), cni=upto.cni.argmax(upto.month))
 
 
-def _rows(t: ibis.Table, component: str, code, quantity, month: str, snapshot: dt.date) -> ibis.Table:
+def _rows(t: ibis.Table, component: str, code, quantity, month: ibis.Value, snapshot: ibis.Value) -> ibis.Table:
     return t.select(
         clinic_id=t.clinic_id,
-        month=ibis.literal(month),
+        month=month,
         component=ibis.literal(component),
         product_code=code if isinstance(code, ibis.Expr) else ibis.literal(code),
         quantity=quantity.cast(QUANTITY),
         persons=t.persons.cast("int64"),
-        snapshot=ibis.literal(snapshot.isoformat()),
+        snapshot=snapshot,
     )
 
 
@@ -152,23 +152,91 @@ PER_LISTED = {
 }
 
 
-def listed_units(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
-    """One row per person listed on the month's last day who earns capitation: person_id,
-    clinic_id, age, band (the product code of the person's age band), sick (1 when in the
-    sick-leave coordination ages), born_abroad (0 or 1), acg_weight and cni in force in the month."""
-    d = last_day(month)
-    rules = book.at(d)
-    listed = listed_on(engine, d)
-    bands = rules.value("capitation_age.amounts")
+def _months(month: str | list[str]) -> list[str]:
+    return [month] if isinstance(month, str) else list(month)
+
+
+def month_ends(months: list[str]) -> ibis.Table:
+    """(month, d, snapshot, m_index): each month with its last day, the day its capitation counts
+    on, and its number (year × 12 + month − 1)."""
+    days = [last_day(m) for m in months]
+    return ibis.memtable(pa.table({"month": pa.array(months, pa.string()), "d": pa.array(days, pa.date32()),
+                                   "snapshot": pa.array([d.isoformat() for d in days], pa.string()),
+                                   "m_index": pa.array([d.year * 12 + d.month - 1 for d in days], pa.int64())}))
+
+
+def _month_index(d) -> ibis.Value:
+    return d.year() * 12 + d.month() - 1
+
+
+def at_month_ends(spells: ibis.Table, months: list[str]) -> ibis.Table:
+    """`spells` (with `start` and `end` dates, inclusive) × the last days of `months` (consecutive)
+    they hold: each spell once per month-end within it, with month, d and snapshot (`month_ends`).
+
+    The month-ends a spell holds are a run of month numbers, computed from its two dates and
+    unnested, then joined with the months on that number (an equality join): the same rows as
+    the interval join start <= d <= end, without a range join over the region's spells."""
+    first, last = first_day(months[0]), last_day(months[-1])
+    ends = month_ends(months)
+    start = ibis.greatest(spells.start, ibis.literal(first))
+    end = ibis.least(spells.end, ibis.literal(last))
+    # The first month-end at or after start is start's own month's; the last at or before end is
+    # end's month's when end is its month's last day, else the month before.
+    is_month_end = (end + ibis.interval(days=1)).day() == 1
+    i0 = _month_index(start).cast("int64")
+    i1 = (_month_index(end) - ibis.ifelse(is_month_end, 0, 1)).cast("int64")
+    held = spells.mutate(_i0=i0, _i1=i1)
+    held = held.filter(held._i0 <= held._i1)
+    held = held.mutate(m_index=ibis.range(held._i0, held._i1 + 1).unnest()).drop("_i0", "_i1")
+    j = held.join(ends, "m_index")
+    return j.drop("m_index")
+
+
+def _by_month(book: Rulebook, at: ibis.Table, names: tuple[str, ...], months: list[str], build) -> ibis.Value:
+    """`build(values)` of the rule values in force at each month's end: one expression when they are
+    the same in all `months`, else a case per run of months (a year in one pass reads each month's own)."""
+    pieces = book.at_month_ends(names, first_day(months[0]), last_day(months[-1]))
+    if len(pieces) == 1:
+        return build(pieces[0][2])
+    return ibis.cases(*[((at.d >= lo) & (at.d <= hi), build(values)) for lo, hi, values in pieces])
+
+
+def listed_units(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis.Table:
+    """One row per month of `month` (one or several consecutive months) and person listed on the
+    month's last day who earns capitation: month, snapshot (the day), person_id, clinic_id, age,
+    band (the product code of the person's age band), sick (1 when in the sick-leave coordination
+    ages), born_abroad (0 or 1), area_code, acg_weight and cni in force in the month.
+
+    The listings and residences meeting the months are joined once into spells, and the spells
+    with the months' last days (one interval join, whatever the number of months); the rules are
+    those in force on each month's last day."""
+    months = _months(month)
+    lp = _listed_intervals(engine, last_day(months[0]), last_day(months[-1]), with_person=True)
+    at = at_month_ends(lp, months)
+    at = at.select("person_id", "clinic_id", "born_abroad", "area_code", "month", "snapshot", "d",
+                   age=age_on(at.birth_date, at.d))
     band_code = book.component("capitation_age").band_code
-    band = ibis.cases(*[(_in_range(listed.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
-    sick_ages = rules.value("capitation_sick_leave_coordination.ages")
-    sick = _in_range(listed.age, sick_ages) if sick_ages else ibis.literal(False)
-    listed = listed.mutate(band=band, sick=sick.ifelse(1, 0))
-    risk = risk_as_of(engine, month)
-    j = listed.left_join(risk, listed.person_id == risk.person_id)
-    return j.select(listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick, listed.born_abroad,
-                    risk.acg_weight, risk.cni)
+
+    def band(values):
+        (bands,) = values
+        return ibis.cases(*[(_in_range(at.age, (lo, hi)), band_code(lo, hi)) for lo, hi, _ in bands]) if bands else ibis.literal("")
+
+    def sick(values):
+        (ages,) = values
+        return (_in_range(at.age, ages) if ages else ibis.literal(False)).ifelse(1, 0)
+
+    listed = at.mutate(band=_by_month(book, at, ("capitation_age.amounts",), months, band),
+                       sick=_by_month(book, at, ("capitation_sick_leave_coordination.ages",), months, sick))
+    if len(months) == 1 and "risk_intervals" not in engine.shared:
+        risk = risk_as_of(engine, months[0])
+        j = listed.left_join(risk, listed.person_id == risk.person_id)
+    else:
+        risk = engine.shared.get("risk_intervals")
+        risk = risk if risk is not None else risk_intervals(engine)
+        j = listed.left_join(risk, [listed.person_id == risk.person_id, risk.month_from <= listed.month,
+                                    risk.month_to.isnull() | (risk.month_to > listed.month)])
+    return j.select(listed.month, listed.snapshot, listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick,
+                    listed.born_abroad, listed.area_code, risk.acg_weight, risk.cni)
 
 
 def capitation_components(book: Rulebook) -> tuple[str, ...]:
@@ -208,43 +276,47 @@ def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
     raise KeyError(f"{component} is not a capitation component")
 
 
-def capitation_rows(engine: Engine, book: Rulebook, month: str) -> ibis.Table:
-    """All capitation product rows of `month` as one table (quantity = persons or weight sums).
+def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis.Table:
+    """All capitation product rows of `month` (one or several consecutive months) as one table
+    (quantity = persons or weight sums).
 
-    The per-listed components are summed from one pass over `listed_units`: per clinic and age
-    band, the persons and their ACG, CNI and sick-leave sums, a small table each line is cut
+    The per-listed components are summed from one pass over `listed_units`: per month, clinic and
+    age band, the persons and their ACG, CNI and sick-leave sums, a small table each line is cut
     from (the sum of the persons' contributions, as `capitation_units` lists them).
     """
-    d = last_day(month)
-    paid = paid_components(book, month)
+    months = _months(month)
+    paid = {m: paid_components(book, m) for m in months}
     parts: list[ibis.Table] = []
-    u = listed_units(engine, book, month)
+    u = listed_units(engine, book, months)
     per_band = engine.cache(
-        u.group_by(clinic_id=u.clinic_id, product_code=u.band).aggregate(
+        u.group_by(month=u.month, snapshot=u.snapshot, clinic_id=u.clinic_id, product_code=u.band).aggregate(
             persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum(),
             born_abroad=u.born_abroad.cast("int64").sum())
     )
     for component, decl in PER_LISTED.items():
-        if component not in paid:
+        paid_in = [m for m in months if component in paid[m]]
+        if not paid_in:
             continue
+        rows = per_band if len(paid_in) == len(months) else per_band.filter(per_band.month.isin(paid_in))
         # The persons counted: all, or those with the `only` flag (its per-band sum); a person
         # counted once adds one, else their contribution's per-band sum.
-        counted = per_band[decl.only or "persons"]
-        quantity = counted if decl.contribution == "persons" else per_band[decl.contribution]
-        keys = {"clinic_id": per_band.clinic_id}
+        counted = rows[decl.only or "persons"]
+        quantity = counted if decl.contribution == "persons" else rows[decl.contribution]
+        keys = {"month": rows.month, "snapshot": rows.snapshot, "clinic_id": rows.clinic_id}
         if decl.by_band:
-            keys["product_code"] = per_band.product_code
-        agg = per_band.group_by(**keys).aggregate(quantity=quantity.sum(), persons=counted.sum())
+            keys["product_code"] = rows.product_code
+        agg = rows.group_by(**keys).aggregate(quantity=quantity.sum(), persons=counted.sum())
         if decl.only:
             agg = agg.filter(agg.persons > 0)
         code = agg.product_code if decl.by_band else book.code(component)
-        parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), month, d))
+        parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), agg.month, agg.snapshot))
     # Enrolled persons and children: one each, counted from their units per clinic paid.
     for component in ("capitation_home_care", "capitation_child_mental_health"):
-        if component in paid:
-            units, snap = capitation_units(engine, book, month, component)
-            agg = units.group_by("clinic_id").aggregate(persons=units.count())
-            parts.append(_rows(agg, component, book.code(component), agg.persons, month, dt.date.fromisoformat(snap)))
+        for m in months:
+            if component in paid[m]:
+                units, snap = capitation_units(engine, book, m, component)
+                agg = units.group_by("clinic_id").aggregate(persons=units.count())
+                parts.append(_rows(agg, component, book.code(component), agg.persons, ibis.literal(m), ibis.literal(snap)))
     if not parts:
         return _empty(engine)
     return ibis.union(*parts)
@@ -304,24 +376,32 @@ def _empty(engine: Engine) -> ibis.Table:
         "capitation_age",
         "none",
         ibis.literal(0),
-        "0000-00",
-        dt.date(1970, 1, 1),
+        ibis.literal("0000-00"),
+        ibis.literal("1970-01-01"),
     )
 
 
-def _listed_intervals(engine: Engine, lo: dt.date, hi: dt.date, clinics: ibis.Table | None = None) -> ibis.Table:
+def _listed_intervals(engine: Engine, lo: dt.date, hi: dt.date, clinics: ibis.Table | None = None,
+                      with_person: bool = False) -> ibis.Table:
     """(clinic_id, birth_date, start, end): the spells within which a person listed at a clinic
-    earns capitation (listed and resident in the county, as `listed_on`), for listings meeting
-    lo..hi (and at `clinics`' clinic_id, when given)."""
+    earns capitation (listed and resident in the county, as `listed_on`), for listings and
+    residences meeting lo..hi (and at `clinics`' clinic_id, when given); `with_person`: with
+    person_id, born_abroad (0 or 1, as `residents`) and area_code of the residence too."""
     li = engine["listings"]
     li = li.filter(li.valid_from.isnull() | (li.valid_from <= hi), li.valid_to.isnull() | (li.valid_to >= lo))
-    if clinics is not None:
-        li = li.filter(li.clinic_id.isin(clinics.clinic_id))
+    if clinics is not None:  # a few clinics (new ones): their ids as constants, filtered before any join
+        ids = clinics.select("clinic_id").distinct().to_pyarrow()["clinic_id"].to_pylist()
+        li = li.filter(li.clinic_id.isin(ids))
     p = engine["persons"]
-    p = p.filter(county_resident(p)).select(
-        r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, birth_date=p.birth_date)
+    p = p.filter(county_resident(p), p.valid_from.isnull() | (p.valid_from <= hi), p.valid_to.isnull() | (p.valid_to >= lo))
+    extra = {}
+    if with_person:
+        abroad = p.born_abroad.fill_null(0) if "born_abroad" in p.columns else ibis.literal(0)
+        extra = {"r_abroad": abroad.cast("int8"), "r_area": p.area_code}
+    p = p.select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, birth_date=p.birth_date, **extra)
+    person = {"person_id": li.person_id, "born_abroad": p.r_abroad, "area_code": p.r_area} if with_person else {}
     lp = li.join(p, li.person_id == p.r_pid).select(
-        "clinic_id", "birth_date",
+        "clinic_id", "birth_date", **person,
         start=ibis.greatest(li.valid_from.fill_null(dt.date(1, 1, 1)), p.r_from.fill_null(dt.date(1, 1, 1))),
         end=ibis.least(li.valid_to.fill_null(dt.date(9999, 12, 31)), p.r_to.fill_null(dt.date(9999, 12, 31))),
     )
@@ -350,9 +430,8 @@ def listed_in_year(engine: Engine, year: int, min_ages: dict[str, int] | None = 
     """
     from ersattning.period import months_of
 
-    ends = ibis.memtable(pa.table({"d": pa.array([last_day(m) for m in months_of(year)], pa.date32())}))
     lp = _listed_intervals(engine, dt.date(year, 1, 31), dt.date(year, 12, 31))
-    at = lp.join(ends, [lp.start <= ends.d, lp.end >= ends.d])
+    at = at_month_ends(lp, months_of(year))
     at = at.select("clinic_id", age=age_on(at.birth_date, at.d))
     sums = {"listed": at.count()}
     for name, age in (min_ages or {}).items():

@@ -60,9 +60,11 @@ def is_visit(book: Rulebook, contact_type: ibis.Value, date: ibis.Value, start: 
     return ibis.cases(*cases, else_=False) if cases else ibis.literal(False)
 
 
-def _peripheral_areas(book: Rulebook, end: dt.date) -> tuple:
-    """The peripheral areas in force at the period's end (the facts' one rule value read here)."""
-    return tuple(book.at(end).value("supplement_peripheral_home_visit.areas") or ())
+def _peripheral(book: Rulebook, c: ibis.Table, start: dt.date, end: dt.date) -> ibis.Value:
+    """Whether the clinic's area is peripheral: on the list in force at the end of the contact's month."""
+    cases = [((c.date >= lo) & (c.date <= hi), c.area_code.isin(list(areas)))
+             for lo, hi, (areas,) in book.at_month_ends(("supplement_peripheral_home_visit.areas",), start, end) if areas]
+    return ibis.cases(*cases, else_=False) if cases else ibis.literal(False)
 
 
 def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
@@ -97,7 +99,6 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
-    peripheral = _peripheral_areas(book, end)
     c = with_new_clinic(engine, book, c, start, end)
 
     reserv = is_reservnummer(c.person_id)
@@ -122,6 +123,8 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
             else_="other",
         ),
         new_clinic=c.new_clinic,
-        peripheral=c.area_code.isin(list(peripheral)) if peripheral else ibis.literal(False),
+        peripheral=_peripheral(book, c, start, end),
         malina_area=malina_area(book, c, start, end),
+        # What the care guarantee counts (goals.care_guarantee_key), when the contacts carry it.
+        **{name: c[name] for name in ("diagnoses", "first_contact", "requested_on") if name in c.columns},
     )

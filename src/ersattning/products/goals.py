@@ -21,8 +21,7 @@ import pyarrow.compute as pc
 from ersattning.engine import Engine
 from ersattning.lines import exact_lines
 from ersattning.money import to_ore
-from ersattning.period import first_day, last_day
-from ersattning.region import county_resident
+from ersattning.period import last_day
 from ersattning.rulebook.loader import Rulebook
 
 #: goals.csv goal that exempts a clinic from the no-out-of-hours penalty for a year (1 = runs one).
@@ -43,39 +42,38 @@ def _values(goals: pa.Table, period: str, goal: str) -> dict[str, Decimal]:
     return dict(zip(rows["clinic_id"].to_pylist(), rows["value"].to_pylist()))
 
 
-def care_guarantee_counts(engine: Engine, book: Rulebook, month: str) -> dict[str, tuple[int, int]]:
-    """clinic → (first contacts assessed within the days, first contacts counted) for `month`,
-    from the month's live contacts (RULES.md §4): a contact counts when it is marked as a first
-    contact (first_contact = 1), is with licensed staff (goal_care_guarantee.licensed_professions),
-    reports at least one diagnosis or KVÅ code, and its patient is resident in Stockholm county
-    on the date (persons; not a reservnummer). Within = date − requested_on ≤
-    goal_care_guarantee.assessment_days. The clinic is the one owning the kombika on the date.
-    Empty when the contacts carry no first_contact column or the rulebook has no such rule."""
-    rules = book.at(last_day(month))
-    days, licensed = rules.value("goal_care_guarantee.assessment_days"), rules.value("goal_care_guarantee.licensed_professions")
-    start, end = first_day(month), last_day(month)
-    contacts = engine.contacts(start, end)
-    if days is None or not licensed or contacts is None or not {"first_contact", "requested_on"} <= set(contacts.columns):
-        return {}
-    c = contacts.filter(contacts.date >= start, contacts.date <= end, contacts.first_contact.fill_null(False),
-                        contacts.requested_on.notnull(), contacts.profession.isin(list(licensed)),
-                        contacts.diagnoses.notnull() | contacts.actions.notnull())
-    k = engine["kombika"]
-    k = k.select(k_kombika=k.kombika, clinic_id=k.clinic_id, k_from=k.valid_from, k_to=k.valid_to)
-    c = c.join(k, [c.kombika == k.k_kombika, k.k_from <= c.date, k.k_to.isnull() | (k.k_to >= c.date)])
-    p = engine["persons"]
-    p = p.filter(county_resident(p)).select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to)
-    c = c.semi_join(p, [c.person_id == p.r_pid, p.r_from.isnull() | (p.r_from <= c.date), p.r_to.isnull() | (p.r_to >= c.date)])
-    within = c.requested_on >= c.date - ibis.interval(days=int(days))
-    agg = c.group_by("clinic_id").aggregate(within=within.cast("int64").sum(), counted=c.count()).to_pyarrow()
-    return {clinic: (int(w), int(n)) for clinic, w, n in zip(agg["clinic_id"].to_pylist(), agg["within"].to_pylist(), agg["counted"].to_pylist())}
+def care_guarantee_key(book: Rulebook, f: ibis.Table, start: dt.date, end: dt.date) -> ibis.Value | None:
+    """Each contact's part in the care guarantee (RULES.md §4), on the contact facts of start..end:
+    "within" or "late" for a first contact the guarantee counts, null for any other; None when
+    the contacts carry no first_contact and requested_on, or no month of the period has the rule.
+
+    A contact counts when it is marked as a first contact (first_contact = 1), is with licensed
+    staff (goal_care_guarantee.licensed_professions), reports at least one diagnosis or KVÅ code,
+    and its patient is resident in Stockholm county on the date (not a reservnummer); the clinic
+    is the one owning the kombika on the date. Within = date − requested_on ≤
+    goal_care_guarantee.assessment_days. The rules are those at the end of the contact's month.
+    The counts per clinic and month come with the visit lines' one pass (`visits.visit_pass`)."""
+    if not {"first_contact", "requested_on"} <= set(f.columns):
+        return None
+    names = ("goal_care_guarantee.assessment_days", "goal_care_guarantee.licensed_professions")
+    counted = (f.first_contact.fill_null(False) & f.requested_on.notnull() & (f.diagnoses.notnull() | f.actions.notnull())
+               & f.resident & ~f.out_of_county & ~f.reservnummer)
+    cases = []
+    for lo, hi, (days, licensed) in book.at_month_ends(names, start, end):
+        if days is None or not licensed:
+            continue
+        hit = (f.date >= lo) & (f.date <= hi) & counted & f.profession.isin(list(licensed))
+        within = f.requested_on >= f.date - ibis.interval(days=int(days))
+        cases.append((hit, ibis.ifelse(within, "within", "late")))
+    return ibis.cases(*cases, else_=ibis.null("string")) if cases else None
 
 
-def care_guarantee_shares(engine: Engine, book: Rulebook, month: str, goals: pa.Table) -> dict[str, tuple[Decimal, str]]:
+def care_guarantee_shares(book: Rulebook, month: str, goals: pa.Table,
+                          counts: dict[str, tuple[int, int]]) -> dict[str, tuple[Decimal, str]]:
     """clinic → (share, where it comes from) for `month`: goals.csv's share (an administrator's
-    decision) overrides the share computed from the contacts (`care_guarantee_counts`)."""
+    decision) overrides the share computed from the contacts (`counts`: clinic → (within,
+    counted), as `care_guarantee_key` counts them in the visit pass)."""
     days = book.at(last_day(month)).value("goal_care_guarantee.assessment_days")
-    counts = care_guarantee_counts(engine, book, month)
     out = {}
     for clinic, (within, counted) in counts.items():
         if counted:
@@ -92,17 +90,19 @@ def care_guarantee_shares(engine: Engine, book: Rulebook, month: str, goals: pa.
     return out
 
 
-def monthly_goal_lines(engine: Engine, book: Rulebook, month: str, listed: dict[str, int], clinics: pa.Table, goals: pa.Table) -> pa.Table:
+def monthly_goal_lines(book: Rulebook, month: str, listed: dict[str, int], clinics: pa.Table, goals: pa.Table,
+                       care_counts: dict[str, tuple[int, int]]) -> pa.Table:
     """goal_care_guarantee and penalty_no_out_of_hours lines of `month`.
 
     `listed`: clinic → persons listed on the month's last day (those earning capitation);
-    `clinics`: clinic_id, area_code of the clinics open in the month.
+    `clinics`: clinic_id, area_code of the clinics open in the month; `care_counts`: the care
+    guarantee's counts from the month's contacts (`care_guarantee_shares`).
     """
     rules = book.at(last_day(month))
     records = []
     amount, threshold = rules.get("goal_care_guarantee.amount"), rules.get("goal_care_guarantee.threshold")
     if amount is not None and threshold is not None:
-        for clinic, (share, source) in sorted(care_guarantee_shares(engine, book, month, goals).items()):
+        for clinic, (share, source) in sorted(care_guarantee_shares(book, month, goals, care_counts).items()):
             if share < threshold.value or not listed.get(clinic):
                 continue
             records.append({

@@ -64,7 +64,7 @@ def window_ends(engine: Engine, book: Rulebook, start: dt.date, end: dt.date) ->
     month at whose end the clinic has `new_clinic.listing_threshold` listed (003 Bilaga 2:
     "till och med månaden som infaller 12 månader efter driftstart eller till och med månaden
     då mottagningen har 4 000 listade"). Listed = earning capitation on the month's last day,
-    as capitation counts them. None when no window is in force (rules at `end`)."""
+    as capitation counts them. None when no window is in force (rules at `end`) or no clinic is new."""
     rules = book.at(end)
     window = rules.value("new_clinic.window_months")
     if not window:
@@ -75,7 +75,11 @@ def window_ends(engine: Engine, book: Rulebook, start: dt.date, end: dt.date) ->
     # The window's last day: the end of the month `window` months after the opening month.
     until = (opened_month + ibis.interval(months=int(window) + 1) - ibis.interval(days=1)).cast("date")
     new = c.filter(c.opened.notnull(), c.opened <= end, until >= start).select(
-        clinic_id=c.clinic_id, nc_opened=c.opened, nc_until=until, nc_month=opened_month)
+        clinic_id=c.clinic_id, nc_opened=c.opened, nc_until=until, nc_month=opened_month).to_pyarrow()
+    if not new.num_rows:  # no clinic is new in the period: nothing to join the contacts with
+        return None
+    # The few new clinics as a constant table: the listings counted below are only theirs.
+    new = ibis.memtable(new)
     if threshold is None:
         return new.drop("nc_month")
     # Each window's month ends through `end`'s month: the opening month's end + k months, one
@@ -95,11 +99,21 @@ def window_ends(engine: Engine, book: Rulebook, start: dt.date, end: dt.date) ->
 
 def with_new_clinic(engine: Engine, book: Rulebook, contacts: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
     """`contacts` (with clinic_id and date) with `new_clinic`: the contact falls within its
-    clinic's new-clinic window (`window_ends`)."""
-    w = window_ends(engine, book, start, end)
-    if w is None:
+    clinic's new-clinic window (`window_ends`, by the rules at the end of the contact's month)."""
+    names = ("new_clinic.window_months", "new_clinic.listing_threshold")
+    pieces = [(lo, hi) for lo, hi, (window, _) in book.at_month_ends(names, start, end) if window]
+    windows = [(lo, hi, w) for lo, hi in pieces if (w := window_ends(engine, book, lo, hi)) is not None]
+    if not windows:
         return contacts.mutate(new_clinic=ibis.literal(False))
-    w = w.select(nc_clinic=w.clinic_id, nc_opened=w.nc_opened, nc_until=w.nc_until)
-    j = contacts.left_join(w, contacts.clinic_id == w.nc_clinic)
-    inside = j.nc_until.notnull() & (j.date >= j.nc_opened) & (j.date <= j.nc_until)
-    return j.mutate(new_clinic=inside.fill_null(False)).drop("nc_clinic", "nc_opened", "nc_until")
+    for i, (lo, hi, w) in enumerate(windows):
+        w = w.select(**{f"nc_clinic{i}": w.clinic_id, f"nc_opened{i}": w.nc_opened, f"nc_until{i}": w.nc_until})
+        contacts = contacts.left_join(w, contacts.clinic_id == w[f"nc_clinic{i}"])
+        hit = contacts[f"nc_until{i}"].notnull() & (contacts.date >= contacts[f"nc_opened{i}"]) & (contacts.date <= contacts[f"nc_until{i}"])
+        if (lo, hi) != (start, end):  # the rules of this run of months only
+            hit &= (contacts.date >= lo) & (contacts.date <= hi)
+        contacts = contacts.mutate(**{f"nc_in{i}": hit.fill_null(False)})
+    inside = ibis.literal(False)
+    for i in range(len(windows)):
+        inside |= contacts[f"nc_in{i}"]
+    out = contacts.mutate(new_clinic=inside)
+    return out.drop(*[c for c in out.columns if c.startswith("nc_")])

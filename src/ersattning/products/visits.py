@@ -11,10 +11,12 @@ per component: a base fee plus its supplements.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.errors import StatementError
@@ -192,45 +194,68 @@ def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month
                     illustrative=prices.illustrative)
 
 
-def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str) -> ibis.Table:
-    """Priced visit lines per (clinic, component, product, price version) for `month`.
+@dataclass
+class VisitPass:
+    """What one pass over a run of months' contacts gives: the visit lines of every month (engine
+    lines with their `month`), and per month the held contacts' count, the caps' usage (when
+    asked for) and the care guarantee's counts per clinic (when the contacts carry them)."""
 
-    One pass over the contacts' facts: every component's product is a column, contacts are
-    counted per (clinic, listing clinic, price period, products), and only that small table
-    is turned into one row per component and priced.
+    lines: pa.Table
+    held: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, pa.Table] = field(default_factory=dict)
+    care_guarantee: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+
+    def merge(self, other: "VisitPass") -> "VisitPass":
+        """This pass and one over other months, as one."""
+        return VisitPass(pa.concat_tables([self.lines, other.lines]), self.held | other.held, self.usage | other.usage,
+                         self.care_guarantee | other.care_guarantee)
+
+
+def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: list[str], with_usage: bool = False) -> VisitPass:
+    """Priced visit lines per (month, clinic, component, product, price version) for `months`
+    (consecutive), from one pass over their contacts' facts.
+
+    Every component's product is a column; the contacts are counted per (month, clinic, listing
+    clinic, price period, products), and only that small table is turned into one row per
+    component and priced. The caps' categories (`with_usage`), the hold codes and the care
+    guarantee's counting ride along as more keys of the same count, so that a year's caps, the
+    held contacts and the care-guarantee shares need no second pass over the contacts.
     """
-    start, end = first_day(month), last_day(month)
+    from ersattning.products.goals import care_guarantee_key
+
+    start, end = first_day(months[0]), last_day(months[-1])
     periods = price_periods(book, start, end)
     f = contact_facts(engine, book, contacts, start, end)
     period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
     codes = _in_force(f, book, start, end)
     if not codes:  # before the first visit model in the rulebook: no visit lines
-        return _no_lines(month)
-    # Within a year's run, the caps' visit counts ride along as one more key (the cap category):
-    # the year's reconciliation then sums twelve small tables instead of a second pass over the year.
-    usage = engine.shared.get("cap_usage")
-    category = product_code(f, book["cap_reduction.categories"], start, end) if usage is not None else None
-    keys = {**codes, CAP_CATEGORY: category} if category is not None else codes
-    # The held contacts ride along too: their count tells the store whether to list them.
-    keys = {**keys, HELD: held_code(f, book, start, end)}
+        return VisitPass(ENGINE_PRICED.empty_table())
+    keys = dict(codes)
+    if with_usage:
+        category = product_code(f, book["cap_reduction.categories"], start, end)
+        if category is not None:
+            keys[CAP_CATEGORY] = category
+    keys[HELD] = held_code(f, book, start, end)
+    care = care_guarantee_key(book, f, start, end)
+    if care is not None:
+        keys[CARE] = care
+    month = f.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0])
     counted = engine.cache(
-        f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **keys).aggregate(n=f.count())
+        f.group_by(month=month, clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, period=period, **keys).aggregate(n=f.count())
     )
-    held = counted.filter(counted[HELD].notnull()).n.sum().to_pyarrow().as_py()
-    engine.shared[("held", month)] = int(held or 0)
     parts = []
     for component in codes:
         payee = counted.listing_clinic if component in BILLED_TO_LISTING_CLINIC else counted.clinic_id
         part = counted.select(
-            payee=payee, period=counted.period, component=ibis.literal(component), product_code=counted[component], n=counted.n
+            month=counted.month, payee=payee, period=counted.period, component=ibis.literal(component),
+            product_code=counted[component], n=counted.n,
         )
         parts.append(part.filter(part.product_code.notnull()))
     products = ibis.union(*parts)
     prices = ibis.memtable(price_list_table(book, periods))
-    if usage is not None:
-        usage[month] = cap_usage(counted, codes, prices)
     priced = products.left_join(prices, ["period", "component", "product_code"])
     grouped = priced.group_by(
+        month=priced.month,
         clinic_id=priced.payee,
         component=priced.component,
         product_code=priced.product_code,
@@ -239,9 +264,9 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
         reference=priced.reference,
         illustrative=priced.illustrative,
     ).aggregate(n=priced.n.sum())
-    return grouped.select(
+    lines = grouped.select(
         "clinic_id",
-        month=ibis.literal(month),
+        month="month",
         component="component",
         product_code="product_code",
         quantity=grouped.n.cast("decimal(38, 6)"),
@@ -255,32 +280,48 @@ def visit_lines(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str
         reference="reference",
         illustrative="illustrative",
         amount_ore=(grouped.n * grouped.unit_price_ore).cast("int64"),
-    )
+    ).to_pyarrow()
+    out = VisitPass(lines.select(ENGINE_PRICED.names).cast(ENGINE_PRICED))
+    held = counted.filter(counted[HELD].notnull()).group_by("month").aggregate(n=counted.n.sum()).to_pyarrow()
+    out.held = {m: 0 for m in months} | {m: int(n) for m, n in zip(held["month"].to_pylist(), held["n"].to_pylist())}
+    if with_usage:
+        usage = cap_usage(counted, codes, prices)
+        out.usage = {m: usage.filter(pc.equal(usage["month"], m)).drop_columns(["month"]) for m in months}
+    if care is not None:
+        c = counted.filter(counted[CARE].notnull())
+        agg = c.group_by("month", "clinic_id").aggregate(
+            within=(c[CARE] == "within").ifelse(c.n, 0).sum(), counted=c.n.sum()).to_pyarrow()
+        out.care_guarantee = {m: {} for m in months}
+        for m, clinic, w, n in zip(*(agg[k].to_pylist() for k in ("month", "clinic_id", "within", "counted"))):
+            out.care_guarantee[m][clinic] = (int(w), int(n))
+    return out
 
 
 CAP_CATEGORY = "_cap_category"
 HELD = "_held"
+CARE = "_care_guarantee"
 
 
 def cap_usage(counted: ibis.Table, codes: dict, prices: ibis.Table) -> pa.Table:
-    """Per (performing clinic, cap category): the month's visits counted by the yearly caps and
+    """Per (month, performing clinic, cap category): the month's visits counted by the yearly caps and
     the visit fees paid for them; the KVÅ reviews (category = their product) and their supplements.
     The same figures as `cap_reduction._used` on the month's contacts."""
     parts = []
     if CAP_CATEGORY in counted.columns and "visit_fee" in codes:
         v = counted.filter(counted[CAP_CATEGORY].notnull(), counted.visit_fee.notnull())
-        parts.append(v.select(clinic_id=v.clinic_id, category=v[CAP_CATEGORY], component=ibis.literal("visit_fee"),
+        parts.append(v.select(month=v.month, clinic_id=v.clinic_id, category=v[CAP_CATEGORY], component=ibis.literal("visit_fee"),
                               product=v.visit_fee, period=v.period, n=v.n))
     if "supplement_kva" in codes:
         k = counted.filter(counted.supplement_kva.notnull())
-        parts.append(k.select(clinic_id=k.clinic_id, category=k.supplement_kva, component=ibis.literal("supplement_kva"),
+        parts.append(k.select(month=k.month, clinic_id=k.clinic_id, category=k.supplement_kva, component=ibis.literal("supplement_kva"),
                               product=k.supplement_kva, period=k.period, n=k.n))
-    schema = pa.schema([("clinic_id", pa.string()), ("category", pa.string()), ("visits", pa.int64()), ("paid_ore", pa.int64())])
+    schema = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("category", pa.string()), ("visits", pa.int64()),
+                        ("paid_ore", pa.int64())])
     if not parts:
         return schema.empty_table()
     rows = ibis.union(*parts)
     priced = rows.left_join(prices, [rows.period == prices.period, rows.component == prices.component, rows.product == prices.product_code])
-    out = priced.group_by("clinic_id", "category").aggregate(
+    out = priced.group_by("month", "clinic_id", "category").aggregate(
         visits=priced.n.sum(), paid_ore=(priced.n * priced.unit_price_ore.fill_null(0)).sum())
     return out.to_pyarrow().select(schema.names).cast(schema)
 
@@ -323,15 +364,9 @@ def held_contacts(engine: Engine, book: Rulebook, contacts: ibis.Table, month: s
     return out.to_pyarrow().select(HELD_SCHEMA.names).cast(HELD_SCHEMA)
 
 
-def _no_lines(month: str) -> ibis.Table:
-    return ibis.memtable(ENGINE_PRICED.empty_table())
-
-
 def check_visit_prices(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str, lines: pa.Table) -> None:
     """A visit product without a price in force is an error naming the product and the
     contacts (kombika:contact_id) it was given to: never a silent zero."""
-    import pyarrow.compute as pc
-
     missing = lines.filter(pc.and_(pc.equal(lines["unit"], "SEK/visit"), pc.is_null(lines["unit_price_ore"])))
     if not len(missing):
         return

@@ -173,6 +173,27 @@ class Rulebook:
         """The values in force on `date` (a rule value applies to the contact's or snapshot's date)."""
         return RulesAt(self, date)
 
+    def at_month_ends(self, names: tuple[str, ...], start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date, tuple]]:
+        """start..end cut into runs of whole months over which the values of `names`, each read
+        as it stands on its month's last day, do not change: (first day, last day, values). A
+        month's statement reads such rules at the month's end; a run over several months (a
+        year in one pass) reads each month's own values."""
+        import calendar
+
+        pieces: list[tuple[dt.date, dt.date, tuple]] = []
+        day = start.replace(day=1)
+        while day <= end:
+            month_end = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+            rules = self.at(month_end)
+            values = tuple(rules.value(n) if n in self.parameters else None for n in names)
+            lo, hi = max(day, start), min(month_end, end)
+            if pieces and pieces[-1][2] == values:
+                pieces[-1] = (pieces[-1][0], hi, values)
+            else:
+                pieces.append((lo, hi, values))
+            day = month_end + dt.timedelta(days=1)
+        return pieces
+
     def with_reform(self, path: str | Path) -> "Rulebook":
         """This rulebook with a reform file overlaid; the file is checked whole first."""
         return apply_reform(self, path)

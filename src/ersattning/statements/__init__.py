@@ -7,6 +7,7 @@ statement lines and the per-clinic totals as Arrow tables (the DESIGN.md contrac
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ersattning.products.claims import medical_service_lines, requisition_lines
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
 from ersattning.products.new_clinic import new_clinic_lines
-from ersattning.products.visits import check_visit_prices, visit_lines
+from ersattning.products.visits import check_visit_prices, visit_pass
 from ersattning.rulebook.components import Component, packaged_components
 from ersattning.rulebook.loader import Rulebook
 
@@ -88,27 +89,53 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     yearly items are posted on January's statement; they appear when the input holds that
     year's contacts and goals).
     """
-    prices = ibis.memtable(month_prices(book, month))
-    contacts = None
-    engine.shared.pop(("held", month), None)
+    return compute_months(engine, book, [month])[0][0]
+
+
+#: Months of contacts priced in one pass (see compute_months).
+VISIT_PASS_MONTHS = int(os.environ.get("ERSATTNING_VISIT_PASS_MONTHS", "3"))
+
+
+def compute_months(engine: Engine, book: Rulebook, months: list[str],
+                   with_usage: bool = False) -> tuple[list[MonthResult], dict[str, pa.Table]]:
+    """`compute_month` for consecutive `months` at once: the capitation of all their month-ends is
+    one interval join and one query, their visits one pass over their contacts (each month's
+    rules as in force in that month), then each month's statement is cut from the few thousand
+    lines. The same lines as one `compute_month` per month (tests/statements/test_compute_year.py).
+    `with_usage`: also each month's visits as the yearly caps count them (`visits.cap_usage`)."""
+    months = list(months)
+    prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
-        priced = price_rows(capitation_rows(engine, book, month), prices).select(*ENGINE_PRICED.names)
-        contacts = engine.contacts(first_day(month), last_day(month))
+        capitation = price_rows(capitation_rows(engine, book, months), prices).select(*ENGINE_PRICED.names).to_pyarrow()
+        parts = [capitation.cast(ENGINE_PRICED)]
+        contacts = engine.contacts(first_day(months[0]), last_day(months[-1]))
+        visits = None
         if contacts is not None:
-            visits = visit_lines(engine, book, contacts, month).select(*ENGINE_PRICED.names)
-            priced = priced.union(visits)
-        lines = _typed(priced.to_pyarrow())
-        if contacts is not None:
-            check_visit_prices(engine, book, contacts, month, lines)
-        check_priced(lines)
-        clinics = open_clinics(engine, month)
-        lines = pa.concat_tables([lines, *_other_items(engine, book, month, lines, clinics)])
+            # A few months' contacts per pass: a whole year's facts at the full region's size
+            # exceed DuckDB's memory cap (the joins with residences and listings do not spill).
+            for i in range(0, len(months), VISIT_PASS_MONTHS):
+                chunk = months[i:i + VISIT_PASS_MONTHS]
+                part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage)
+                visits = part if visits is None else visits.merge(part)
+                engine.release_cached()
+            parts.append(visits.lines)
+        engine_lines = _typed(pa.concat_tables(parts))
+        check_priced(engine_lines)
+        goals = goals_table(engine)
+        results = []
+        for month in months:
+            lines = engine_lines.filter(pc.equal(engine_lines["month"], month))
+            if contacts is not None:
+                check_visit_prices(engine, book, contacts, month, lines)
+            clinics = open_clinics(engine, month)
+            care = visits.care_guarantee.get(month, {}) if visits is not None else {}
+            lines = _finish_lines(pa.concat_tables([lines, *_other_items(engine, book, month, lines, clinics, goals, care)]))
+            # The visit pass counted the held contacts; none without contacts (None: not counted).
+            held = visits.held.get(month) if visits is not None else 0
+            results.append(MonthResult(month, lines, totals(lines, clinics, month, book), held=held))
     finally:
         engine.release_cached()
-    lines = _finish_lines(lines)
-    # visit_lines counted the held contacts in its pass; none without contacts.
-    held = engine.shared.pop(("held", month), None) if contacts is not None else 0
-    return MonthResult(month, lines, totals(lines, clinics, month, book), held=held)
+    return results, (visits.usage if visits is not None else {})
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -124,13 +151,14 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
     return dict(zip(agg["clinic_id"].to_pylist(), agg["persons_sum"].to_pylist()))
 
 
-def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table) -> list[pa.Table]:
-    """Items priced per clinic rather than per person or contact: goals, pots, caps, and the claims
-    of master data (medical service, requisition drugs)."""
+def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table, goals: pa.Table,
+                 care: dict[str, tuple[int, int]]) -> list[pa.Table]:
+    """Items priced per clinic rather than per person or contact: goals (`care`: the care
+    guarantee's counts from the month's contacts), pots, caps, and the claims of master data
+    (medical service, requisition drugs)."""
     listed = listed_by_clinic(lines)
-    goals = goals_table(engine)
     items = [
-        monthly_goal_lines(engine, book, month, listed, clinics, goals),
+        monthly_goal_lines(book, month, listed, clinics, goals, care),
         health_promotion_lines(book, month, listed),
         new_clinic_lines(book, month, clinics),
         medical_service_lines(engine, book, month),
@@ -177,27 +205,16 @@ def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
 
 def compute_year(engine: Engine, book: Rulebook, year: int) -> tuple[list[MonthResult], list[pa.Table]]:
     """The twelve months of `year` and the year's reconciliation (caps, quality goals; posted on
-    January of year + 1), sharing what the months have in common: the year's live contacts are
-    computed once (the register's ranking of versions), and the risk table is read as intervals.
-    Same lines as twelve `compute_month` calls and `reconcile_year` (tests/statements/test_compute_year.py)."""
+    January of year + 1) in one pass (`compute_months`): the capitation of the twelve month-ends
+    is one query, the year's contacts are read once, and the caps' visit counts come with the
+    months' visit lines. Same lines as twelve `compute_month` calls and `reconcile_year`
+    (tests/statements/test_compute_year.py)."""
     from ersattning.period import months_of
-    from ersattning.products.capitation import risk_intervals
 
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    try:
-        contacts = engine.contacts(start, end)
-        if contacts is not None:
-            engine.shared["contacts"] = (start, end, contacts.cache())
-        engine.shared["risk_intervals"] = risk_intervals(engine).cache()
-        engine.shared["cap_usage"] = usage = {}
-        months = [compute_month(engine, book, month) for month in months_of(year)]
-        # The caps' visit counts came with the months' visit lines (all twelve, or count anew).
-        used = usage_of_months([usage[m] for m in months_of(year)], year) if len(usage) == 12 else None
-        reconciliation = reconcile_year(engine, book, year, used=used)
-    finally:
-        engine.release_cached()
-        engine.release_shared()
-    return months, reconciliation
+    months, usage = compute_months(engine, book, months_of(year), with_usage=True)
+    # The caps' visit counts came with the months' visit lines (all twelve, or count anew).
+    used = usage_of_months([usage[m] for m in months_of(year)], year) if len(usage) == 12 else None
+    return months, reconcile_year(engine, book, year, used=used)
 
 
 def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None,
