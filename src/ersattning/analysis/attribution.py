@@ -17,68 +17,100 @@ import pyarrow.compute as pc
 
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
-from ersattning.products.capitation import capitation_components, capitation_units, listed_units, paid_components, residents
+from ersattning.products.capitation import (
+    PER_LISTED, at_month_ends, capitation_components, capitation_units, listed_units, paid_components, residents)
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
-WEIGHT_SCHEMA = pa.schema([("clinic_id", pa.string()), ("basis", pa.string()), ("area_code", pa.string()),
+WEIGHT_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("basis", pa.string()), ("area_code", pa.string()),
                            ("listed", pa.bool_()), ("w", pa.float64())])
-ALLOCATED_SCHEMA = pa.schema([("clinic_id", pa.string()), ("component", pa.string()), ("product_code", pa.string()),
+VISITS_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("patient_area", pa.string()), ("n", pa.int64())])
+ALLOCATED_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("component", pa.string()), ("product_code", pa.string()),
                               ("area_code", pa.string()), ("listed", pa.bool_()), ("amount_ore", pa.int64())])
 #: Base visits (production and consumption of visits, seed 003 Figure 11).
 BASE_VISITS = ("visit_fee", "visit_out_of_county")
 
 
-def capitation_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table, pa.Table]:
-    """(weights, population): what each capitation line counts per clinic and area of residence,
-    from the persons the line paid for (`capitation.capitation_units`, the rows `capitation_rows`
-    sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per clinic and area (`persons`,
-    for lines with nothing of their own to split by); residents and listed residents per area."""
-    d = last_day(month)
-    r = residents(engine, d)
-    res = r.select(r_pid=r.person_id, area_code=r.area_code)
+def capitation_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+    """(weights, population) of consecutive `months`: what each capitation line counts per month,
+    clinic and area of residence, from the persons the line paid for (`capitation.capitation_units`,
+    the rows `capitation_rows` sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per
+    clinic and area (`persons`, for lines with nothing of their own to split by); residents and
+    listed residents per month and area. All months' persons in one pass (`listed_units`)."""
     # Computed once for every per-listed component, released when the weights are read.
-    listed = listed_units(engine, book, month).cache()
+    listed = listed_units(engine, book, months).cache()
+    paid = {m: paid_components(book, m) for m in months}
     parts = []
 
-    def weigh(units: ibis.Table, basis) -> ibis.Table:
-        j = units.join(res, units.person_id == res.r_pid)
-        g = j.group_by(clinic_id=j.clinic_id, basis=basis(j), area_code=j.area_code).aggregate(w=j.contribution.sum())
-        return g.select("clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
+    def weigh(units: ibis.Table, basis, month=None) -> ibis.Table:
+        if month is not None:  # units of one month without their area: the residence on its last day
+            r = residents(engine, last_day(month))
+            res = r.select(r_pid=r.person_id, r_area=r.area_code)
+            j = units.join(res, units.person_id == res.r_pid)
+            units = j.mutate(month=ibis.literal(month), area_code=j.r_area)
+        g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis(units), area_code=units.area_code).aggregate(
+            w=units.contribution.sum())
+        return g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
 
-    for component in paid_components(book, month):
-        units, _ = capitation_units(engine, book, month, component, listed=listed)
-        parts.append(weigh(units, lambda j, c=component: ibis.literal(f"cap:{c}:") + j.product_code))
+    per_listed = {c for c in capitation_components(book) if c in PER_LISTED}
+    for component in capitation_components(book):
+        paid_in = [m for m in months if component in paid[m]]
+        if not paid_in:
+            continue
+        basis = (lambda u, c=component: ibis.literal(f"cap:{c}:") + u.product_code)
+        if component in per_listed:
+            rows = listed if len(paid_in) == len(months) else listed.filter(listed.month.isin(paid_in))
+            units, _ = capitation_units(engine, book, paid_in[0], component, listed=rows)
+            parts.append(weigh(units, basis))
+        else:
+            for m in paid_in:
+                units, _ = capitation_units(engine, book, m, component)
+                parts.append(weigh(units, basis, m))
     everyone = listed.mutate(contribution=ibis.literal(1))
-    parts.append(weigh(everyone, lambda j: ibis.literal("persons")))
+    parts.append(weigh(everyone, lambda u: ibis.literal("persons")))
+    # Listed residents per area: the persons listed for capitation (resident in the county, as the residents below).
+    on_list = listed.group_by("month", "area_code").aggregate(listed=listed.count())
     try:
         weights = ibis.union(*parts).to_pyarrow()
+        listed_per_area = on_list.to_pyarrow()
     finally:
         listed.release()
-    return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_on(engine, d)
+    return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_at(engine, months, listed_per_area)
 
 
-def population_on(engine: Engine, d: dt.date) -> pa.Table:
-    """Residents of the county (who may earn capitation) and those listed, per area, on `d`."""
-    res = residents(engine, d)
-    li = engine["listings"]
-    on = li.filter(li.valid_from.isnull() | (li.valid_from <= d), li.valid_to.isnull() | (li.valid_to >= d))
-    on = on.select(l_pid=on.person_id).distinct()
-    j = res.left_join(on, res.person_id == on.l_pid)
-    g = j.group_by(area_code=j.area_code).aggregate(residents=j.count(), listed=j.l_pid.count())
-    out = g.to_pyarrow()
-    return pa.table({"area_code": out["area_code"], "residents": pc.cast(out["residents"], pa.float64()),
-                     "listed": pc.cast(out["listed"], pa.float64())})
+def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Table:
+    """Residents of the county (who may earn capitation) and those listed (`listed`: month,
+    area_code, listed), per month-end and area: (month, area_code, residents, listed)."""
+    p = engine["persons"]
+    first, last = last_day(months[0]), last_day(months[-1])
+    p = p.filter(county_resident(p), p.valid_from.isnull() | (p.valid_from <= last), p.valid_to.isnull() | (p.valid_to >= first))
+    spells = p.select("area_code", start=p.valid_from.fill_null(dt.date(1, 1, 1)), end=p.valid_to.fill_null(dt.date(9999, 12, 31)))
+    at = at_month_ends(spells, months)
+    res = at.group_by("month", "area_code").aggregate(residents=at.count()).to_pyarrow()
+    j = res.join(listed, ["month", "area_code"], join_type="left outer")
+    return pa.table({"month": j["month"], "area_code": j["area_code"], "residents": pc.cast(j["residents"], pa.float64()),
+                     "listed": pc.cast(pc.fill_null(j["listed"], 0), pa.float64())})
 
 
-def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table, pa.Table]:
-    """(weights, visits): each visit product's contacts per payee, patient's area of residence
-    and listed or not; and base visits per performing clinic and patient area."""
-    empty = (WEIGHT_SCHEMA.empty_table(),
-             pa.table({"clinic_id": pa.array([], pa.string()), "patient_area": pa.array([], pa.string()), "n": pa.array([], pa.int64())}))
-    start, end = first_day(month), last_day(month)
+def visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+    """(weights, visits) of consecutive `months`: each visit product's contacts per month, payee,
+    patient's area of residence and listed or not; and base visits per month, performing clinic and
+    patient area. A pass per few months of contacts (`statements.VISIT_PASS_MONTHS`)."""
+    from ersattning.statements import VISIT_PASS_MONTHS
+
+    weights, visits = [], []
+    for i in range(0, len(months), VISIT_PASS_MONTHS):
+        w, v = _visit_weights(engine, book, months[i:i + VISIT_PASS_MONTHS])
+        weights.append(w)
+        visits.append(v)
+    return pa.concat_tables(weights), pa.concat_tables(visits)
+
+
+def _visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+    empty = (WEIGHT_SCHEMA.empty_table(), VISITS_SCHEMA.empty_table())
+    start, end = first_day(months[0]), last_day(months[-1])
     contacts = engine.contacts(start, end)
     if contacts is None:
         return empty
@@ -95,13 +127,15 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
             codes[component] = code
     if not codes:
         return empty
-    counted = f.group_by(clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, patient_area=f.patient_area, **codes).aggregate(
-        n=f.count()).to_pyarrow()
+    month = f.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0])
+    counted = f.group_by(month=month, clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, patient_area=f.patient_area,
+                         **codes).aggregate(n=f.count()).to_pyarrow()
     parts = []
     listed = pc.is_valid(counted["listing_clinic"])
     for component in codes:
         payee = counted["listing_clinic"] if component in BILLED_TO_LISTING_CLINIC else counted["clinic_id"]
         t = pa.table({
+            "month": counted["month"],
             "clinic_id": payee,
             "basis": pc.binary_join_element_wise(f"visit:{component}", counted[component], ":"),
             "area_code": counted["patient_area"],
@@ -109,15 +143,17 @@ def visit_weights(engine: Engine, book: Rulebook, month: str) -> tuple[pa.Table,
             "w": pc.cast(counted["n"], pa.float64()),
         })
         parts.append(t.filter(pc.is_valid(counted[component])))
-    weights = pa.concat_tables(parts).group_by(["clinic_id", "basis", "area_code", "listed"]).aggregate([("w", "sum")])
-    weights = weights.rename_columns(["clinic_id", "basis", "area_code", "listed", "w"]).cast(WEIGHT_SCHEMA)
+    keys = ["month", "clinic_id", "basis", "area_code", "listed"]
+    weights = pa.concat_tables(parts).group_by(keys).aggregate([("w", "sum")])
+    weights = weights.rename_columns([*keys, "w"]).select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA)
     base = None
     for component in BASE_VISITS:
         if component in codes:
             m = pc.is_valid(counted[component])
             base = m if base is None else pc.or_(base, m)
     visits = counted.filter(base) if base is not None else counted.slice(0, 0)
-    visits = visits.group_by(["clinic_id", "patient_area"]).aggregate([("n", "sum")]).rename_columns(["clinic_id", "patient_area", "n"])
+    visits = visits.group_by(["month", "clinic_id", "patient_area"]).aggregate([("n", "sum")])
+    visits = visits.rename_columns(["month", "clinic_id", "patient_area", "n"]).select(VISITS_SCHEMA.names).cast(VISITS_SCHEMA)
     return weights, visits
 
 
@@ -129,12 +165,12 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
     visit_list = ", ".join(f"'{c}'" for c in visit_components(book))
     capitation_list = ", ".join(f"'{c}'" for c in capitation_components(book))
     con = engine.con.con
-    con.register("_an_lines", lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
+    con.register("_an_lines", lines.select(["month", "clinic_id", "component", "product_code", "amount_ore"]))
     con.register("_an_weights", weights)
     try:
         out = con.sql(f"""
             WITH l AS (
-                SELECT clinic_id, component, product_code, sum(amount_ore) AS amount_ore,
+                SELECT month, clinic_id, component, product_code, sum(amount_ore) AS amount_ore,
                        CASE WHEN component IN ({capitation_list}) THEN 'cap:' || component || ':' || product_code
                             WHEN component IN ({visit_list}) THEN 'visit:' || component || ':' || product_code
                             ELSE 'persons' END AS basis
@@ -142,25 +178,25 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
             -- Exact split in whole öre: weights as integer micro-units, each part floored, the
             -- öre left over given to the parts with the largest remainders (largest remainder).
             j AS (
-                SELECT l.clinic_id, l.component, l.product_code, l.amount_ore, w.area_code, w.listed,
+                SELECT l.month, l.clinic_id, l.component, l.product_code, l.amount_ore, w.area_code, w.listed,
                        CAST(round(w.w * 1000000) AS HUGEINT) AS wi
-                FROM l JOIN _an_weights w ON l.clinic_id = w.clinic_id AND l.basis = w.basis),
+                FROM l JOIN _an_weights w ON l.month = w.month AND l.clinic_id = w.clinic_id AND l.basis = w.basis),
             t AS (
-                SELECT *, sum(wi) OVER (PARTITION BY clinic_id, component, product_code) AS total FROM j),
+                SELECT *, sum(wi) OVER (PARTITION BY month, clinic_id, component, product_code) AS total FROM j),
             p AS (
                 SELECT *, (abs(amount_ore)::HUGEINT * wi) // total AS part, (abs(amount_ore)::HUGEINT * wi) % total AS rem
                 FROM t WHERE total <> 0),
             q AS (
-                SELECT *, abs(amount_ore) - sum(part) OVER (PARTITION BY clinic_id, component, product_code) AS left_over,
-                       row_number() OVER (PARTITION BY clinic_id, component, product_code ORDER BY rem DESC, area_code, listed) AS rk
+                SELECT *, abs(amount_ore) - sum(part) OVER (PARTITION BY month, clinic_id, component, product_code) AS left_over,
+                       row_number() OVER (PARTITION BY month, clinic_id, component, product_code ORDER BY rem DESC, area_code, listed) AS rk
                 FROM p)
-            SELECT clinic_id, component, product_code, area_code, listed,
+            SELECT month, clinic_id, component, product_code, area_code, listed,
                    CAST(sign(amount_ore) * (part + CASE WHEN rk <= left_over THEN 1 ELSE 0 END) AS BIGINT) AS amount_ore
             FROM q
             UNION ALL
-            SELECT l.clinic_id, l.component, l.product_code, c.area_code, true, l.amount_ore
+            SELECT l.month, l.clinic_id, l.component, l.product_code, c.area_code, true, l.amount_ore
             FROM l LEFT JOIN clinics c ON l.clinic_id = c.clinic_id
-            WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.clinic_id = l.clinic_id AND t.component = l.component
+            WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.month = l.month AND t.clinic_id = l.clinic_id AND t.component = l.component
                               AND t.product_code = l.product_code AND t.total <> 0)
         """).to_arrow_table()
     finally:
@@ -169,13 +205,17 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
     return out.cast(ALLOCATED_SCHEMA)
 
 
-def month_attribution(engine: Engine, book: Rulebook, month: str, lines: pa.Table) -> dict[str, pa.Table]:
-    """allocated lines, population by area, base visits and listed persons per clinic of one month."""
-    cap, population = capitation_weights(engine, book, month)
-    vis, visits = visit_weights(engine, book, month)
+def attribution(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table) -> dict[str, pa.Table]:
+    """allocated lines, population by area, base visits and listed persons per clinic of consecutive
+    `months` (each table with its `month`): `lines` are the months' statement lines."""
+    cap, population = capitation_weights(engine, book, months)
+    vis, visits = visit_weights(engine, book, months)
     allocated = allocate(engine, book, lines, pa.concat_tables([cap, vis]))
-    persons = cap.filter(pc.equal(cap["basis"], "persons")).group_by("clinic_id").aggregate([("w", "sum")])
-    clinic_listed = persons.rename_columns(["clinic_id", "listed"])
+    persons = cap.filter(pc.equal(cap["basis"], "persons")).group_by(["month", "clinic_id"]).aggregate([("w", "sum")])
+    clinic_listed = persons.rename_columns(["month", "clinic_id", "listed"])
     return {"allocated": allocated, "population": population, "visits": visits, "clinic_listed": clinic_listed}
 
 
+def month_attribution(engine: Engine, book: Rulebook, month: str, lines: pa.Table) -> dict[str, pa.Table]:
+    """`attribution` of one month, without the month column."""
+    return {name: t.drop_columns(["month"]) for name, t in attribution(engine, book, [month], lines).items()}

@@ -11,7 +11,7 @@ from importlib import resources
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ersattning.analysis.attribution import month_attribution
+from ersattning.analysis.attribution import attribution
 from ersattning.analysis.categories import component_categories
 from ersattning.engine import Engine
 from ersattning.period import months_of
@@ -64,6 +64,11 @@ def load_area_table() -> pa.Table:
     })
 
 
+#: The columns of the statement lines the analysis reads.
+LINE_AMOUNTS = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("component", pa.string()),
+                          ("product_code", pa.string()), ("amount_ore", pa.int64())])
+
+
 def _with_year(t: pa.Table, year: int) -> pa.Table:
     return t.add_column(0, "year", pa.array([year] * t.num_rows, pa.int32()))
 
@@ -92,7 +97,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
             if progress:
                 progress(f"{year} (the year's statements)")
             whole = {r.month: r.lines for r in compute_year(engine, book, year)[0]}
-        for month in [m for m in months_of(year) if int(m[5:]) in picked]:
+        picked_months = [m for m in months_of(year) if int(m[5:]) in picked]
+        for month in picked_months:
             if progress:
                 progress(month)
             month_lines = whole.pop(month, None)
@@ -100,12 +106,19 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
                 month_lines = stored_lines(month)
             if month_lines is None:
                 month_lines = compute_month(engine, book, month).lines
-            parts = month_attribution(engine, book, month, month_lines)
-            y_lines.append(month_lines.select(["clinic_id", "component", "product_code", "amount_ore"]))
-            y_alloc.append(parts["allocated"])
-            y_pop.append(parts["population"])
-            y_vis.append(parts["visits"])
-            y_cl.append(parts["clinic_listed"])
+            y_lines.append(month_lines.select(["month", "clinic_id", "component", "product_code", "amount_ore"]).cast(LINE_AMOUNTS))
+        # The year's (or the picked months') lines split by area at once: one pass for all months
+        # when they are consecutive, else one per month.
+        runs = [picked_months] if len(picked_months) == 12 else [[m] for m in picked_months]
+        all_lines = pa.concat_tables(y_lines)
+        for run in runs:
+            in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
+            parts = attribution(engine, book, run, in_run)
+            y_alloc.append(parts["allocated"].drop_columns(["month"]))
+            y_pop.append(parts["population"].drop_columns(["month"]))
+            y_vis.append(parts["visits"].drop_columns(["month"]))
+            y_cl.append(parts["clinic_listed"].drop_columns(["month"]))
+        y_lines = [t.select(["clinic_id", "component", "product_code", "amount_ore"]) for t in y_lines]
         lines.append(_with_year(_sum(pa.concat_tables(y_lines), ["clinic_id", "component", "product_code"], "amount_ore", scale), year))
         allocated.append(_with_year(_sum(pa.concat_tables(y_alloc),
                                          ["clinic_id", "component", "product_code", "area_code", "listed"], "amount_ore", scale), year))

@@ -80,27 +80,38 @@ def listed_on(engine: Engine, date: dt.date, ages: tuple[int, int | None] | None
     return j.select("person_id", "clinic_id", "born_abroad", age=age_on(j.birth_date, date))
 
 
-def risk_intervals(engine: Engine) -> ibis.Table:
-    """The risk table as intervals: each row holds from its month until the person's next row."""
+#: A month number after any month (an open interval's end).
+_NO_END = 10**7
+
+
+def _month_number(month) -> ibis.Value:
+    """'YYYY-MM' as year × 12 + month − 1."""
+    return (month.substr(0, 4).cast("int64") * 12 + month.substr(5, 2).cast("int64") - 1)
+
+
+def risk_timeline(engine: Engine, first_month: str, last_month: str) -> ibis.Table:
+    """(person_id, acg_weight, cni, r0, r1): each person's risk values in force over the months
+    first_month..last_month, as runs of month numbers (inclusive; RULES.md §2: the latest row at
+    or before the month is in force). The row in force in the first month is one aggregate (no
+    sort of the whole table); the few rows dated later each hold until the month before the
+    person's next one; before a person's first row, a run with no values."""
     r = engine["risk"]
-    w = ibis.window(group_by=r.person_id, order_by=r.month)
-    return r.select("person_id", "acg_weight", "cni", month_from=r.month, month_to=r.month.lead().over(w))
-
-
-def risk_as_of(engine: Engine, month: str) -> ibis.Table:
-    """Each person's ACG weight and CNI in force in `month`: their latest risk row at or before it.
-
-    Within a year's run (`statements.compute_year`) the risk table is shared as intervals and a
-    month is a filter on them, the same rows as the arg-max below.
-    """
-    iv = engine.shared.get("risk_intervals")
-    if iv is not None:
-        hit = iv.filter(iv.month_from <= month, iv.month_to.isnull() | (iv.month_to > month))
-        return hit.select("person_id", "acg_weight", "cni")
-    r = engine["risk"]
-    upto = r.filter(r.month <= month)
-    # One pass: the values on each person's latest row (arg_max by month; months are unique per person).
-    return upto.group_by("person_id").aggregate(acg_weight=upto.acg_weight.argmax(upto.month), cni=upto.cni.argmax(upto.month))
+    upto = r.filter(r.month <= first_month)
+    base = upto.group_by("person_id").aggregate(acg_weight=upto.acg_weight.argmax(upto.month), cni=upto.cni.argmax(upto.month))
+    later = r.filter(r.month > first_month, r.month <= last_month)
+    w = ibis.window(group_by=later.person_id, order_by=later.month)
+    nxt = later.month.lead().over(w)
+    later_runs = later.select("person_id", "acg_weight", "cni", r0=_month_number(later.month),
+                              r1=ibis.ifelse(nxt.isnull(), _NO_END, _month_number(nxt) - 1))
+    first = later.group_by(f_pid=later.person_id).aggregate(first=later.month.min())
+    b = base.left_join(first, base.person_id == first.f_pid)
+    base_runs = b.select(base.person_id, base.acg_weight, base.cni, r0=ibis.literal(0, type="int64"),
+                         r1=ibis.ifelse(b.first.isnull(), _NO_END, _month_number(b.first) - 1))
+    new = first.anti_join(base, first.f_pid == base.person_id)
+    before = new.select(person_id=new.f_pid, acg_weight=ibis.null(r.acg_weight.type()), cni=ibis.null(r.cni.type()),
+                        r0=ibis.literal(0, type="int64"), r1=_month_number(new.first) - 1)
+    cols = ["person_id", "acg_weight", "cni", "r0", "r1"]
+    return ibis.union(base_runs.select(cols), later_runs.select(cols), before.select(cols))
 
 
 def _rows(t: ibis.Table, component: str, code, quantity, month: ibis.Value, snapshot: ibis.Value) -> ibis.Table:
@@ -169,6 +180,28 @@ def _month_index(d) -> ibis.Value:
     return d.year() * 12 + d.month() - 1
 
 
+def _month_runs(spells: ibis.Table, months: list[str]) -> ibis.Table:
+    """`spells` (with `start` and `end` dates, inclusive) with `_i0` and `_i1`: the first and last
+    number (`month_ends`' m_index) of the month-ends of `months` (consecutive) they hold; only
+    spells holding at least one. The first month-end at or after start is start's own month's;
+    the last at or before end is end's month's when end is its month's last day, else the one before."""
+    first, last = first_day(months[0]), last_day(months[-1])
+    start = ibis.greatest(spells.start, ibis.literal(first))
+    end = ibis.least(spells.end, ibis.literal(last))
+    is_month_end = (end + ibis.interval(days=1)).day() == 1
+    i0 = (start.year() * 12 + start.month() - 1).cast("int64")
+    i1 = (end.year() * 12 + end.month() - 1 - ibis.ifelse(is_month_end, 0, 1)).cast("int64")
+    held = spells.mutate(_i0=i0, _i1=i1)
+    return held.filter(held._i0 <= held._i1)
+
+
+def _unnest_months(t: ibis.Table, lo: ibis.Value, hi: ibis.Value, months: list[str]) -> ibis.Table:
+    """Each row of `t` once per month number lo..hi, joined with those months' `month_ends`."""
+    ends = month_ends(months)
+    rows = t.mutate(m_index=ibis.range(lo, hi + 1).unnest())
+    return rows.join(ends, "m_index").drop("m_index")
+
+
 def at_month_ends(spells: ibis.Table, months: list[str]) -> ibis.Table:
     """`spells` (with `start` and `end` dates, inclusive) × the last days of `months` (consecutive)
     they hold: each spell once per month-end within it, with month, d and snapshot (`month_ends`).
@@ -176,20 +209,8 @@ def at_month_ends(spells: ibis.Table, months: list[str]) -> ibis.Table:
     The month-ends a spell holds are a run of month numbers, computed from its two dates and
     unnested, then joined with the months on that number (an equality join): the same rows as
     the interval join start <= d <= end, without a range join over the region's spells."""
-    first, last = first_day(months[0]), last_day(months[-1])
-    ends = month_ends(months)
-    start = ibis.greatest(spells.start, ibis.literal(first))
-    end = ibis.least(spells.end, ibis.literal(last))
-    # The first month-end at or after start is start's own month's; the last at or before end is
-    # end's month's when end is its month's last day, else the month before.
-    is_month_end = (end + ibis.interval(days=1)).day() == 1
-    i0 = _month_index(start).cast("int64")
-    i1 = (_month_index(end) - ibis.ifelse(is_month_end, 0, 1)).cast("int64")
-    held = spells.mutate(_i0=i0, _i1=i1)
-    held = held.filter(held._i0 <= held._i1)
-    held = held.mutate(m_index=ibis.range(held._i0, held._i1 + 1).unnest()).drop("_i0", "_i1")
-    j = held.join(ends, "m_index")
-    return j.drop("m_index")
+    held = _month_runs(spells, months)
+    return _unnest_months(held, held._i0, held._i1, months).drop("_i0", "_i1")
 
 
 def _by_month(book: Rulebook, at: ibis.Table, names: tuple[str, ...], months: list[str], build) -> ibis.Value:
@@ -212,8 +233,17 @@ def listed_units(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis
     those in force on each month's last day."""
     months = _months(month)
     lp = _listed_intervals(engine, last_day(months[0]), last_day(months[-1]), with_person=True)
-    at = at_month_ends(lp, months)
-    at = at.select("person_id", "clinic_id", "born_abroad", "area_code", "month", "snapshot", "d",
+    # Each spell meets the runs of its person's risk values it overlaps (a few rows per person),
+    # and only then is unnested to its month-ends: no join of every person-month with the risk table.
+    sp = _month_runs(lp, months)
+    tl = risk_timeline(engine, months[0], months[-1])
+    tl = tl.select(t_pid=tl.person_id, acg_weight=tl.acg_weight, cni=tl.cni, r0=tl.r0, r1=tl.r1)
+    j = sp.left_join(tl, [sp.person_id == tl.t_pid, tl.r0 <= sp._i1, tl.r1 >= sp._i0])
+    lo = ibis.greatest(j._i0, j.r0.fill_null(j._i0))
+    hi = ibis.least(j._i1, j.r1.fill_null(j._i1))
+    j = j.select("person_id", "clinic_id", "birth_date", "born_abroad", "area_code", "acg_weight", "cni", _lo=lo, _hi=hi)
+    at = _unnest_months(j, j._lo, j._hi, months)
+    at = at.select("person_id", "clinic_id", "born_abroad", "area_code", "acg_weight", "cni", "month", "snapshot", "d",
                    age=age_on(at.birth_date, at.d))
     band_code = book.component("capitation_age").band_code
 
@@ -227,16 +257,8 @@ def listed_units(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis
 
     listed = at.mutate(band=_by_month(book, at, ("capitation_age.amounts",), months, band),
                        sick=_by_month(book, at, ("capitation_sick_leave_coordination.ages",), months, sick))
-    if len(months) == 1 and "risk_intervals" not in engine.shared:
-        risk = risk_as_of(engine, months[0])
-        j = listed.left_join(risk, listed.person_id == risk.person_id)
-    else:
-        risk = engine.shared.get("risk_intervals")
-        risk = risk if risk is not None else risk_intervals(engine)
-        j = listed.left_join(risk, [listed.person_id == risk.person_id, risk.month_from <= listed.month,
-                                    risk.month_to.isnull() | (risk.month_to > listed.month)])
-    return j.select(listed.month, listed.snapshot, listed.person_id, listed.clinic_id, listed.age, listed.band, listed.sick,
-                    listed.born_abroad, listed.area_code, risk.acg_weight, risk.cni)
+    return listed.select("month", "snapshot", "person_id", "clinic_id", "age", "band", "sick", "born_abroad", "area_code",
+                         "acg_weight", "cni")
 
 
 def capitation_components(book: Rulebook) -> tuple[str, ...]:
