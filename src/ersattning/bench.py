@@ -69,6 +69,75 @@ def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int
     """
 
 
+def year_floor_sql(months: list[tuple[str, str, list[tuple[int, int | None, int]], int, int, int]]) -> str:
+    """Hand-written DuckDB for a year's floor: capitation (age + ACG + CNI) and base visit fees
+    per clinic and month, in öre, for every month at once. `months` holds, per month, (month,
+    month_end, age bands, ACG öre, CNI öre, base fee öre) as the rulebook gives them at its end.
+
+    One query: a table of the month-ends joined to the listing and residence intervals, the
+    persons' latest risk row by an ASOF join, counted per clinic, month and age before pricing
+    (a few hundred thousand rows instead of one per listed person and month), and the year's
+    reported contacts counted per clinic and month in one scan. Ages as the rulebook counts them
+    (a 29 February birthday is reached on 1 March in other years), not `datesub`'s."""
+    def case(bands):
+        return "CASE " + " ".join(f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN {ore}"
+                                  for lo, hi, ore in bands) + " END"
+
+    groups: dict[tuple, list[str]] = {}  # months with the same age bands share one CASE
+    for month, _, bands, *_ in months:
+        groups.setdefault(tuple(bands), []).append(month)
+    if len(groups) == 1:
+        age_ore = case(next(iter(groups)))
+    else:
+        age_ore = "CASE " + " ".join(
+            f"WHEN month IN ({', '.join(repr(m) for m in ms)}) THEN {case(bands)}" for bands, ms in groups.items()) + " END"
+    values = ", ".join(f"('{month}', DATE '{end}', {acg}, {cni}, {fee})" for month, end, _, acg, cni, fee in months)
+    first_end, last_end = min(m[1] for m in months), max(m[1] for m in months)
+    first_month, last_month = min(m[0] for m in months), max(m[0] for m in months)
+    first_day = first_month + "-01"
+    return f"""
+    WITH m(month, month_end, acg_ore, cni_ore, fee_ore) AS (VALUES {values}),
+    listed AS (
+        SELECT l.person_id, l.clinic_id, m.month, m.month_end
+        FROM listings l JOIN m ON l.valid_from <= m.month_end AND coalesce(l.valid_to, DATE '9999-12-31') >= m.month_end
+        WHERE l.valid_from <= DATE '{last_end}' AND coalesce(l.valid_to, DATE '9999-12-31') >= DATE '{first_end}'),
+    res AS (
+        SELECT person_id, birth_date, coalesce(valid_from, DATE '0001-01-01') AS f, coalesce(valid_to, DATE '9999-12-31') AS t
+        FROM persons
+        WHERE {county_resident_sql()}
+          AND coalesce(valid_from, DATE '0001-01-01') <= DATE '{last_end}' AND coalesce(valid_to, DATE '9999-12-31') >= DATE '{first_end}'),
+    lr AS (
+        SELECT listed.person_id, listed.clinic_id, listed.month, year(listed.month_end) - year(res.birth_date)
+               - CASE WHEN month(res.birth_date) * 100 + day(res.birth_date)
+                           > month(listed.month_end) * 100 + day(listed.month_end) THEN 1 ELSE 0 END AS age
+        FROM listed JOIN res ON res.person_id = listed.person_id AND res.f <= listed.month_end AND res.t >= listed.month_end),
+    rk AS (
+        SELECT person_id, month AS f, lead(month, 1, '9999-12') OVER (PARTITION BY person_id ORDER BY month) AS t,
+               acg_weight, cni
+        FROM risk WHERE month <= '{last_month}'
+        QUALIFY t > '{first_month}'),
+    counted AS (
+        SELECT lr.clinic_id, lr.month, lr.age, count(*) AS n, sum(rk.acg_weight) AS acg, sum(rk.cni) AS cni
+        FROM lr LEFT JOIN rk ON lr.person_id = rk.person_id AND lr.month >= rk.f AND lr.month < rk.t
+        GROUP BY ALL),
+    cap AS (
+        SELECT c.clinic_id, c.month,
+               round((sum(c.n * {age_ore}) + coalesce(sum(c.acg), 0) * any_value(m.acg_ore)
+                      + coalesce(sum(c.cni), 0) * any_value(m.cni_ore)) / 12) AS cap_ore
+        FROM counted c JOIN m USING (month)
+        GROUP BY c.clinic_id, c.month),
+    v AS (
+        SELECT k.clinic_id, strftime(e.date, '%Y-%m') AS month, count(*) AS n
+        FROM contact_events e JOIN kombika k ON e.kombika = k.kombika
+        WHERE e.record_type = 'report' AND e.date BETWEEN DATE '{first_day}' AND DATE '{last_end}'
+        GROUP BY ALL),
+    vis AS (SELECT v.clinic_id, v.month, v.n * m.fee_ore AS visit_ore FROM v JOIN m USING (month))
+    SELECT clinic_id, month, coalesce(cap.cap_ore, 0) AS cap_ore, coalesce(vis.visit_ore, 0) AS visit_ore,
+           coalesce(cap.cap_ore, 0) + coalesce(vis.visit_ore, 0) AS ore
+    FROM cap FULL OUTER JOIN vis USING (clinic_id, month)
+    """
+
+
 _DIAGNOSES = np.array(["J06.9", "I10", "F32.1", "E11.9", "M54.5", "Z00.0", "J45.9", "K21.9", "F41.1", "R05"])
 _ACTIONS = np.array(["UX007", "XV016", "XV015", "AU124", "DV071", "QD006", "GD008", "NHB99"])
 
