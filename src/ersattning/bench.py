@@ -413,7 +413,7 @@ def write_scaling_chart(curve: list[dict], path: Path) -> Path:
     rows = [{"persons": p["persons"], "what": what, "seconds": p[f"{what}_s"], "peak_mb": p[f"{what}_peak_mb"]}
             for p in curve for what in ("month", "year")]
     data = alt.Data(values=pd.DataFrame(rows).to_dict("records"))
-    x = alt.X("persons:Q", scale=alt.Scale(type="log"), title="persons")
+    x = alt.X("persons:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s"), title="persons")
     color = alt.Color("what:N", title=None)
     base = alt.Chart(data).mark_line(point=True).encode(x=x, color=color).properties(width=320, height=240)
     chart = alt.hconcat(
