@@ -1,4 +1,5 @@
-"""`ersattning bench`: intake, month, year and floor timings on a cached synthetic region (medians).
+"""`ersattning bench`: intake, month, year and their floor queries timed on a cached synthetic
+region (medians); optionally the analysis (`--analysis`) and the growth with size (`--scaling`).
 
 The region is generated once (Parquet) and loaded once into a DuckDB file under
 `.cache/`; the timings run in a fresh worker process so that its peak memory is the
@@ -72,13 +73,15 @@ def floor_sql(month_end: str, month: str, bands: list[tuple[int, int | None, int
 def year_floor_sql(months: list[tuple[str, str, list[tuple[int, int | None, int]], int, int, int]]) -> str:
     """Hand-written DuckDB for a year's floor: capitation (age + ACG + CNI) and base visit fees
     per clinic and month, in öre, for every month at once. `months` holds, per month, (month,
-    month_end, age bands, ACG öre, CNI öre, base fee öre) as the rulebook gives them at its end.
+    month_end, age bands, ACG öre, CNI öre, base fee öre) as the rulebook gives them at its end
+    (`year_floor_months`).
 
-    One query: a table of the month-ends joined to the listing and residence intervals, the
-    persons' latest risk row by an ASOF join, counted per clinic, month and age before pricing
-    (a few hundred thousand rows instead of one per listed person and month), and the year's
-    reported contacts counted per clinic and month in one scan. Ages as the rulebook counts them
-    (a 29 February birthday is reached on 1 March in other years), not `datesub`'s."""
+    One query, the intervals intersected per person before anything is multiplied by twelve:
+    listing ∩ residence ∩ risk row (each risk row holds until the person's next; before a
+    person's first row there is no ACG or CNI), those spans joined to a 12-row table of
+    month-ends, counted per clinic, month and age, then priced; the year's reported contacts
+    are counted per clinic and month in one scan. Ages as the rulebook counts them (a 29
+    February birthday is reached on 1 March in other years)."""
     def case(bands):
         return "CASE " + " ".join(f"WHEN age >= {lo}" + (f" AND age <= {hi}" if hi is not None else "") + f" THEN {ore}"
                                   for lo, hi, ore in bands) + " END"
@@ -93,32 +96,44 @@ def year_floor_sql(months: list[tuple[str, str, list[tuple[int, int | None, int]
             f"WHEN month IN ({', '.join(repr(m) for m in ms)}) THEN {case(bands)}" for bands, ms in groups.items()) + " END"
     values = ", ".join(f"('{month}', DATE '{end}', {acg}, {cni}, {fee})" for month, end, _, acg, cni, fee in months)
     first_end, last_end = min(m[1] for m in months), max(m[1] for m in months)
-    first_month, last_month = min(m[0] for m in months), max(m[0] for m in months)
-    first_day = first_month + "-01"
+    last_month = max(m[0] for m in months)
+    first_day = min(m[0] for m in months) + "-01"
+    never = "DATE '9999-12-31'"
     return f"""
     WITH m(month, month_end, acg_ore, cni_ore, fee_ore) AS (VALUES {values}),
-    listed AS (
-        SELECT l.person_id, l.clinic_id, m.month, m.month_end
-        FROM listings l JOIN m ON l.valid_from <= m.month_end AND coalesce(l.valid_to, DATE '9999-12-31') >= m.month_end
-        WHERE l.valid_from <= DATE '{last_end}' AND coalesce(l.valid_to, DATE '9999-12-31') >= DATE '{first_end}'),
+    l AS (
+        SELECT person_id, clinic_id, valid_from AS f, coalesce(valid_to, {never}) AS t FROM listings
+        WHERE valid_from <= DATE '{last_end}' AND coalesce(valid_to, {never}) >= DATE '{first_end}'),
     res AS (
-        SELECT person_id, birth_date, coalesce(valid_from, DATE '0001-01-01') AS f, coalesce(valid_to, DATE '9999-12-31') AS t
+        SELECT person_id, birth_date, coalesce(valid_from, DATE '0001-01-01') AS f, coalesce(valid_to, {never}) AS t
         FROM persons
         WHERE {county_resident_sql()}
-          AND coalesce(valid_from, DATE '0001-01-01') <= DATE '{last_end}' AND coalesce(valid_to, DATE '9999-12-31') >= DATE '{first_end}'),
+          AND coalesce(valid_from, DATE '0001-01-01') <= DATE '{last_end}' AND coalesce(valid_to, {never}) >= DATE '{first_end}'),
     lr AS (
-        SELECT listed.person_id, listed.clinic_id, listed.month, year(listed.month_end) - year(res.birth_date)
-               - CASE WHEN month(res.birth_date) * 100 + day(res.birth_date)
-                           > month(listed.month_end) * 100 + day(listed.month_end) THEN 1 ELSE 0 END AS age
-        FROM listed JOIN res ON res.person_id = listed.person_id AND res.f <= listed.month_end AND res.t >= listed.month_end),
+        SELECT l.clinic_id, l.person_id, res.birth_date, greatest(l.f, res.f) AS f, least(l.t, res.t) AS t
+        FROM l JOIN res ON l.person_id = res.person_id AND l.f <= res.t AND res.f <= l.t),
     rk AS (
-        SELECT person_id, month AS f, lead(month, 1, '9999-12') OVER (PARTITION BY person_id ORDER BY month) AS t,
+        SELECT person_id, CAST(month || '-01' AS DATE) AS f,
+               CAST(lead(month, 1, '9999-12') OVER (PARTITION BY person_id ORDER BY month) || '-01' AS DATE) - 1 AS t,
                acg_weight, cni
         FROM risk WHERE month <= '{last_month}'
-        QUALIFY t > '{first_month}'),
+        QUALIFY t >= DATE '{first_end}'),
+    first_risk AS (
+        SELECT person_id, CAST(min(month) || '-01' AS DATE) AS f FROM risk WHERE month <= '{last_month}' GROUP BY person_id),
+    spans AS (
+        SELECT lr.clinic_id, lr.birth_date, greatest(lr.f, rk.f) AS f, least(lr.t, rk.t) AS t, rk.acg_weight, rk.cni
+        FROM lr JOIN rk ON lr.person_id = rk.person_id AND lr.f <= rk.t AND rk.f <= lr.t
+        UNION ALL
+        SELECT lr.clinic_id, lr.birth_date, lr.f, least(lr.t, coalesce(fr.f - 1, lr.t)), NULL, NULL
+        FROM lr LEFT JOIN first_risk fr ON lr.person_id = fr.person_id
+        WHERE fr.f IS NULL OR lr.f < fr.f),
     counted AS (
-        SELECT lr.clinic_id, lr.month, lr.age, count(*) AS n, sum(rk.acg_weight) AS acg, sum(rk.cni) AS cni
-        FROM lr LEFT JOIN rk ON lr.person_id = rk.person_id AND lr.month >= rk.f AND lr.month < rk.t
+        SELECT s.clinic_id, m.month,
+               year(m.month_end) - year(s.birth_date)
+               - CASE WHEN month(s.birth_date) * 100 + day(s.birth_date) > month(m.month_end) * 100 + day(m.month_end)
+                      THEN 1 ELSE 0 END AS age,
+               count(*) AS n, sum(s.acg_weight) AS acg, sum(s.cni) AS cni
+        FROM spans s JOIN m ON s.f <= m.month_end AND s.t >= m.month_end
         GROUP BY ALL),
     cap AS (
         SELECT c.clinic_id, c.month,
@@ -136,7 +151,6 @@ def year_floor_sql(months: list[tuple[str, str, list[tuple[int, int | None, int]
            coalesce(cap.cap_ore, 0) + coalesce(vis.visit_ore, 0) AS ore
     FROM cap FULL OUTER JOIN vis USING (clinic_id, month)
     """
-
 
 _DIAGNOSES = np.array(["J06.9", "I10", "F32.1", "E11.9", "M54.5", "Z00.0", "J45.9", "K21.9", "F41.1", "R05"])
 _ACTIONS = np.array(["UX007", "XV016", "XV015", "AU124", "DV071", "QD006", "GD008", "NHB99"])
@@ -343,7 +357,7 @@ def run_bench(persons: int, json_path: Path | None, runs: int, with_year: bool, 
         console.print(f"{key:>26}: {result[key]}")
     chart = None
     if scaling:
-        result["scaling"] = scaling_curve(scaling, runs, console)
+        result["scaling"] = scaling_curve(scaling, runs, console, loaded={persons: (db, n_events)})
         result["scaling_exponents"] = exponents = scaling_exponents(result["scaling"])
         for key, k in exponents.items():
             console.print(f"{key:>26}: ∝ persons^{k} ({growth_word(k)})" if k is not None else f"{key:>26}: (one size)")
@@ -369,13 +383,17 @@ def _run_worker(db: Path, runs: int, parts: str, console: Console) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def scaling_curve(sizes: list[int], runs: int, console: Console) -> list[dict]:
+def scaling_curve(sizes: list[int], runs: int, console: Console, loaded: dict | None = None) -> list[dict]:
     """The month and the year at each size (regions cached like the bench's own): medians of
-    `runs` (the year: up to 3), each calculation in its own fresh process for its peak memory."""
+    `runs` (the year: up to 3), each calculation in its own fresh process for its peak memory.
+    `loaded`: persons -> (database, contacts) already holding that size's contacts."""
     curve = []
     for persons in sizes:
-        master, contacts_csv, _ = ensure_region(persons, console)
-        db, _, n_events = time_intake(master, contacts_csv, 1, console)
+        if loaded and persons in loaded:
+            db, n_events = loaded[persons]
+        else:
+            master, contacts_csv, _ = ensure_region(persons, console)
+            db, _, n_events = time_intake(master, contacts_csv, 1, console)
         with console.status(f"Scaling: {persons:,} persons, the month…".replace(",", " ")):
             month = _run_worker(db, runs, "month-only", console)
         with console.status(f"Scaling: {persons:,} persons, the year…".replace(",", " ")):
