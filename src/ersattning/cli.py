@@ -384,6 +384,7 @@ def bench(
     """Time a month and a year on the synthetic region (generated once and cached).
 
     Example: ersattning bench --persons 2400000 --json out/bench.json
+    Example: ersattning bench --persons 300000 --scaling --sizes 300000,600000 --json out/bench.json
     """
     from ersattning.analysis import parse_years
     from ersattning.bench import SCALING_SIZES, run_bench
