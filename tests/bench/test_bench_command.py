@@ -19,7 +19,7 @@ def cache(tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("bench-cache")
     # The worker processes read ERSATTNING_CACHE; this process's bench module read it on import.
     monkeypatch_module.setenv("ERSATTNING_CACHE", str(folder))
-    import ersattning.bench as bench
+    from ersattning import bench
 
     monkeypatch_module.setattr(bench, "CACHE", folder)
     return folder
