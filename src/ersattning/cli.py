@@ -373,15 +373,33 @@ def bench(
     persons: int = typer.Option(2_400_000, "--persons", help="Size of the synthetic region"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the figures as one JSON object"),
     runs: int = typer.Option(5, "--runs", help="Runs per measurement (medians are reported)"),
-    year: bool = typer.Option(True, "--year/--no-year", help="Also time a whole year (12 months)"),
+    year: bool = typer.Option(True, "--year/--no-year", help="Also time a whole year (12 months) and its floor query"),
+    analysis: bool = typer.Option(False, "--analysis", help="Also time the analysis of 2016-2022 and a reform year (long at full size)"),
+    analysis_demo: bool = typer.Option(True, "--analysis-demo/--no-analysis-demo",
+                                       help="With --analysis: also the years at the demo size, 50 000 persons"),
+    analysis_years: str = typer.Option("2016-2022", "--analysis-years", help="With --analysis: the years analysed"),
+    scaling: bool = typer.Option(False, "--scaling", help="Also time the month and the year at several sizes (curve, chart)"),
+    sizes: Optional[str] = typer.Option(None, "--sizes", help="--scaling's sizes, e.g. 300000,600000 (default 0.3 to 4.8 M)"),
 ):
     """Time a month and a year on the synthetic region (generated once and cached).
 
     Example: ersattning bench --persons 2400000 --json out/bench.json
+    Example: ersattning bench --persons 300000 --scaling --sizes 300000,600000 --json out/bench.json
     """
-    from ersattning.bench import run_bench
+    from ersattning.analysis import parse_years
+    from ersattning.bench import SCALING_SIZES, run_bench
 
-    run_bench(persons=persons, json_path=json_path, runs=runs, with_year=year, console=console)
+    try:
+        size_list = [int(n) for n in sizes.replace("_", "").split(",") if n.strip()] if sizes else list(SCALING_SIZES)
+        year_list = parse_years(analysis_years)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--sizes or --analysis-years: {exc}") from None
+    if sizes and not scaling:
+        raise typer.BadParameter("--sizes goes with --scaling")
+    if any(n < 1 for n in size_list):
+        raise typer.BadParameter("--sizes must be positive numbers of persons")
+    run_bench(persons=persons, json_path=json_path, runs=runs, with_year=year, console=console, analysis=analysis,
+              analysis_demo=analysis_demo, analysis_years=year_list, scaling=size_list if scaling else None)
 
 
 def _contacts_file(folder: Path) -> Optional[Path]:

@@ -50,10 +50,12 @@ class AnalyzeResult:
 
 def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
-            progress: Callable[[str], None] | None = None) -> AnalyzeResult:
+            progress: Callable[[str], None] | None = None, region: Path | None = None) -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
-    `passive_listing`, the scenario's tables and its differences from the base rulebook."""
+    `passive_listing`, the scenario's tables and its differences from the base rulebook.
+    `region`: a folder to keep the synthetic region's files in, reused when generated there
+    before with the same persons, years and seed (the benchmark's cache)."""
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
@@ -70,7 +72,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         sample = sample_size(engine)
     else:
         say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
-        engine, summary = synthetic_engine(persons, years, seed=seed)
+        engine, summary = synthetic_engine(persons, years, seed=seed, folder=region, reuse=region is not None)
         notes.append(f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
                      f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
         # A sample of the region shares the region-wide pots in proportion to its size.

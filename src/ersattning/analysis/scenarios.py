@@ -23,25 +23,51 @@ DEFAULT_PERSONS = 50_000
 REGION_INHABITANTS_2022 = 2_440_027
 
 
-def synthetic_engine(persons: int, years: list[int], seed: int = 2022, folder: Path | None = None) -> tuple[Engine, dict]:
+#: In a folder `synthetic_region` generated (to be reused): its arguments and generate's summary.
+REGION_FILE = "region.json"
+
+
+def synthetic_engine(persons: int, years: list[int], seed: int = 2022, folder: Path | None = None,
+                     reuse: bool = False) -> tuple[Engine, dict]:
     """The synthetic region (drifting year by year from the year before the first) with a year
-    of contacts for each analysed year, validated and loaded into an in-memory engine."""
+    of contacts for each analysed year, validated and loaded into an in-memory engine. With
+    `reuse`, a `folder` `synthetic_region` generated before with the same persons, years and
+    seed is read again instead of generated (`ersattning bench --analysis` caches it so)."""
     from ersattning.inputs import read_inputs
     from ersattning.register import read_contacts
-    from ersattning.synth import generate
 
     if folder is None:  # the tables are copied into the engine: the files are not needed afterwards
         with tempfile.TemporaryDirectory(prefix="ersattning-analysis-") as tmp:
             return synthetic_engine(persons, years, seed, Path(tmp))
     folder = Path(folder)
-    first, last = min(years), max(years)
-    summary = generate(folder, persons=persons, seed=seed, first_year=min(first - 1, 2015), last_year=last, fmt="parquet",
-                       contact_years=years)
+    summary = synthetic_region(folder, persons, years, seed, reuse=reuse)
     inputs = read_inputs(folder).require_clean()
     engine = Engine.duckdb().register(inputs.tables)
-    contacts, _ = read_contacts(folder / "contacts.parquet", inputs.tables, today=dt.date(last + 1, 6, 30))
+    contacts, _ = read_contacts(folder / "contacts.parquet", inputs.tables, today=dt.date(max(years) + 1, 6, 30))
     engine.register({"contacts": contacts})
     return engine, summary
+
+
+def synthetic_region(folder: Path, persons: int, years: list[int], seed: int = 2022, reuse: bool = True) -> dict:
+    """Generate the analysis's synthetic region into `folder` (Parquet; contacts for `years`) and
+    return generate's summary; with `reuse`, a folder already generated so is kept as it is."""
+    import json
+
+    from ersattning.synth import generate
+
+    folder = Path(folder)
+    key = {"persons": persons, "years": sorted(years), "seed": seed}
+    done = folder / REGION_FILE
+    if reuse and done.is_file():
+        noted = json.loads(done.read_text(encoding="utf-8"))
+        if noted.get("key") == key:
+            return noted["summary"]
+    done.unlink(missing_ok=True)
+    summary = generate(folder, persons=persons, seed=seed, first_year=min(min(years) - 1, 2015), last_year=max(years),
+                       fmt="parquet", contact_years=years)
+    if reuse:  # written last: a folder whose generation was cut off is generated again
+        done.write_text(json.dumps({"key": key, "summary": summary}), encoding="utf-8")
+    return summary
 
 
 def database_engine(db: Path) -> Engine:
