@@ -97,12 +97,13 @@ def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Tab
 def visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
     """(weights, visits) of consecutive `months`: each visit product's contacts per month, payee,
     patient's area of residence and listed or not; and base visits per month, performing clinic and
-    patient area. A pass per few months of contacts (`statements.VISIT_PASS_MONTHS`)."""
-    from ersattning.statements import VISIT_PASS_MONTHS
+    patient area. A pass per few months of contacts (`statements.months_per_pass`)."""
+    from ersattning.statements import months_per_pass
 
     weights, visits = [], []
-    for i in range(0, len(months), VISIT_PASS_MONTHS):
-        w, v = _visit_weights(engine, book, months[i:i + VISIT_PASS_MONTHS])
+    step = months_per_pass(engine) if len(months) > 1 else 1
+    for i in range(0, len(months), step):
+        w, v = _visit_weights(engine, book, months[i:i + step])
         weights.append(w)
         visits.append(v)
     return pa.concat_tables(weights), pa.concat_tables(visits)

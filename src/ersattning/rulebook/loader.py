@@ -12,7 +12,9 @@ Numbers are read as Decimal from their text: never through a binary float.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -282,9 +284,16 @@ def load(directory: str | Path | None = None) -> Rulebook:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)
+        # Parsed once per process per file text (a rulebook is loaded several times by one
+        # analysis): keyed by the text itself, so a changed file is parsed anew, never stale.
+        return copy.deepcopy(_parse_yaml(path.read_text(encoding="utf-8")))
     except yaml.YAMLError as exc:
         raise RulebookError(str(path), "-", f"not valid YAML: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_DecimalLoader)
 
 
 def _parse_parameter(name: str, doc: Any, file: str) -> Parameter:

@@ -92,8 +92,18 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     return compute_months(engine, book, [month])[0][0]
 
 
-#: Months of contacts priced in one pass (see compute_months).
-VISIT_PASS_MONTHS = int(os.environ.get("ERSATTNING_VISIT_PASS_MONTHS", "3"))
+#: Person-months of contacts one visit pass may price: a pass over 3 months of the full region
+#: (2.4 M persons, about 2.5 M contacts) fits in DuckDB's 3 GB memory cap, a whole year does not
+#: (the joins with residences and listings do not spill). A smaller region prices its year in one pass.
+PASS_PERSON_MONTHS = 7_200_000
+
+
+def months_per_pass(engine: Engine) -> int:
+    """How many months of contacts one visit pass takes (ERSATTNING_VISIT_PASS_MONTHS overrides)."""
+    if os.environ.get("ERSATTNING_VISIT_PASS_MONTHS"):
+        return max(1, int(os.environ["ERSATTNING_VISIT_PASS_MONTHS"]))
+    persons = engine["persons"].count().to_pyarrow().as_py()
+    return max(1, min(12, PASS_PERSON_MONTHS // max(1, persons)))
 
 
 def compute_months(engine: Engine, book: Rulebook, months: list[str],
@@ -113,8 +123,9 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str],
         if contacts is not None:
             # A few months' contacts per pass: a whole year's facts at the full region's size
             # exceed DuckDB's memory cap (the joins with residences and listings do not spill).
-            for i in range(0, len(months), VISIT_PASS_MONTHS):
-                chunk = months[i:i + VISIT_PASS_MONTHS]
+            step = months_per_pass(engine) if len(months) > 1 else 1
+            for i in range(0, len(months), step):
+                chunk = months[i:i + step]
                 part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage)
                 visits = part if visits is None else visits.merge(part)
                 engine.release_cached()
