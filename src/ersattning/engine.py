@@ -92,10 +92,6 @@ class Engine:
     #: (first, last) -> the live contacts dated in that period, when they come from a register.
     contacts_between: object = None
     _cached: list = field(default_factory=list, repr=False)
-    #: Intermediate tables a whole year's run shares between its months (statements.compute_year):
-    #: the year's live contacts, the risk table as intervals, and the months' cap usage. Empty
-    #: outside such a run.
-    shared: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
@@ -183,15 +179,7 @@ class Engine:
         return self
 
     def contacts(self, first, last) -> ibis.Table | None:
-        """The contacts to price for first..last: the register's live view, or a given table.
-
-        Within a year's run the year's live contacts are computed once (`shared["contacts"]`)
-        and a month reads its part of them.
-        """
-        shared = self.shared.get("contacts")
-        if shared is not None and shared[0] <= first and last <= shared[1]:
-            table = shared[2]
-            return table.filter(table.date >= first, table.date <= last)
+        """The contacts to price for first..last: the register's live view, or a given table."""
         if self.contacts_between is not None:
             return self.contacts_between(first, last)
         return self.tables.get("contacts")
@@ -199,8 +187,7 @@ class Engine:
     def cache(self, expr: ibis.Table) -> ibis.Table:
         """Compute an intermediate table once (a temporary table, or a cached DataFrame on Spark).
 
-        Released by `release_cached()` when the month is done, so that a year's run does
-        not hold twelve months of intermediate tables.
+        Released by `release_cached()` when the run is done.
         """
         cached = expr.cache()
         self._cached.append(cached)
@@ -209,14 +196,6 @@ class Engine:
     def release_cached(self) -> None:
         while self._cached:
             self._cached.pop().release()
-
-    def release_shared(self) -> None:
-        """Drop the tables a year's run shared between its months."""
-        for value in self.shared.values():
-            table = value[-1] if isinstance(value, tuple) else value
-            if hasattr(table, "release"):  # cached tables; plain Arrow results need nothing
-                table.release()
-        self.shared.clear()
 
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]

@@ -298,22 +298,25 @@ def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
     raise KeyError(f"{component} is not a capitation component")
 
 
-def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis.Table:
+def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str],
+                    min_ages: dict[str, int] | None = None) -> tuple[ibis.Table, ibis.Table]:
     """All capitation product rows of `month` (one or several consecutive months) as one table
-    (quantity = persons or weight sums).
+    (quantity = persons or weight sums), and the per-band table they are cut from.
 
     The per-listed components are summed from one pass over `listed_units`: per month, clinic and
     age band, the persons and their ACG, CNI and sick-leave sums, a small table each line is cut
-    from (the sum of the persons' contributions, as `capitation_units` lists them).
+    from (the sum of the persons' contributions, as `capitation_units` lists them). `min_ages`:
+    also the persons aged at least each (`age_ge_<name>`), for `listed_in_months`.
     """
     months = _months(month)
     paid = {m: paid_components(book, m) for m in months}
     parts: list[ibis.Table] = []
     u = listed_units(engine, book, months)
+    aged = {f"age_ge_{name}": (u.age >= age).ifelse(1, 0).sum() for name, age in (min_ages or {}).items()}
     per_band = engine.cache(
         u.group_by(month=u.month, snapshot=u.snapshot, clinic_id=u.clinic_id, product_code=u.band).aggregate(
             persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum(),
-            born_abroad=u.born_abroad.cast("int64").sum())
+            born_abroad=u.born_abroad.cast("int64").sum(), **aged)
     )
     for component, decl in PER_LISTED.items():
         paid_in = [m for m in months if component in paid[m]]
@@ -340,8 +343,16 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str]) -> i
                 agg = units.group_by("clinic_id").aggregate(persons=units.count())
                 parts.append(_rows(agg, component, book.code(component), agg.persons, ibis.literal(m), ibis.literal(snap)))
     if not parts:
-        return _empty(engine)
-    return ibis.union(*parts)
+        return _empty(engine), per_band
+    return ibis.union(*parts), per_band
+
+
+def listed_in_months(per_band: ibis.Table, min_ages: dict[str, int]) -> pa.Table:
+    """`listed_in_year`'s sums from `capitation_rows`' per-band table of the year's twelve months
+    (the same persons: listed on each month's last day and earning capitation)."""
+    sums = {"listed": per_band.persons.sum().cast("int64"),
+            **{f"listed_{name}": per_band[f"age_ge_{name}"].sum().cast("int64") for name in min_ages}}
+    return per_band.group_by("clinic_id").aggregate(**sums).to_pyarrow()
 
 
 def home_care_units(engine: Engine, d: dt.date) -> ibis.Table:

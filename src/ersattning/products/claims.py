@@ -92,39 +92,42 @@ def drug_rules(book: Rulebook) -> pa.Table:
         ("rule", pa.string()), ("reference", pa.string()), ("illustrative", pa.bool_())]))
 
 
-def _priced_rows(engine: Engine, table: str, code: str, rules: pa.Table, month: str) -> ibis.Table | None:
-    """The rows of `table` dated in `month`, each joined to the rule values in force on its date."""
+def _priced_rows(engine: Engine, table: str, code: str, rules: pa.Table, month: str | list[str]) -> ibis.Table | None:
+    """The rows of `table` dated in `month` (or consecutive months), each joined to the rule
+    values in force on its date, with the `month` it is dated in."""
     if table not in engine.tables:
         return None
+    months = [month] if isinstance(month, str) else list(month)
     rows = engine[table]
-    start, end = first_day(month), last_day(month)
+    start, end = first_day(months[0]), last_day(months[-1])
     rows = rows.filter(rows.date >= start, rows.date <= end)
+    rows = rows.mutate(month=rows.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0]))
     r = ibis.memtable(rules)
     return rows.join(r, [rows[code] == r[code], rows.date >= r.valid_from, rows.date <= r.valid_to])
 
 
-def orders_behind(engine: Engine, book: Rulebook, month: str) -> ibis.Table | None:
+def orders_behind(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis.Table | None:
     """medical_service rows of `month` with their category, share and rule (the trace reads these)."""
     return _priced_rows(engine, "medical_service", "service_code", medical_service_rules(book), month)
 
 
-def requisitions_behind(engine: Engine, book: Rulebook, month: str) -> ibis.Table | None:
+def requisitions_behind(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis.Table | None:
     """requisitions rows of `month` with their unit price and rule (the trace reads these)."""
     return _priced_rows(engine, "requisitions", "drug_code", drug_rules(book), month)
 
 
-def medical_service_lines(engine: Engine, book: Rulebook, month: str) -> pa.Table:
-    """medical_service lines: per clinic, category and rule version, the orders' cost in SEK
+def medical_service_lines(engine: Engine, book: Rulebook, month: str | list[str]) -> pa.Table:
+    """medical_service lines of `month` (or consecutive months, one query): per month, clinic, category and rule version, the orders' cost in SEK
     (exact sum) × the clinic's share (öre per SEK, negative: a cost the clinic bears), rounded
     once. A category whose clinic share is 0 (the region bears all) gives no line."""
     joined = orders_behind(engine, book, month)
     if joined is None:
         return exact_lines([])
     borne = joined.filter(joined.price_ore != 0)
-    agg = (borne.group_by(["clinic_id", "category", "price_ore", "rule", "reference", "illustrative"])
+    agg = (borne.group_by(["month", "clinic_id", "category", "price_ore", "rule", "reference", "illustrative"])
            .aggregate(cost=borne.cost_sek.sum(), orders=borne.count())).to_pyarrow()
     records = [{
-        "clinic_id": r["clinic_id"], "month": month, "component": "medical_service",
+        "clinic_id": r["clinic_id"], "month": r["month"], "component": "medical_service",
         "product_code": CATEGORIES[r["category"]], "quantity": r["cost"], "divisor": 1,
         "unit_price_ore": r["price_ore"], "unit": "SEK/SEK cost", "rule": r["rule"], "reference": r["reference"],
         "illustrative": r["illustrative"],
@@ -134,17 +137,17 @@ def medical_service_lines(engine: Engine, book: Rulebook, month: str) -> pa.Tabl
     return exact_lines(records)
 
 
-def requisition_lines(engine: Engine, book: Rulebook, month: str) -> pa.Table:
-    """requisition_drugs lines: per clinic, drug and rule version, the units requisitioned
+def requisition_lines(engine: Engine, book: Rulebook, month: str | list[str]) -> pa.Table:
+    """requisition_drugs lines of `month` (or consecutive months, one query): per month, clinic, drug and rule version, the units requisitioned
     (exact sum) × the price per unit, rounded once; paid to the clinic (000: it invoices them)."""
     joined = requisitions_behind(engine, book, month)
     if joined is None:
         return exact_lines([])
-    agg = (joined.group_by(["clinic_id", "drug_code", "price_ore", "rule", "reference", "illustrative"])
+    agg = (joined.group_by(["month", "clinic_id", "drug_code", "price_ore", "rule", "reference", "illustrative"])
            .aggregate(units=joined.quantity.sum(), rows=joined.count())).to_pyarrow()
     component = book.component("requisition_drugs")
     records = [{
-        "clinic_id": r["clinic_id"], "month": month, "component": "requisition_drugs",
+        "clinic_id": r["clinic_id"], "month": r["month"], "component": "requisition_drugs",
         "product_code": component.code(drug_code=r["drug_code"]), "quantity": r["units"], "divisor": 1,
         "unit_price_ore": r["price_ore"], "unit": "SEK/unit", "rule": r["rule"], "reference": r["reference"],
         "illustrative": r["illustrative"],

@@ -23,7 +23,7 @@ from ersattning.period import first_day, last_day
 from ersattning.lines import ENGINE_PRICED, GROUPS, LINE, PRICED, STATEMENT
 from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
-from ersattning.products.capitation import capitation_rows, listed_in_year
+from ersattning.products.capitation import capitation_rows, listed_in_months, listed_in_year
 from ersattning.products.claims import medical_service_lines, requisition_lines
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
@@ -89,7 +89,7 @@ def compute_month(engine: Engine, book: Rulebook, month: str) -> MonthResult:
     yearly items are posted on January's statement; they appear when the input holds that
     year's contacts and goals).
     """
-    return compute_months(engine, book, [month])[0][0]
+    return compute_months(engine, book, [month]).results[0]
 
 
 #: Person-months of contacts one visit pass may price: a pass over 3 months of the full region
@@ -106,17 +106,31 @@ def months_per_pass(engine: Engine) -> int:
     return max(1, min(12, PASS_PERSON_MONTHS // max(1, persons)))
 
 
-def compute_months(engine: Engine, book: Rulebook, months: list[str],
-                   with_usage: bool = False) -> tuple[list[MonthResult], dict[str, pa.Table]]:
+@dataclass
+class MonthsPass:
+    """`compute_months`' results and, for a year's reconciliation, what its pass counted."""
+
+    results: list[MonthResult]
+    #: month -> the visits as the yearly caps count them (with_usage)
+    usage: dict[str, pa.Table]
+    #: listed_in_year's sums over the months' ends (with min_ages)
+    listed: pa.Table | None = None
+
+
+def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
+                   min_ages: dict[str, int] | None = None) -> MonthsPass:
     """`compute_month` for consecutive `months` at once: the capitation of all their month-ends is
     one interval join and one query, their visits one pass over their contacts (each month's
     rules as in force in that month), then each month's statement is cut from the few thousand
     lines. The same lines as one `compute_month` per month (tests/statements/test_compute_year.py).
-    `with_usage`: also each month's visits as the yearly caps count them (`visits.cap_usage`)."""
+    `with_usage`: also each month's visits as the yearly caps count them (`visits.cap_usage`);
+    `min_ages`: also the listed sums of `listed_in_year` over the months' ends."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
-        capitation = price_rows(capitation_rows(engine, book, months), prices).select(*ENGINE_PRICED.names).to_pyarrow()
+        rows, per_band = capitation_rows(engine, book, months, min_ages)
+        capitation = price_rows(rows, prices).select(*ENGINE_PRICED.names).to_pyarrow()
+        listed = listed_in_months(per_band, min_ages) if min_ages is not None else None
         parts = [capitation.cast(ENGINE_PRICED)]
         contacts = engine.contacts(first_day(months[0]), last_day(months[-1]))
         visits = None
@@ -131,22 +145,28 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str],
                 engine.release_cached()
             parts.append(visits.lines)
         engine_lines = _typed(pa.concat_tables(parts))
+        if contacts is not None:  # an unpriced visit product names its contacts (the month's)
+            for month in months:
+                check_visit_prices(engine, book, contacts, month, engine_lines.filter(pc.equal(engine_lines["month"], month)))
         check_priced(engine_lines)
         goals = goals_table(engine)
+        # The claims of master data and the open clinics of all the months: one query each.
+        claims = pa.concat_tables([medical_service_lines(engine, book, months), requisition_lines(engine, book, months)])
+        open_in = open_clinics(engine, months)
         results = []
         for month in months:
             lines = engine_lines.filter(pc.equal(engine_lines["month"], month))
-            if contacts is not None:
-                check_visit_prices(engine, book, contacts, month, lines)
-            clinics = open_clinics(engine, month)
+            clinics = open_in.filter(pc.equal(open_in["month"], month)).drop_columns(["month"])
             care = visits.care_guarantee.get(month, {}) if visits is not None else {}
-            lines = _finish_lines(pa.concat_tables([lines, *_other_items(engine, book, month, lines, clinics, goals, care)]))
+            items = _other_items(engine, book, month, lines, clinics, goals, care)
+            items.append(claims.filter(pc.equal(claims["month"], month)))
+            lines = _finish_lines(pa.concat_tables([lines, *items]))
             # The visit pass counted the held contacts; none without contacts (None: not counted).
             held = visits.held.get(month) if visits is not None else 0
             results.append(MonthResult(month, lines, totals(lines, clinics, month, book), held=held))
     finally:
         engine.release_cached()
-    return results, (visits.usage if visits is not None else {})
+    return MonthsPass(results, visits.usage if visits is not None else {}, listed)
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -165,15 +185,13 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
 def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table, goals: pa.Table,
                  care: dict[str, tuple[int, int]]) -> list[pa.Table]:
     """Items priced per clinic rather than per person or contact: goals (`care`: the care
-    guarantee's counts from the month's contacts), pots, caps, and the claims of master data
-    (medical service, requisition drugs)."""
+    guarantee's counts from the month's contacts), pots, caps (the claims of master data, medical
+    service and requisition drugs, come for all the months at once: `compute_months`)."""
     listed = listed_by_clinic(lines)
     items = [
         monthly_goal_lines(book, month, listed, clinics, goals, care),
         health_promotion_lines(book, month, listed),
         new_clinic_lines(book, month, clinics),
-        medical_service_lines(engine, book, month),
-        requisition_lines(engine, book, month),
     ]
     if month.endswith("-01"):
         items += reconcile_year(engine, book, int(month[:4]) - 1, month, goals)
@@ -222,14 +240,15 @@ def compute_year(engine: Engine, book: Rulebook, year: int) -> tuple[list[MonthR
     (tests/statements/test_compute_year.py)."""
     from ersattning.period import months_of
 
-    months, usage = compute_months(engine, book, months_of(year), with_usage=True)
-    # The caps' visit counts came with the months' visit lines (all twelve, or count anew).
-    used = usage_of_months([usage[m] for m in months_of(year)], year) if len(usage) == 12 else None
-    return months, reconcile_year(engine, book, year, used=used)
+    done = compute_months(engine, book, months_of(year), with_usage=True, min_ages=min_ages(book, year))
+    # The caps' visit counts came with the months' visit lines (all twelve, or count anew), the
+    # average listed with their capitation.
+    used = usage_of_months([done.usage[m] for m in months_of(year)], year) if len(done.usage) == 12 else None
+    return done.results, reconcile_year(engine, book, year, used=used, listed=done.listed)
 
 
 def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None,
-                   used: pa.Table | None = None) -> list[pa.Table]:
+                   used: pa.Table | None = None, listed: pa.Table | None = None) -> list[pa.Table]:
     """The yearly items for `year`, posted on `month` (January of year + 1): the caps'
     reconciliation and the quality bonus and penalty. Empty when the input holds neither
     contacts nor goals for the year."""
@@ -241,19 +260,23 @@ def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None 
     if not (has_goals or caps_apply):
         return []
     # The average listed per month (12 month ends) is the denominator of both.
-    in_year = listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
+    in_year = listed if listed is not None else listed_in_year(engine, year, min_ages(book, year)).to_pyarrow()
     items = [yearly_goal_lines(book, year, in_year, goals, month)]
     if caps_apply:
         items.append(cap_lines(engine, book, year, contacts, in_year, month, used=used))
     return items
 
 
-def open_clinics(engine: Engine, month: str) -> pa.Table:
-    """Clinics open at some time in `month` (clinic_id, area_code, opened): each gets a statement, even with no lines."""
+def open_clinics(engine: Engine, month: str | list[str]) -> pa.Table:
+    """Clinics open at some time in `month` (clinic_id, area_code, opened): each gets a statement,
+    even with no lines. For several months, one query and a `month` column."""
+    if isinstance(month, str):
+        return open_clinics(engine, [month]).drop_columns(["month"])
     c = engine["clinics"]
-    start, end = first_day(month), last_day(month)
-    open_ = c.filter(c.opened <= end, c.closed.isnull() | (c.closed >= start)).select("clinic_id", "area_code", "opened")
-    return open_.to_pyarrow()
+    spans = ibis.memtable(pa.table({"month": month, "m_start": [first_day(m) for m in month], "m_end": [last_day(m) for m in month]}))
+    j = c.cross_join(spans)
+    open_ = j.filter(j.opened <= j.m_end, j.closed.isnull() | (j.closed >= j.m_start))
+    return open_.select("clinic_id", "area_code", "opened", "month").order_by(["month", "clinic_id"]).to_pyarrow()
 
 
 #: The largest amount a total may hold: statements store öre as BIGINT (int64).
