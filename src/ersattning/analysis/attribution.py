@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
 from ersattning.products.capitation import (
-    PER_LISTED, at_month_ends, capitation_components, capitation_units, listed_units, paid_components, residents)
+    PER_LISTED, consecutive_runs, resident_on, at_month_ends, capitation_components, capitation_units, listed_units, paid_components)
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident
@@ -44,12 +44,7 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str]) -> tup
     paid = {m: paid_components(book, m) for m in months}
     parts = []
 
-    def weigh(units: ibis.Table, basis, month=None) -> ibis.Table:
-        if month is not None:  # units of one month without their area: the residence on its last day
-            r = residents(engine, last_day(month))
-            res = r.select(r_pid=r.person_id, r_area=r.area_code)
-            j = units.join(res, units.person_id == res.r_pid)
-            units = j.mutate(month=ibis.literal(month), area_code=j.r_area)
+    def weigh(units: ibis.Table, basis) -> ibis.Table:
         g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis(units), area_code=units.area_code).aggregate(
             w=units.contribution.sum())
         return g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
@@ -64,10 +59,12 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str]) -> tup
             rows = listed if len(paid_in) == len(months) else listed.filter(listed.month.isin(paid_in))
             units, _ = capitation_units(engine, book, paid_in[0], component, listed=rows)
             parts.append(weigh(units, basis))
-        else:
-            for m in paid_in:
-                units, _ = capitation_units(engine, book, m, component)
-                parts.append(weigh(units, basis, m))
+        else:  # enrolled persons and children: the area of their residence on the month's last day
+            for run in consecutive_runs(paid_in):
+                units, _ = capitation_units(engine, book, run, component)
+                if "r_area" not in units.columns:
+                    units = resident_on(engine, units)
+                parts.append(weigh(units.mutate(area_code=units.r_area), basis))
     everyone = listed.mutate(contribution=ibis.literal(1))
     parts.append(weigh(everyone, lambda u: ibis.literal("persons")))
     # Listed residents per area: the persons listed for capitation (resident in the county, as the residents below).

@@ -17,7 +17,7 @@ import ibis
 import pyarrow as pa
 
 from ersattning.engine import Engine
-from ersattning.period import first_day, half_year_snapshot, last_day
+from ersattning.period import first_day, half_year_snapshot, last_day, next_month
 from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
 
@@ -273,13 +273,13 @@ def paid_components(book: Rulebook, month: str) -> list[str]:
             if rules.get(PER_LISTED[c].paid_if if c in PER_LISTED else f"{c}.amount")]
 
 
-def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
+def capitation_units(engine: Engine, book: Rulebook, month: str | list[str], component: str,
                      listed: ibis.Table | None = None) -> tuple[ibis.Table, str | None]:
     """The persons behind `component`'s lines in `month`, one row each with `clinic_id` (the clinic
     paid), `product_code` and `contribution` (what the person adds to the line's basis), and the
     snapshot date they are counted on. The same tables `capitation_rows` aggregates. `listed`:
     `listed_units` of the month, when the caller computed it once for several components."""
-    d = last_day(month)
+    d = last_day(_months(month)[0])
     if component in PER_LISTED:
         decl = PER_LISTED[component]
         u = listed if listed is not None else listed_units(engine, book, month)
@@ -290,10 +290,11 @@ def capitation_units(engine: Engine, book: Rulebook, month: str, component: str,
         contribution = one if decl.contribution == "persons" else u[decl.contribution].fill_null(0).cast(QUANTITY)
         return u.mutate(product_code=code, contribution=contribution), d.isoformat()
     if component == "capitation_home_care":
-        u = home_care_units(engine, d)
+        u = home_care_units(engine, _months(month))
         return u.mutate(product_code=ibis.literal(book.code(component)), contribution=ibis.literal(1).cast(QUANTITY)), d.isoformat()
     if component == "capitation_child_mental_health":
-        u, snap = child_units(engine, book, month)
+        u = child_units(engine, book, _months(month))
+        snap = child_snapshot(book, _months(month)[0])
         return u.mutate(product_code=ibis.literal(book.code(component)), contribution=ibis.literal(1).cast(QUANTITY)), snap.isoformat()
     raise KeyError(f"{component} is not a capitation component")
 
@@ -335,13 +336,13 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str],
             agg = agg.filter(agg.persons > 0)
         code = agg.product_code if decl.by_band else book.code(component)
         parts.append(_rows(agg, component, code, agg.quantity.fill_null(0), agg.month, agg.snapshot))
-    # Enrolled persons and children: one each, counted from their units per clinic paid.
+    # Enrolled persons and children: one each, counted from their units per month and clinic paid.
     for component in ("capitation_home_care", "capitation_child_mental_health"):
-        for m in months:
-            if component in paid[m]:
-                units, snap = capitation_units(engine, book, m, component)
-                agg = units.group_by("clinic_id").aggregate(persons=units.count())
-                parts.append(_rows(agg, component, book.code(component), agg.persons, ibis.literal(m), ibis.literal(snap)))
+        paid_in = [m for m in months if component in paid[m]]
+        for run in consecutive_runs(paid_in):
+            units, _ = capitation_units(engine, book, run, component)
+            agg = units.group_by("month", "snapshot", "clinic_id").aggregate(persons=units.count())
+            parts.append(_rows(agg, component, book.code(component), agg.persons, agg.month, agg.snapshot))
     if not parts:
         return _empty(engine), per_band
     return ibis.union(*parts), per_band
@@ -355,13 +356,39 @@ def listed_in_months(per_band: ibis.Table, min_ages: dict[str, int]) -> pa.Table
     return per_band.group_by("clinic_id").aggregate(**sums).to_pyarrow()
 
 
-def home_care_units(engine: Engine, d: dt.date) -> ibis.Table:
-    """Persons enrolled in basic home care on `d` who may earn capitation: person_id, clinic_id."""
-    hc = engine["home_care"]
-    enrolled = hc.filter(_covers(hc, d)).select("person_id", "clinic_id").distinct()
-    r = residents(engine, d)
-    j = enrolled.join(r, enrolled.person_id == r.person_id)
-    return j.select(enrolled.person_id, enrolled.clinic_id)
+def consecutive_runs(months: list[str]) -> list[list[str]]:
+    """`months` (in order) as runs of consecutive months."""
+    runs: list[list[str]] = []
+    for m in months:
+        if runs and next_month(runs[-1][-1]) == m:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return runs
+
+
+def _spells(t: ibis.Table, lo: dt.date, hi: dt.date) -> ibis.Table:
+    """Rows of `t` whose [valid_from, valid_to] (empty = open) meets lo..hi, with `start` and `end`."""
+    t = t.filter(t.valid_from.isnull() | (t.valid_from <= hi), t.valid_to.isnull() | (t.valid_to >= lo))
+    return t.mutate(start=t.valid_from.fill_null(dt.date(1, 1, 1)), end=t.valid_to.fill_null(dt.date(9999, 12, 31)))
+
+
+def resident_on(engine: Engine, t: ibis.Table) -> ibis.Table:
+    """Rows of `t` (with person_id and d) whose person may earn capitation on d (`residents`),
+    with the area of residence `r_area`."""
+    p = engine["persons"]
+    p = p.filter(county_resident(p)).select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, r_area=p.area_code)
+    j = t.join(p, [t.person_id == p.r_pid, p.r_from.isnull() | (p.r_from <= t.d), p.r_to.isnull() | (p.r_to >= t.d)])
+    return j.drop("r_pid", "r_from", "r_to")
+
+
+def home_care_units(engine: Engine, months: list[str]) -> ibis.Table:
+    """Persons enrolled in basic home care on each month's last day who may earn capitation:
+    month, snapshot, d (the last day), person_id, clinic_id, r_area (area of residence)."""
+    hc = _spells(engine["home_care"], last_day(months[0]), last_day(months[-1]))
+    at = at_month_ends(hc.select("person_id", "clinic_id", "start", "end"), months)
+    enrolled = at.select("month", "snapshot", "d", "person_id", "clinic_id").distinct()
+    return resident_on(engine, enrolled)
 
 
 def child_snapshot(book: Rulebook, month: str) -> dt.date:
@@ -378,28 +405,41 @@ def child_snapshot(book: Rulebook, month: str) -> dt.date:
     return snap
 
 
-def child_units(engine: Engine, book: Rulebook, month: str) -> tuple[ibis.Table, dt.date]:
-    """The children behind the children's mental-health supplement of `month`: listed in the
-    ages at the half-year snapshot (`child_snapshot`), one row each with `clinic_id` the provider
+def child_units(engine: Engine, book: Rulebook, months: list[str]) -> ibis.Table:
+    """The children behind the children's mental-health supplement of each of `months`
+    (consecutive): listed in the ages at the month's half-year snapshot (`child_snapshot`), one
+    row each with month, snapshot (that date), d (the month's last day), `clinic_id` the provider
     paid for them (the listing clinic, or the provider it handed the assignment to), `listed_at`
-    and `age`. Only providers holding the assignment in the paid month are paid."""
-    d = last_day(month)
-    snap = child_snapshot(book, month)
-    ages = book.at(d).value("capitation_child_mental_health.ages")
-    kids = listed_on(engine, snap, ages=ages)
+    and `age`. Only providers holding the assignment in the paid month are paid. The children
+    are counted once per snapshot, not once per month."""
+    by_snapshot: dict[tuple, list[str]] = {}
+    for m in months:
+        ages = book.at(last_day(m)).value("capitation_child_mental_health.ages")
+        by_snapshot.setdefault((child_snapshot(book, m), tuple(ages) if ages is not None else None), []).append(m)
+    parts = []
+    for (snap, ages), ms in by_snapshot.items():
+        kids = listed_on(engine, snap, ages=ages)
+        paid = ibis.memtable(pa.table({"month": ms, "snapshot": [snap.isoformat()] * len(ms),
+                                       "d": pa.array([last_day(m) for m in ms], pa.date32())}))
+        parts.append(kids.cross_join(paid).select("month", "snapshot", "d", "person_id", "clinic_id", "age"))
+    kids = ibis.union(*parts) if len(parts) > 1 else parts[0]
 
     # Who holds the assignment in the paid month: a clinic with its own 320 kombika; a
     # clinic that handed the assignment over (affiliation) is paid to its provider.
-    k = engine["kombika"]
-    providers = k.filter(_covers(k, d), k.assignment == CHILD_MH_ASSIGNMENT).select(provider_id=k.clinic_id).distinct()
-    a = engine["affiliations"]
-    handed = a.filter(_covers(a, d), a.assignment == CHILD_MH_ASSIGNMENT).select(
-        from_clinic=a.clinic_id, provider=a.provider_clinic_id
-    ).distinct()
-    routed = kids.join(handed, kids.clinic_id == handed.from_clinic, how="left")
-    routed = routed.select(person_id=routed.person_id, clinic_id=ibis.coalesce(routed.provider, routed.clinic_id),
-                           listed_at=routed.clinic_id, age=routed.age)
-    return routed.filter(routed.clinic_id.isin(providers.provider_id)), snap
+    lo, hi = last_day(months[0]), last_day(months[-1])
+    k = _spells(engine["kombika"], lo, hi)
+    k = k.filter(k.assignment == CHILD_MH_ASSIGNMENT).select(provider_id=k.clinic_id, start=k.start, end=k.end)
+    providers = at_month_ends(k, months).select(p_month="month", provider_id="provider_id").distinct()
+    a = _spells(engine["affiliations"], lo, hi)
+    a = a.filter(a.assignment == CHILD_MH_ASSIGNMENT).select(from_clinic=a.clinic_id, provider=a.provider_clinic_id,
+                                                              start=a.start, end=a.end)
+    handed = at_month_ends(a, months).select(h_month="month", from_clinic="from_clinic", provider="provider").distinct()
+    routed = kids.join(handed, [kids.month == handed.h_month, kids.clinic_id == handed.from_clinic], how="left")
+    routed = routed.select("month", "snapshot", "d", person_id=routed.person_id,
+                           clinic_id=ibis.coalesce(routed.provider, routed.clinic_id), listed_at=routed.clinic_id,
+                           age=routed.age).view()  # a new relation: the semi-join below is not part of the join chain above
+    providers = providers.select(month="p_month", clinic_id="provider_id")
+    return routed.semi_join(providers, ["month", "clinic_id"])
 
 
 def _empty(engine: Engine) -> ibis.Table:
