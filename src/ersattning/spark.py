@@ -65,13 +65,25 @@ def export_inputs(db: str | Path, folder: str | Path, as_of: dt.date | dt.dateti
     now) to `folder/<table>.parquet` with DuckDB's COPY, plus `export_info.parquet` (the sample
     setting, when and from what it was exported). Returns the rows per table."""
     from ersattning import store
-    from ersattning.register import current_contacts
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if not Path(db).is_file():
         raise InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first")
+    from ersattning.engine import served_engine
+
     engine = store.open_engine(db)
+    try:
+        return _export(engine, db, folder, as_of)
+    finally:
+        if served_engine(db) is None:  # a served connection stays open for its server
+            engine.con.disconnect()
+
+
+def _export(engine: Engine, db, folder: Path, as_of) -> dict[str, int]:
+    from ersattning import store
+    from ersattning.register import current_contacts
+
     engine.attach_stored()
     con = engine.con.con
     names = engine.table_names()
