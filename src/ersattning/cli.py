@@ -776,6 +776,24 @@ def bench_api(
     run_api_bench(contacts=contacts, batch=batch, persons=persons, console=console)
 
 
+@app.command("bench-spark")
+def bench_spark(
+    persons: int = typer.Option(200_000, "--persons", help="Size of the synthetic region (cached like the bench's)"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Also time a standalone cluster (spark://host:port)"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the figures as one JSON object"),
+):
+    """Time the bench month (2022-03) on Spark local[2] and on a standalone cluster.
+
+    Example: ersattning bench-spark --persons 200000 --spark-master spark://127.0.0.1:7077 --json out/bench-spark.json
+    """
+    from ersattning.spark_bench import run_spark_bench
+
+    try:
+        run_spark_bench(persons, cluster=spark_master, json_path=json_path, console=console)
+    except ErsattningError as exc:
+        _fail(exc)
+
+
 @app.command()
 def analyze(
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB database file (stored inputs and contacts)"),
