@@ -127,10 +127,14 @@ def _read_clean_inputs(folder: Path, errors_path: Path, book=None):
 
 @app.command()
 def statements(
-    input: Path = typer.Option(..., "--input", exists=True, file_okay=False, help="Folder with clinics.csv, persons.csv, listings.csv, …"),
+    input: str = typer.Option(..., "--input", help="Folder with clinics.csv, persons.csv, listings.csv, …; with --engine spark "
+                              "a folder (path or Hadoop URL) written by `ersattning export-inputs`"),
     month: str = typer.Option(..., "--month", help="YYYY-MM"),
     output: Path = typer.Option(..., "--output", help="Folder for statement_lines.csv and statements.csv"),
     rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+    engine_name: str = typer.Option("duckdb", "--engine", help="duckdb | spark"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Spark master URL (default: $ERSATTNING_SPARK_MASTER, ersattning.toml, local[2])"),
+    spark_config: Optional[Path] = typer.Option(None, "--spark-config", help="TOML file with [spark] master and [spark.conf] (default ./ersattning.toml)"),
 ):
     """Compute one month's statements from input files, statelessly.
 
@@ -140,6 +144,12 @@ def statements(
     from ersattning.statements import compute_month, lines_csv_table, statements_csv_table, write_csv
 
     month = _month(month)
+    _engine_name(engine_name)
+    if engine_name == "spark":
+        return _statements_on_spark(input, month, output, rules, spark_master, spark_config)
+    input = Path(input)
+    if not input.is_dir():
+        raise typer.BadParameter(f"there is no folder {input}", param_hint="--input")
     try:
         from ersattning.core import choose_rulebook
         from ersattning.synth.region import read_sample
@@ -167,6 +177,32 @@ def statements(
     console.print(
         f"{month}: {len(result.statements)} statements, {len(result.lines)} lines, "
         f"total {sek_text(sum(result.statements['total_ore'].to_pylist())) + ' SEK'} → {output}/statement_lines.csv, statements.csv"
+    )
+
+
+def _engine_name(name: str) -> None:
+    if name not in ("duckdb", "spark"):
+        raise typer.BadParameter("duckdb or spark", param_hint="--engine")
+
+
+def _statements_on_spark(input: str, month: str, output: Path, rules, spark_master, spark_config) -> None:
+    """`statements --engine spark`: Spark reads the exported Parquet folder itself; only the lines come back."""
+    from ersattning.core import choose_rulebook
+    from ersattning.spark import compute_on_spark, spark_engine, spark_settings, write_results
+
+    try:
+        master, conf = spark_settings(spark_master, spark_config)
+        engine, sample = spark_engine(input, master=master, conf=conf)
+        try:
+            result = compute_on_spark(engine, choose_rulebook(rules, sample_persons=sample), month)
+        finally:
+            engine.con._session.stop()
+    except ErsattningError as exc:
+        _fail(exc)
+    write_results(result, output)
+    console.print(
+        f"{month} on Spark ({master}): {len(result.statements)} statements, {len(result.lines)} lines, "
+        f"total {sek_text(sum(result.statements['total_ore'].to_pylist()))} SEK → {output}/statement_lines.csv, statements.csv (+ .parquet)"
     )
 
 
@@ -247,6 +283,11 @@ def run(
     rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
     rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Compute and show the month (and the adjustments it carries); write nothing"),
+    engine_name: str = typer.Option("duckdb", "--engine", help="duckdb | spark (the statements are stored in the database either way)"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Spark master URL (default: $ERSATTNING_SPARK_MASTER, ersattning.toml, local[2])"),
+    spark_config: Optional[Path] = typer.Option(None, "--spark-config", help="TOML file with [spark] master and [spark.conf] (default ./ersattning.toml)"),
+    spark_inputs: Optional[Path] = typer.Option(None, "--spark-inputs", help="With --engine spark: the folder the database's inputs are exported "
+                                                "to for Spark (shared with a cluster's workers; default a temporary folder)"),
 ):
     """Compute a month's (or a range of months') statements in the database (draft), or issue them.
 
@@ -268,15 +309,29 @@ def run(
         months = month_range(month, last)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    _engine_name(engine_name)
     if not db.is_file():
         _fail(InputError(f"there is no database {db}: run `ersattning load DIR --db {db}` first"))
+    spark = None
     try:
-        core = Core.open(db, reform=rules, as_of=as_of)
+        if engine_name == "spark":
+            import tempfile
+
+            from ersattning.spark import spark_core, spark_settings
+
+            master, conf = spark_settings(spark_master, spark_config)
+            staging = spark_inputs or Path(tempfile.mkdtemp(prefix="ersattning-inputs-"))
+            core, spark = spark_core(db, staging, master=master, conf=conf, reform=rules, as_of=as_of)
+        else:
+            core = Core.open(db, reform=rules, as_of=as_of)
         # A range shows its progress as each month is written (a year's months come together).
         shown = (lambda n, total, m: err.print(f"{m}: done ({n}/{total})")) if len(months) > 1 else None
         runs = core.run(months, issue=issue, dry_run=dry_run, via=_via(), progress=shown)
     except ErsattningError as exc:
         _fail(exc)
+    finally:
+        if spark is not None:
+            spark.con._session.stop()
     would = "would be " if dry_run else ""
     for done in runs:
         if done.result is None:
@@ -289,6 +344,31 @@ def run(
         _print_adjustments(result.lines, f"{done.month} {'would carry' if dry_run else 'carries'} adjustment lines for issued months:")
     if dry_run:
         console.print("dry run: nothing was written")
+
+
+@app.command("export-inputs")
+def export_inputs(
+    db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="DuckDB database file (loaded inputs, reported contacts)"),
+    parquet: Path = typer.Option(..., "--parquet", help="Folder for <table>.parquet (copy it to HDFS or a shared file system for a cluster)"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: the register's contacts as they stood then (default: now)"),
+):
+    """Write the stored, validated inputs and the register's live contacts as Parquet, for `--engine spark`.
+
+    Example: ersattning export-inputs --db ersattning.duckdb --parquet out/spark-inputs
+    """
+    import datetime as dt
+
+    from ersattning.spark import export_inputs as export
+
+    try:
+        when = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        rows = export(db, parquet, as_of=when)
+    except ErsattningError as exc:
+        _fail(exc)
+    console.print(f"{len(rows)} tables → {parquet}: " + ", ".join(f"{n} {r}" for n, r in rows.items()))
 
 
 manual_app = typer.Typer(help="Manual lines: claimed items added by an administrator (audited, never deleted).", no_args_is_help=True)
@@ -694,6 +774,24 @@ def bench_api(
     from ersattning.api.bench import run_api_bench
 
     run_api_bench(contacts=contacts, batch=batch, persons=persons, console=console)
+
+
+@app.command("bench-spark")
+def bench_spark(
+    persons: int = typer.Option(200_000, "--persons", help="Size of the synthetic region (cached like the bench's)"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Also time a standalone cluster (spark://host:port)"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the figures as one JSON object"),
+):
+    """Time the bench month (2022-03) on Spark local[2] and on a standalone cluster.
+
+    Example: ersattning bench-spark --persons 200000 --spark-master spark://127.0.0.1:7077 --json out/bench-spark.json
+    """
+    from ersattning.spark_bench import run_spark_bench
+
+    try:
+        run_spark_bench(persons, cluster=spark_master, json_path=json_path, console=console)
+    except ErsattningError as exc:
+        _fail(exc)
 
 
 @app.command()

@@ -54,7 +54,7 @@ class Core:
     """A database (an `Engine`) and the rulebook that applies to it."""
 
     def __init__(self, engine: Engine, *, reform: str | Path | None = None, as_of: dt.date | None = None,
-                 base: Rulebook | None = None):
+                 base: Rulebook | None = None, compute: Callable[[str, Rulebook], MonthResult] | None = None):
         if reform is not None and as_of is not None:
             raise ValueError("a reform file or the rules as of a date, not both")
         self.engine = engine
@@ -63,6 +63,9 @@ class Core:
         self._base = base
         self._chosen: Rulebook | None = None
         self._book: Rulebook | None = None
+        #: computes a month's engine lines elsewhere (on Spark: ersattning.spark); they are stored
+        #: here with the manual and adjustment lines, as every month is
+        self.compute = compute
 
     @classmethod
     def open(cls, db: str | Path, **options) -> "Core":
@@ -158,10 +161,14 @@ class Core:
         book = self.book
         out = []
         for year, in_year in _by_year(months):
-            computed = self._year(year) if in_year == months_of(year) and not self._any_issued(in_year) else {}
+            whole_year = self.compute is None and in_year == months_of(year) and not self._any_issued(in_year)
+            computed = self._year(year) if whole_year else {}
             for month in in_year:
+                ready = computed.pop(month, None)
+                if ready is None and self.compute is not None and store.month_status(self.engine, month) != "issued":
+                    ready = self.compute(month, book)
                 status, result = store.run_month(self.engine, month, book, issue=issue, user=user, dry_run=dry_run,
-                                                 options=self.options(), computed=computed.pop(month, None))
+                                                 options=self.options(), computed=ready)
                 out.append(MonthRun(month, status, result))
                 if j is not None:
                     j.progress(len(out), f"{month} {status}")

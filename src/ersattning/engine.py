@@ -109,24 +109,46 @@ class Engine:
         return cls(con, "duckdb")
 
     @classmethod
-    def pyspark(cls, session=None) -> "Engine":
-        """PySpark on this machine (`local[2]`, loopback only, Arrow transfer on)."""
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    def pyspark(cls, session=None, master: str | None = None, conf: dict[str, str] | None = None) -> "Engine":
+        """PySpark: on this machine (`local[2]` by default, loopback only, Arrow transfer on) or on
+        the cluster at `master` (e.g. spark://host:7077), with `conf`'s Spark settings on top.
+
+        A local master, or a cluster on this machine's loopback, binds the driver to 127.0.0.1;
+        a remote cluster's executors must reach the driver, so there Spark's own choice (or
+        `spark.driver.host` in `conf`) applies."""
+        master = master or "local[2]"
+        loopback = master.startswith("local") or "://127.0.0.1" in master or "://localhost" in master
+        if loopback:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         from pyspark.sql import SparkSession
 
-        spark = session or (
-            SparkSession.builder.master("local[2]")
-            .appName("ersattning")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="ersattning-spark-"))
-            .getOrCreate()
-        )
-        return cls(ibis.pyspark.connect(spark), "pyspark")
+        if session is None:
+            builder = (
+                SparkSession.builder.master(master)
+                .appName("ersattning")
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="ersattning-spark-"))
+            )
+            if loopback:
+                builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+            for key, value in (conf or {}).items():
+                builder = builder.config(key, value)
+            session = builder.getOrCreate()
+        return cls(ibis.pyspark.connect(session), "pyspark")
+
+    def read_parquet_inputs(self, folder: str, names) -> "Engine":
+        """Spark reads the tables `names` from `<folder>/<name>.parquet` (a file or a folder of
+        parts; a local path or any Hadoop URL, file:// or hdfs://) as temporary views: the
+        rows never pass through this process (ersattning.spark checks the columns)."""
+        base = str(folder).rstrip("/")
+        for name in names:
+            self.con._session.read.parquet(f"{base}/{name}.parquet").createOrReplaceTempView(name)
+            self.tables[name] = self.con.table(name)
+        return self
 
     def register(self, tables: dict[str, pa.Table]) -> "Engine":
         """Make Arrow tables available to the engine for this connection (temporary; to store
@@ -189,6 +211,10 @@ class Engine:
 
         Released by `release_cached()` when the run is done.
         """
+        if self.backend == "pyspark":
+            # ibis' PySpark cache() compiles the expression without registering its in-memory
+            # tables (memtables) as views first, as its execute does.
+            self.con._run_pre_execute_hooks(expr)
         cached = expr.cache()
         self._cached.append(cached)
         return cached
