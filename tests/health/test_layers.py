@@ -25,7 +25,7 @@ LAYERS = [
     {"store", "jobs"},                          # the database: inputs, computed, issued and adjusted months; job history
     {"export", "trace"},                        # VF's files of a stored month; AF: the paying expressions, filtered
     {"core"},                                   # the one entry point: a database and the rulebook that applies
-    {"analysis", "api", "bench", "cli", "demo", "remote"},  # interfaces over all of the above
+    {"analysis", "api", "bench", "cli", "demo", "remote", "spark", "spark_bench"},  # interfaces over all of the above
 ]
 
 # Imports that go upwards today, each with the issue that removes it. A line whose import is gone
