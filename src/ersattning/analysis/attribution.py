@@ -9,8 +9,6 @@ A line with nothing to split it by goes to the clinic's own area. Whole tables i
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +16,8 @@ import pyarrow.compute as pc
 from ersattning.engine import Engine
 from ersattning.period import first_day, last_day
 from ersattning.products.capitation import (
-    PER_LISTED, consecutive_runs, resident_on, at_month_ends, capitation_components, capitation_units, listed_units, paid_components)
+    PER_LISTED, at_month_ends, capitation_components, capitation_units, consecutive_runs, listed_units, paid_components,
+    resident_on, spells)
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident
@@ -81,10 +80,8 @@ def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Tab
     """Residents of the county (who may earn capitation) and those listed (`listed`: month,
     area_code, listed), per month-end and area: (month, area_code, residents, listed)."""
     p = engine["persons"]
-    first, last = last_day(months[0]), last_day(months[-1])
-    p = p.filter(county_resident(p), p.valid_from.isnull() | (p.valid_from <= last), p.valid_to.isnull() | (p.valid_to >= first))
-    spells = p.select("area_code", start=p.valid_from.fill_null(dt.date(1, 1, 1)), end=p.valid_to.fill_null(dt.date(9999, 12, 31)))
-    at = at_month_ends(spells, months)
+    p = spells(p.filter(county_resident(p)), last_day(months[0]), last_day(months[-1]))
+    at = at_month_ends(p.select("area_code", "start", "end"), months)
     res = at.group_by("month", "area_code").aggregate(residents=at.count()).to_pyarrow()
     j = res.join(listed, ["month", "area_code"], join_type="left outer")
     return pa.table({"month": j["month"], "area_code": j["area_code"], "residents": pc.cast(j["residents"], pa.float64()),

@@ -177,6 +177,7 @@ def month_ends(months: list[str]) -> ibis.Table:
 
 
 def _month_index(d) -> ibis.Value:
+    """A date's month as year × 12 + month − 1 (`month_ends`' m_index)."""
     return d.year() * 12 + d.month() - 1
 
 
@@ -189,8 +190,8 @@ def _month_runs(spells: ibis.Table, months: list[str]) -> ibis.Table:
     start = ibis.greatest(spells.start, ibis.literal(first))
     end = ibis.least(spells.end, ibis.literal(last))
     is_month_end = (end + ibis.interval(days=1)).day() == 1
-    i0 = (start.year() * 12 + start.month() - 1).cast("int64")
-    i1 = (end.year() * 12 + end.month() - 1 - ibis.ifelse(is_month_end, 0, 1)).cast("int64")
+    i0 = _month_index(start).cast("int64")
+    i1 = (_month_index(end) - ibis.ifelse(is_month_end, 0, 1)).cast("int64")
     held = spells.mutate(_i0=i0, _i1=i1)
     return held.filter(held._i0 <= held._i1)
 
@@ -229,8 +230,8 @@ def listed_units(engine: Engine, book: Rulebook, month: str | list[str]) -> ibis
     ages), born_abroad (0 or 1), area_code, acg_weight and cni in force in the month.
 
     The listings and residences meeting the months are joined once into spells, and the spells
-    with the months' last days (one interval join, whatever the number of months); the rules are
-    those in force on each month's last day."""
+    with the months' last days (`at_month_ends`' equality join, whatever the number of months);
+    the rules are those in force on each month's last day."""
     months = _months(month)
     lp = _listed_intervals(engine, last_day(months[0]), last_day(months[-1]), with_person=True)
     # Each spell meets the runs of its person's risk values it overlaps (a few rows per person),
@@ -367,7 +368,7 @@ def consecutive_runs(months: list[str]) -> list[list[str]]:
     return runs
 
 
-def _spells(t: ibis.Table, lo: dt.date, hi: dt.date) -> ibis.Table:
+def spells(t: ibis.Table, lo: dt.date, hi: dt.date) -> ibis.Table:
     """Rows of `t` whose [valid_from, valid_to] (empty = open) meets lo..hi, with `start` and `end`."""
     t = t.filter(t.valid_from.isnull() | (t.valid_from <= hi), t.valid_to.isnull() | (t.valid_to >= lo))
     return t.mutate(start=t.valid_from.fill_null(dt.date(1, 1, 1)), end=t.valid_to.fill_null(dt.date(9999, 12, 31)))
@@ -385,7 +386,7 @@ def resident_on(engine: Engine, t: ibis.Table) -> ibis.Table:
 def home_care_units(engine: Engine, months: list[str]) -> ibis.Table:
     """Persons enrolled in basic home care on each month's last day who may earn capitation:
     month, snapshot, d (the last day), person_id, clinic_id, r_area (area of residence)."""
-    hc = _spells(engine["home_care"], last_day(months[0]), last_day(months[-1]))
+    hc = spells(engine["home_care"], last_day(months[0]), last_day(months[-1]))
     at = at_month_ends(hc.select("person_id", "clinic_id", "start", "end"), months)
     enrolled = at.select("month", "snapshot", "d", "person_id", "clinic_id").distinct()
     return resident_on(engine, enrolled)
@@ -427,10 +428,10 @@ def child_units(engine: Engine, book: Rulebook, months: list[str]) -> ibis.Table
     # Who holds the assignment in the paid month: a clinic with its own 320 kombika; a
     # clinic that handed the assignment over (affiliation) is paid to its provider.
     lo, hi = last_day(months[0]), last_day(months[-1])
-    k = _spells(engine["kombika"], lo, hi)
+    k = spells(engine["kombika"], lo, hi)
     k = k.filter(k.assignment == CHILD_MH_ASSIGNMENT).select(provider_id=k.clinic_id, start=k.start, end=k.end)
     providers = at_month_ends(k, months).select(p_month="month", provider_id="provider_id").distinct()
-    a = _spells(engine["affiliations"], lo, hi)
+    a = spells(engine["affiliations"], lo, hi)
     a = a.filter(a.assignment == CHILD_MH_ASSIGNMENT).select(from_clinic=a.clinic_id, provider=a.provider_clinic_id,
                                                               start=a.start, end=a.end)
     handed = at_month_ends(a, months).select(h_month="month", from_clinic="from_clinic", provider="provider").distinct()

@@ -120,7 +120,7 @@ class MonthsPass:
 def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
                    min_ages: dict[str, int] | None = None) -> MonthsPass:
     """`compute_month` for consecutive `months` at once: the capitation of all their month-ends is
-    one interval join and one query, their visits one pass over their contacts (each month's
+    one query, their visits one pass over their contacts (each month's
     rules as in force in that month), then each month's statement is cut from the few thousand
     lines. The same lines as one `compute_month` per month (tests/statements/test_compute_year.py).
     `with_usage`: also each month's visits as the yearly caps count them (`visits.cap_usage`);
@@ -185,8 +185,9 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
 def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table, goals: pa.Table,
                  care: dict[str, tuple[int, int]]) -> list[pa.Table]:
     """Items priced per clinic rather than per person or contact: goals (`care`: the care
-    guarantee's counts from the month's contacts), pots, caps (the claims of master data, medical
-    service and requisition drugs, come for all the months at once: `compute_months`)."""
+    guarantee's counts from the month's contacts), pots, the new-clinic amount and, in January,
+    the previous year's caps and quality goals. (The claims of master data, medical service and
+    requisition drugs, are priced for all the run's months at once in `compute_months`.)"""
     listed = listed_by_clinic(lines)
     items = [
         monthly_goal_lines(book, month, listed, clinics, goals, care),
