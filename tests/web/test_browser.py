@@ -68,7 +68,7 @@ def test_a_clinic_drills_down_from_its_statement_to_a_contact(page, server):
     page.click("#rader >> text=VF_BASE")
     page.wait_for_url("**/rad/**")
     assert "Bakom raden: 2 kontakter" in page.inner_text("body")
-    assert page.inner_text("#belopp") == "220.00 SEK"  # 2 visits × 110 SEK (RULES.md §3)
+    assert page.inner_text("#belopp") == "220,00 SEK"  # 2 visits × 110 SEK (RULES.md §3)
     page.screenshot(path=str(ARTIFACTS / "2-rad.png"), full_page=True)
 
     page.click("#bakom >> text=a-2")

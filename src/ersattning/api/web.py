@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from ersattning.api import charts, queries
+from ersattning.api import charts, format, queries
 from ersattning.api.service import (
     MONTH, ApiError, State, add_manual_line, load_inputs, not_found, run_month, state, visible_clinic,
     visible_trace,
@@ -35,7 +35,8 @@ SESSION_COOKIE = "ersattning_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-templates.env.filters["sek"] = lambda ore: "" if ore is None else sek_text(ore)
+format.install(templates.env)
+templates.env.filters["sek"] = lambda ore: format.kronor(ore, unit=False)
 templates.env.filters["q"] = lambda s: quote(str(s), safe="")
 templates.env.filters["komp"] = lambda c: COMPONENT_LABELS_SV.get(c, c)
 
