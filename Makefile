@@ -26,7 +26,7 @@ demo: $(VENV)/.base
 test: $(VENV)/.test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(VENV)/bin/ruff check --select F --output-format concise src tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.base
 	$(VENV)/bin/ersattning bench --json out/bench.json

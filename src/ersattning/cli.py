@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 import typer.core
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from ersattning import remote
 from ersattning.errors import ErsattningError, InputError
@@ -646,7 +646,9 @@ def token_list(db: Path = typer.Option(Path("ersattning.duckdb"), "--db", help="
         tokens = list_tokens(db)
     except ErsattningError as exc:
         _fail(exc)
-    table = Table("id", "role", "clinic", "created", "by", "expires (UTC)", "revoked", "by")
+    # A timestamp is never wrapped: on a narrow terminal the other columns give way.
+    table = Table("id", "role", "clinic", *(Column(name, no_wrap=True) for name in ("created", "by", "expires (UTC)")),
+                  Column("revoked", no_wrap=True), "by")
     for t in tokens:
         table.add_row(t["token_id"], t["role"], t["clinic_id"] or "", f"{t['created_at']:%Y-%m-%d %H:%M}", t["created_by"] or "",
                       f"{t['expires_at']:%Y-%m-%d %H:%M}" if t["expires_at"] else "",
