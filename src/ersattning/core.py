@@ -66,6 +66,8 @@ class Core:
         #: computes a month's engine lines elsewhere (on Spark: ersattning.spark); they are stored
         #: here with the manual and adjustment lines, as every month is
         self.compute = compute
+        #: year -> its reconciliation, within one `_run` only (a later run may see other inputs)
+        self._reconciled: dict[int, list] = {}
 
     @classmethod
     def open(cls, db: str | Path, **options) -> "Core":
@@ -159,6 +161,7 @@ class Core:
 
     def _run(self, months, issue, dry_run, user, progress, j) -> list[MonthRun]:
         book = self.book
+        self._reconciled = {}
         out = []
         for year, in_year in _by_year(months):
             whole_year = self.compute is None and in_year == months_of(year) and not self._any_issued(in_year)
@@ -179,7 +182,11 @@ class Core:
     def _year(self, year: int) -> dict[str, MonthResult]:
         self.engine.attach_stored()
         store.attach_contacts(self.engine)
-        results, _ = compute_year(self.engine, self.book, year)
+        # A run of consecutive whole years posts the year before's reconciliation, just computed
+        # on the same inputs, on January instead of counting that year's contacts again.
+        previous = self._reconciled.get(year - 1)
+        results, reconciled = compute_year(self.engine, self.book, year, previous=previous)
+        self._reconciled = {year: reconciled}
         return {r.month: r for r in results}
 
     def _any_issued(self, months: list[str]) -> bool:

@@ -70,3 +70,25 @@ def test_rules_changing_within_the_year_and_passes_of_a_few_months(monkeypatch, 
     for one, five in zip(months, in_passes):
         assert _sorted(one.lines) == _sorted(five.lines), one.month
         assert one.held == five.held
+
+
+def test_consecutive_years_post_the_year_befores_reconciliation_without_counting_it_again(monkeypatch):
+    """A run or an analysis of 2021–2022 posts 2021's caps and quality goals on 2022-01 from
+    `compute_year(2021)`: the same January lines as counting 2021's contacts anew (RULES.md §5,
+    the caps reconciled in January of the next year)."""
+    from ersattning.products import cap_reduction
+
+    engine, summary = synthetic_engine(2_000, [2021, 2022], seed=5)
+    book = rulebook.load().for_sample(summary["persons"])
+    _, reconciled_2021 = compute_year(engine, book, 2021)
+    assert reconciled_2021 and pc.sum(pa.concat_tables(reconciled_2021)["amount_ore"]).as_py() != 0
+    counted_anew = compute_year(engine, book, 2022)[0][0]
+
+    def no_recount(*args):
+        raise AssertionError("2021's caps were counted again from its contacts")
+
+    monkeypatch.setattr(cap_reduction, "_used", no_recount)
+    posted = compute_year(engine, book, 2022, previous=reconciled_2021)[0][0]
+    assert posted.month == "2022-01"
+    assert _sorted(posted.lines) == _sorted(counted_anew.lines)
+    assert posted.statements.sort_by("clinic_id").equals(counted_anew.statements.sort_by("clinic_id"))

@@ -110,11 +110,6 @@ def _visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[p
     if contacts is None:
         return empty
     f = contact_facts(engine, book, contacts, start, end)
-    p = engine["persons"]
-    res = p.filter(county_resident(p)).select(
-        pa_pid=p.person_id, pa_from=p.valid_from, pa_to=p.valid_to, patient_area=p.area_code)
-    f = f.left_join(res, [f.person_id == res.pa_pid, res.pa_from.isnull() | (res.pa_from <= f.date),
-                          res.pa_to.isnull() | (res.pa_to >= f.date)])
     codes = {}
     for component in visit_components(book):
         code = product_code(f, book[f"{component}.decision_table"], start, end)
@@ -125,6 +120,16 @@ def _visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[p
     month = f.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0])
     counted = f.group_by(month=month, clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, patient_area=f.patient_area,
                          **codes).aggregate(n=f.count()).to_pyarrow()
+    return weights_from_counts(counted, list(codes))
+
+
+def weights_from_counts(counted: pa.Table, codes: list[str]) -> tuple[pa.Table, pa.Table]:
+    """(weights, visits) from contacts counted per (month, clinic_id, listing_clinic, patient_area)
+    and each visit component's product (`codes`: those components' columns) — as the statements'
+    visit pass counts them with `with_areas` (`visits.VisitPass.areas`), or `_visit_weights`."""
+    codes = [c for c in codes if c in counted.column_names]
+    if not codes:
+        return WEIGHT_SCHEMA.empty_table(), VISITS_SCHEMA.empty_table()
     parts = []
     listed = pc.is_valid(counted["listing_clinic"])
     for component in codes:
@@ -200,11 +205,17 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
     return out.cast(ALLOCATED_SCHEMA)
 
 
-def attribution(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table) -> dict[str, pa.Table]:
+def attribution(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table,
+                areas: pa.Table | None = None) -> dict[str, pa.Table]:
     """allocated lines, population by area, base visits and listed persons per clinic of consecutive
-    `months` (each table with its `month`): `lines` are the months' statement lines."""
+    `months` (each table with its `month`): `lines` are the months' statement lines; `areas`: their
+    visit pass's contacts per patient area (`statements.year_pass(with_areas=True)`), else the
+    contacts are counted here."""
     cap, population = capitation_weights(engine, book, months)
-    vis, visits = visit_weights(engine, book, months)
+    if areas is not None:
+        vis, visits = weights_from_counts(areas, list(visit_components(book)))
+    else:
+        vis, visits = visit_weights(engine, book, months)
     allocated = allocate(engine, book, lines, pa.concat_tables([cap, vis]))
     persons = cap.filter(pc.equal(cap["basis"], "persons")).group_by(["month", "clinic_id"]).aggregate([("w", "sum")])
     clinic_listed = persons.rename_columns(["month", "clinic_id", "listed"])

@@ -16,7 +16,7 @@ from ersattning.analysis.categories import component_categories
 from ersattning.engine import Engine
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
-from ersattning.statements import compute_month, compute_year
+from ersattning.statements import compute_month, year_pass
 
 
 @dataclass
@@ -88,15 +88,20 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         raise ValueError("months must be 1, 2, 3, 4, 6 or 12 distinct months of 1..12")
     scale = 12 // len(picked)
     lines, allocated, population, visits, clinic_listed = [], [], [], [], []
+    reconciled: dict[int, list[pa.Table]] = {}
     for year in years:
         y_lines, y_alloc, y_pop, y_vis, y_cl = [], [], [], [], []
         # A whole year not read from a database is computed on the year path (the same lines as
         # twelve months, tests/statements/test_compute_year.py), as `run` does.
-        whole = {}
-        if len(picked) == 12 and stored_lines is None:
+        whole, done = {}, None
+        whole_year = len(picked) == 12 and stored_lines is None
+        if whole_year:
             if progress:
                 progress(f"{year} (the year's statements)")
-            whole = {r.month: r.lines for r in compute_year(engine, book, year)[0]}
+            # The year before's reconciliation, posted on this January, is the one just computed.
+            done = year_pass(engine, book, year, previous=reconciled.get(year - 1), with_areas=True)
+            reconciled = {year: done.reconciled}
+            whole = {r.month: r.lines for r in done.results}
         picked_months = [m for m in months_of(year) if int(m[5:]) in picked]
         for month in picked_months:
             if progress:
@@ -113,7 +118,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         all_lines = pa.concat_tables(y_lines)
         for run in runs:
             in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
-            parts = attribution(engine, book, run, in_run)
+            # The visit pass counted the year's contacts per patient area too: not counted again.
+            parts = attribution(engine, book, run, in_run, areas=done.areas if done is not None else None)
             y_alloc.append(parts["allocated"].drop_columns(["month"]))
             y_pop.append(parts["population"].drop_columns(["month"]))
             y_vis.append(parts["visits"].drop_columns(["month"]))

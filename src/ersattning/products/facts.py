@@ -81,7 +81,7 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     # Residence on the date (the population register, not the number, says which county).
     p = engine["persons"]
     res = p.select(r_pid=p.person_id, r_from=p.valid_from, r_to=p.valid_to, county_code=p.county_code, r_birth=p.birth_date,
-                   capitated=county_resident(p))
+                   capitated=county_resident(p), r_area=p.area_code)
     c = c.left_join(
         res,
         [c.person_id == res.r_pid, res.r_from.isnull() | (res.r_from <= c.date), res.r_to.isnull() | (res.r_to >= c.date)],
@@ -95,7 +95,8 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     c = c.left_join(lst, [c.person_id == lst.l_pid, lst.l_from <= c.date, lst.l_to.isnull() | (lst.l_to >= c.date)]).drop(
         "l_pid", "l_from", "l_to"
     )
-    c = c.mutate(listing_clinic=ibis.ifelse(c.capitated.fill_null(False), c.l_clinic, ibis.null("string"))).drop("l_clinic", "capitated")
+    c = c.mutate(listing_clinic=ibis.ifelse(c.capitated.fill_null(False), c.l_clinic, ibis.null("string")),
+                 patient_area=ibis.ifelse(c.capitated.fill_null(False), c.r_area, ibis.null("string"))).drop("l_clinic", "capitated", "r_area")
     groups = engine["clinics"].select(g_clinic="clinic_id", listing_group="group_id")
     c = c.left_join(groups, c.listing_clinic == groups.g_clinic).drop("g_clinic")
 
@@ -106,6 +107,9 @@ def contact_facts(engine: Engine, book: Rulebook, contacts: ibis.Table, start: d
     return c.select(
         "kombika", "contact_id", "person_id", "date", "contact_type", "profession", "actions",
         "clinic_id", "group_id", "assignment", "listing_clinic",
+        # The area of the patient's residence in the county on the date (the analysis splits visit
+        # lines by it); null outside the county or without a residence, as for listing_clinic.
+        "patient_area",
         age=age_on(birth, c.date),
         # Out of county = resident in another county on the date. No residence row on the date
         # (deceased, emigrated, unknown) is not out of county: `resident` is false and the

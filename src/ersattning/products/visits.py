@@ -246,14 +246,19 @@ class VisitPass:
     held: dict[str, int] = field(default_factory=dict)
     usage: dict[str, pa.Table] = field(default_factory=dict)
     care_guarantee: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    #: with_areas: contacts per (month, clinic_id, listing_clinic, patient_area, each component's
+    #: product), the counts the analysis splits visit lines by (analysis.attribution)
+    areas: pa.Table | None = None
 
     def merge(self, other: "VisitPass") -> "VisitPass":
         """This pass and one over other months, as one."""
+        areas = None if self.areas is None or other.areas is None else pa.concat_tables([self.areas, other.areas], promote_options="default")
         return VisitPass(pa.concat_tables([self.lines, other.lines]), self.held | other.held, self.usage | other.usage,
-                         self.care_guarantee | other.care_guarantee)
+                         self.care_guarantee | other.care_guarantee, areas)
 
 
-def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: list[str], with_usage: bool = False) -> VisitPass:
+def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: list[str], with_usage: bool = False,
+               with_areas: bool = False) -> VisitPass:
     """Priced visit lines per (month, clinic, component, product, price version) for `months`
     (consecutive), from one pass over their contacts' facts.
 
@@ -261,7 +266,8 @@ def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: lis
     clinic, price period, products), and only that small table is turned into one row per
     component and priced. The caps' categories (`with_usage`), the hold codes and the care
     guarantee's counting ride along as more keys of the same count, so that a year's caps, the
-    held contacts and the care-guarantee shares need no second pass over the contacts.
+    held contacts and the care-guarantee shares need no second pass over the contacts; so does the
+    patient's area (`with_areas`, for the analysis: `VisitPass.areas`).
     """
     from ersattning.products.goals import care_guarantee_key
 
@@ -273,6 +279,8 @@ def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: lis
         return VisitPass(ENGINE_PRICED.empty_table())
     month = f.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0])
     base = {"month": month, "clinic_id": f.clinic_id, "listing_clinic": f.listing_clinic, "period": period}
+    if with_areas:
+        base["patient_area"] = f.patient_area
     care = care_guarantee_key(book, f, start, end)
     if care is not None:  # it reads the contact's own dates, so it is a key of its own
         base[CARE] = care
@@ -328,6 +336,9 @@ def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: lis
         amount_ore=(grouped.n * grouped.unit_price_ore).cast("int64"),
     ).to_pyarrow()
     out = VisitPass(lines.select(ENGINE_PRICED.names).cast(ENGINE_PRICED))
+    if with_areas:
+        by_area = counted.group_by("month", "clinic_id", "listing_clinic", "patient_area", *codes).aggregate(n=counted.n.sum())
+        out.areas = by_area.to_pyarrow()
     held = counted.filter(counted[HELD].notnull()).group_by("month").aggregate(n=counted.n.sum()).to_pyarrow()
     out.held = {m: 0 for m in months} | {m: int(n) for m, n in zip(held["month"].to_pylist(), held["n"].to_pylist())}
     if with_usage:

@@ -115,16 +115,22 @@ class MonthsPass:
     usage: dict[str, pa.Table]
     #: listed_in_year's sums over the months' ends (with min_ages)
     listed: pa.Table | None = None
+    #: with_areas: the visit pass's contacts per patient area (`visits.VisitPass.areas`)
+    areas: pa.Table | None = None
 
 
 def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
-                   min_ages: dict[str, int] | None = None) -> MonthsPass:
+                   min_ages: dict[str, int] | None = None, posted: dict[str, list[pa.Table]] | None = None,
+                   with_areas: bool = False) -> MonthsPass:
     """`compute_month` for consecutive `months` at once: the capitation of all their month-ends is
     one query, their visits one pass over their contacts (each month's
     rules as in force in that month), then each month's statement is cut from the few thousand
     lines. The same lines as one `compute_month` per month (tests/statements/test_compute_year.py).
     `with_usage`: also each month's visits as the yearly caps count them (`visits.cap_usage`);
-    `min_ages`: also the listed sums of `listed_in_year` over the months' ends."""
+    `min_ages`: also the listed sums of `listed_in_year` over the months' ends; `posted`: a
+    January's reconciliation of the year before, when the caller computed it already (the same
+    `reconcile_year` lines, not counted again); `with_areas`: also the contacts per patient area
+    the analysis splits visit lines by."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
@@ -140,7 +146,8 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             step = months_per_pass(engine) if len(months) > 1 else 1
             for i in range(0, len(months), step):
                 chunk = months[i:i + step]
-                part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage)
+                part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage,
+                                  with_areas)
                 visits = part if visits is None else visits.merge(part)
                 engine.release_cached()
             parts.append(visits.lines)
@@ -158,7 +165,7 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             lines = engine_lines.filter(pc.equal(engine_lines["month"], month))
             clinics = open_in.filter(pc.equal(open_in["month"], month)).drop_columns(["month"])
             care = visits.care_guarantee.get(month, {}) if visits is not None else {}
-            items = _other_items(engine, book, month, lines, clinics, goals, care)
+            items = _other_items(engine, book, month, lines, clinics, goals, care, (posted or {}).get(month))
             items.append(claims.filter(pc.equal(claims["month"], month)))
             lines = _finish_lines(pa.concat_tables([lines, *items]))
             # The visit pass counted the held contacts; none without contacts (None: not counted).
@@ -166,7 +173,8 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             results.append(MonthResult(month, lines, totals(lines, clinics, month, book), held=held))
     finally:
         engine.release_cached()
-    return MonthsPass(results, visits.usage if visits is not None else {}, listed)
+    return MonthsPass(results, visits.usage if visits is not None else {}, listed,
+                      visits.areas if visits is not None else None)
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -183,7 +191,7 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
 
 
 def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table, goals: pa.Table,
-                 care: dict[str, tuple[int, int]]) -> list[pa.Table]:
+                 care: dict[str, tuple[int, int]], reconciled: list[pa.Table] | None = None) -> list[pa.Table]:
     """Items priced per clinic rather than per person or contact: goals (`care`: the care
     guarantee's counts from the month's contacts), pots, the new-clinic amount and, in January,
     the previous year's caps and quality goals. (The claims of master data, medical service and
@@ -195,7 +203,7 @@ def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, cl
         new_clinic_lines(book, month, clinics),
     ]
     if month.endswith("-01"):
-        items += reconcile_year(engine, book, int(month[:4]) - 1, month, goals)
+        items += reconciled if reconciled is not None else reconcile_year(engine, book, int(month[:4]) - 1, month, goals)
     return items
 
 
@@ -233,19 +241,40 @@ def _unique_ids(ids: pa.Array, rules: pa.Array) -> pa.Array:
     return pc.if_else(clash, pc.binary_join_element_wise(ids, rules, "@"), ids)
 
 
-def compute_year(engine: Engine, book: Rulebook, year: int) -> tuple[list[MonthResult], list[pa.Table]]:
+def compute_year(engine: Engine, book: Rulebook, year: int,
+                 previous: list[pa.Table] | None = None) -> tuple[list[MonthResult], list[pa.Table]]:
+    """`year_pass`'s months and reconciliation."""
+    done = year_pass(engine, book, year, previous)
+    return done.results, done.reconciled
+
+
+@dataclass
+class YearPass:
+    """A year's twelve months, its reconciliation (posted on January of year + 1) and, when asked
+    for, the visit pass's contacts per patient area."""
+
+    results: list[MonthResult]
+    reconciled: list[pa.Table]
+    areas: pa.Table | None = None
+
+
+def year_pass(engine: Engine, book: Rulebook, year: int, previous: list[pa.Table] | None = None,
+              with_areas: bool = False) -> YearPass:
     """The twelve months of `year` and the year's reconciliation (caps, quality goals; posted on
     January of year + 1) in one pass (`compute_months`): the capitation of the twelve month-ends
     is one query, the year's contacts are read once, and the caps' visit counts come with the
     months' visit lines. Same lines as twelve `compute_month` calls and `reconcile_year`
-    (tests/statements/test_compute_year.py)."""
+    (tests/statements/test_compute_year.py). `previous`: the year before's reconciliation, as
+    `compute_year(year - 1)` returned it on the same inputs and rulebook, posted on January
+    rather than computed again (a run or an analysis of consecutive years)."""
     from ersattning.period import months_of
 
-    done = compute_months(engine, book, months_of(year), with_usage=True, min_ages=min_ages(book, year))
+    done = compute_months(engine, book, months_of(year), with_usage=True, min_ages=min_ages(book, year),
+                          posted={f"{year}-01": previous} if previous is not None else None, with_areas=with_areas)
     # The caps' visit counts came with the months' visit lines (all twelve, or count anew), the
     # average listed with their capitation.
     used = usage_of_months([done.usage[m] for m in months_of(year)], year) if len(done.usage) == 12 else None
-    return done.results, reconcile_year(engine, book, year, used=used, listed=done.listed)
+    return YearPass(done.results, reconcile_year(engine, book, year, used=used, listed=done.listed), done.areas)
 
 
 def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None,
