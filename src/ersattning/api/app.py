@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from ersattning.api import queries
+from ersattning.api.downloads import downloads
 from ersattning.api.service import (
     MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
     state, visible_clinic, visible_trace,
@@ -149,6 +150,7 @@ def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.include_router(api)
+    app.include_router(downloads)
     _docs(app)
     app.include_router(web)
     return app
