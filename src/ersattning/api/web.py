@@ -372,7 +372,7 @@ def admin_run(request: Request, month: Annotated[str, Form(pattern=MONTH)], acti
     except ApiError as exc:
         return _admin_view(request, who, None, error=f"{month} kan inte beräknas: {_refusal_sv(exc.message)}",
                            status_code=exc.status)
-    _flash(request, f"{month}: {'fastställs' if issue else 'beräknas'} som ett jobb; förloppet syns nedan.")
+    _flash(request, f"{month}: {'fastställs' if issue else 'utkast beräknas'} som ett jobb; förloppet syns nedan.")
     return RedirectResponse("/jobs", status_code=303)
 
 
