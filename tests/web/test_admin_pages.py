@@ -358,3 +358,17 @@ def test_an_issued_month_is_never_deleted(page, server):
     r = page.request.post(server.url + "/admin/ta-bort-manad", form={"csrf": csrf_of(page), "month": "2022-03", "confirm": "ja"},
                           headers={"origin": server.url})
     assert r.status == 409 and "fastställd" in r.text()
+
+
+def test_keyboard_focus_is_visible(browser, server):
+    context, page = _signed_in_page(browser, server, 390, "admin")
+    page.goto(server.url + "/admin")
+    page.keyboard.press("Tab")  # the skip link comes first and shows itself
+    assert page.evaluate("document.activeElement.textContent") == "Till innehållet"
+    assert page.evaluate("document.activeElement.getBoundingClientRect().left") >= 0
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        style = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()")
+        assert style[0] == "solid" and float(style[1].rstrip("px")) >= 2, style
+    page.screenshot(path=str(ARTIFACTS / "admin-390-fokus.png"))
+    context.close()
