@@ -257,6 +257,23 @@ def test_the_statements_downloads_read_back_to_the_statement(page, server):
 
     name, body = _download(page, "#ladda-xml")
     assert name == "invoice_A1_2022-03_UTKAST.xml" and b"UTKAST" in body and b"5566778899" in body
+    response = page.goto(server.url + "/ladda-ned/A1/2021-01/pdf")
+    assert response.status == 404 and "Ingen beräknad ersättning för A1 2021-01" in page.inner_text("main")
+
+
+def test_a_clinic_downloads_only_its_own_month(browser, server):
+    context, page = _signed_in_page(browser, server, 390, "clinic")
+    page.goto(server.url + "/manad?month=2022-03")
+    name, body = _download(page, "#ladda-pdf")
+    assert name.startswith("manadsbesked_A1_2022-03") and body.startswith(b"%PDF")
+    assert page.goto(server.url + "/ladda-ned/B1/2022-03/csv").status == 404
+    with server.client(server.clinic_a) as api:
+        assert api.get("/api/v1/statements/B1/2022-03/download/csv").status_code == 404
+        r = api.get("/api/v1/statements/A1/2022-03/download/csv")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert api.get("/api/v1/admin/months/2022-03/export.zip").status_code == 403
+    page.screenshot(path=str(ARTIFACTS / "admin-390-mottagning-nedladdning.png"), full_page=True)
+    context.close()
 
 
 def test_the_month_zip_holds_every_clinics_invoice(page, server):

@@ -133,14 +133,29 @@ def _web_principal(request: Request) -> Principal | None:
     return session.principal if session else None
 
 
+def _in_swedish(exc: ApiError, clinic_id: str, month: str) -> ApiError:
+    """The refusal as the web page says it (the API's stays English, like all its messages)."""
+    if exc.status == 404:
+        return ApiError(404, exc.code, f"Ingen beräknad ersättning för {clinic_id} {month}.")
+    if "org_number" in exc.message:
+        return ApiError(exc.status, exc.code, f"E-fakturan kan inte skrivas: {clinic_id} saknar organisationsnummer "
+                                              "i mottagningsregistret (clinics.csv).")
+    if exc.code == "nothing_to_invoice":
+        return ApiError(exc.status, exc.code, f"{clinic_id} har inga rader {month}: det finns inget att fakturera.")
+    return exc
+
+
 @downloads.get("/ladda-ned/{clinic_id}/{month}/{kind}", include_in_schema=False)
 def web_clinic_file(request: Request, clinic_id: ClinicId, month: Month, kind: Kind):
     who = _web_principal(request)
     if who is None:
         return RedirectResponse("/logga-in", status_code=303)
     st = state(request)
-    visible_clinic(st, who, clinic_id)
-    body, name = clinic_file(st, clinic_id, month, kind)
+    try:
+        visible_clinic(st, who, clinic_id)
+        body, name = clinic_file(st, clinic_id, month, kind)
+    except ApiError as exc:
+        raise _in_swedish(exc, clinic_id, month) from None
     return _attachment(body, kind, name)
 
 
@@ -151,5 +166,8 @@ def web_month_zip(request: Request, month: Month):
         return RedirectResponse("/logga-in", status_code=303)
     if not who.admin:
         raise ApiError(403, "forbidden", "sidan kräver en administratörsnyckel")
-    body, name = month_zip(state(request), month)
+    try:
+        body, name = month_zip(state(request), month)
+    except ApiError as exc:
+        raise ApiError(exc.status, exc.code, f"{month} är inte beräknad: det finns inget att ladda ned.") from None
     return _attachment(body, "zip", name)
