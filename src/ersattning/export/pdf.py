@@ -3,6 +3,8 @@ component) followed by the statement's lines, in Swedish, amounts exact from ör
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
@@ -33,7 +35,8 @@ def quantity(value) -> str:
     """A quantity with at most two decimals and a decimal comma; whole counts without decimals."""
     if value is None:
         return ""
-    text = f"{round(value, 2):,.2f}".replace(",", "\u00a0").replace(".", ",")
+    # Half away from zero, as the web app's numbers (api/format.py), not Python's half to even.
+    text = f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}".replace(",", "\u00a0").replace(".", ",")
     return text[:-3] if text.endswith(",00") else text
 
 
