@@ -48,7 +48,8 @@ def components_chart(items: list[dict], title: str) -> str:
     # Each component in its own colour (api/colours.py), the same on every page and month.
     scale = alt.Scale(domain=labels, range=[colour(i["component"]) for i in items])
     chart = alt.Chart(frame, title=title).mark_bar().encode(
-        x=alt.X("kronor:Q", title="kronor"),
+        # Swedish thousands: a space (d3's default groups with commas).
+        x=alt.X("kronor:Q", title="kronor", axis=alt.Axis(labelExpr="replace(format(datum.value, ',.0f'), /,/g, ' ')")),
         y=alt.Y("komponent:N", sort="-x", title=None),
         color=alt.Color("komponent:N", scale=scale, legend=None),
         tooltip=["komponent", "grupp"],

@@ -9,20 +9,23 @@ from ersattning.statements import COMPONENT_LABELS_SV
 
 UNKNOWN = "#5a6675"  # a component the packaged rulebook does not declare: neutral grey
 # The golden angle spreads any number of hues so that neighbours in the list differ clearly;
-# each hue is darkened until it has at least 4.5:1 against white (WCAG AA, text and marks alike).
+# each hue is darkened until it reaches its contrast against white: at least 3:1 (WCAG 2.1
+# non-text contrast, for bars and swatches beside their label), in three steps so that two
+# components of a similar hue still differ in lightness.
 _GOLDEN = 0.381966
-_SATURATION = 0.65
-_MIN_CONTRAST = 4.5
+_SATURATION = 0.7
+_CONTRASTS = (3.2, 5.0, 8.0)
 
 
 def _hex(index: int) -> str:
-    hue, lightness = (index * _GOLDEN) % 1.0, 0.5
+    hue, lightness = (index * _GOLDEN) % 1.0, 0.6
+    target = _CONTRASTS[(index // 11) % len(_CONTRASTS)]
     while True:
         r, g, b = colorsys.hls_to_rgb(hue, lightness, _SATURATION)
         text = "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in (r, g, b)))
-        if contrast(text) >= _MIN_CONTRAST:
+        if contrast(text) >= target:
             return text
-        lightness -= 0.01
+        lightness -= 0.005
 
 
 def colour(component: str) -> str:
