@@ -356,10 +356,9 @@ def test_every_page_has_no_serious_accessibility_violation(browser, server):
     assert not found, f"serious or critical accessibility violations: {found}"
 
 
-def test_an_issued_month_is_never_deleted(page, server):
-    if page.width != WIDTHS[-1]:
-        pytest.skip("issuing is irreversible: once, at the last width")
-    sign_in(page, server, server.admin)
+def test_an_issued_month_is_never_deleted(browser, server):
+    # Issuing is irreversible: once, at the desktop width, after the tests that need the draft.
+    context, page = _signed_in_page(browser, server, WIDTHS[-1], "admin")
     page.goto(server.url + "/admin?month=2022-03")
     page.click("#faststall")
     page.wait_for_url("**/jobs")
@@ -375,6 +374,7 @@ def test_an_issued_month_is_never_deleted(page, server):
     r = page.request.post(server.url + "/admin/ta-bort-manad", form={"csrf": csrf_of(page), "month": "2022-03", "confirm": "ja"},
                           headers={"origin": server.url})
     assert r.status == 409 and "fastställd" in r.text()
+    context.close()
 
 
 def test_keyboard_focus_is_visible(browser, server):

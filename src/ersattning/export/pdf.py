@@ -108,7 +108,7 @@ def month_statement_pdf(data: MonthData, clinic_id: str, labels: dict[str, str],
     doc.set_font("Helvetica", style="B", size=12)
     doc.cell(0, 7, _text(f"Rader ({len(lines)})"), new_x="LMARGIN", new_y="NEXT")
     doc.set_font("Helvetica", size=8)
-    with doc.table(col_widths=(58, 42, 22, 24, 28), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+    with doc.table(col_widths=(48, 54, 18, 26, 28), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
                    headings_style=head, width=174, align="LEFT", repeat_headings=1) as table:
         table.row(["Komponent", "Produktkod", "Antal", "À-pris", "Belopp"])
         for line in lines:
