@@ -13,8 +13,9 @@ $(VENV)/.base: pyproject.toml requirements.lock
 	$(PIP) --no-deps -e .
 	touch $@
 
-$(VENV)/.test: $(VENV)/.base requirements-test.lock requirements-spark.lock
+$(VENV)/.test: $(VENV)/.base requirements-test.lock requirements-spark.lock tests/web/package-lock.json
 	$(PIP) -r requirements-test.lock -r requirements-spark.lock
+	npm ci --prefix tests/web --no-audit --no-fund  # axe-core for the web tests' accessibility check
 	touch $@
 
 install: $(VENV)/.base

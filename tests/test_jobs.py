@@ -157,7 +157,7 @@ def test_the_jobs_page_is_the_administrators(site):
         assert page.status_code == 200
         html = page.text
         for label in ("Jobb", "Startat", "Klart", "Av", "Status", "Förlopp", "Regelbok", "Resultat (hash)"):
-            assert f"<th>{label}</th>" in html
+            assert f"<th scope=\"col\">{label}</th>" in html
         assert "inläsning" in html and "pågår" in html and "anna" in html and 'http-equiv="refresh"' in html
         assert '<a href="/jobs">Jobb</a>' in client.get("/admin").text
     assert 'http-equiv="refresh"' not in client.get("/jobs").text  # nothing runs: no reloading

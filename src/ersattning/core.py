@@ -215,6 +215,14 @@ class Core:
 
         return write_month(self.engine.con.con, month, fmt, output, clinic=clinic, draft=draft)
 
+    def delete_month(self, month: str, user: str | None = None, via: str = "cli") -> dict:
+        """Remove a draft month (`store.delete_draft_month`), as a job in the history."""
+        with job(self.engine, "delete", {"month": month}, user or store.login_name(), via, total=1) as j:
+            out = store.delete_draft_month(self.engine, month)
+            j.progress(1, f"{month} deleted")
+            j.finish(message=f"deleted {out['deleted_lines']} lines")
+        return out
+
     def add_manual_line(self, **fields) -> dict:
         """A claimed item on a clinic's statement (`store.add_manual_line`)."""
         return store.add_manual_line(self.engine, **fields)

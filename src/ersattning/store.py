@@ -504,6 +504,23 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
+def delete_draft_month(engine: Engine, month: str) -> dict:
+    """Remove a draft month's lines, totals and held contacts (a typo'd or premature run);
+    refused (StatementError) for a month not computed and for an issued month, which is paid
+    and never removed. Manual lines stay (audited, never deleted): a new run adds them again."""
+    status = month_status(engine, month)
+    if status is None:
+        raise StatementError(f"{month} has not been computed: there is nothing to delete")
+    if status == "issued":
+        raise StatementError(f"{month} is issued: an issued month is never deleted (corrections go on a later month)")
+    con = engine.con.con
+    with transaction(con):
+        lines = con.execute("SELECT count(*) FROM statement_lines WHERE month = ?", [month]).fetchall()[0][0]
+        for table in ("statement_lines", "statements", "held_contacts", "months"):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", [month])
+    return {"month": month, "deleted_lines": int(lines)}
+
+
 def check_month(book, month: str) -> None:
     """Refuse (StatementError) a month after the current month or before the rulebook's first
     date: a future month has no contacts or listings to pay yet (and issuing is irreversible),

@@ -95,7 +95,10 @@ def test_xlsx_totals_equal_the_csv_to_the_ore(db, tmp_path):
         assert sek(rows[-1][6]) == sum((sek(r[6]) for r in body), Decimal(0))
         line_total += sek(rows[-1][6])
     assert line_total == sum(Decimal(r["amount_sek"]) for r in read(tmp_path / "statement_lines.csv"))
-    assert wb[SUMMARY_SHEET].cell(2, 4).number_format == "# ##0.00"
+    # "," is Excel's placeholder for the locale's thousands separator: Swedish Excel shows
+    # 10 832 018,22 (a literal space would be text: "10832 018.22").
+    assert wb[SUMMARY_SHEET].cell(2, 4).number_format == "#,##0.00"
+    assert all(c.number_format == "#,##0.00" for c in next(wb[GROUP_LABELS["fixed"]].iter_rows(min_row=2, max_row=2))[5:7])
 
 
 def test_ubl_for_an_issued_month_refuses_the_clinic_without_org_number(db, tmp_path):

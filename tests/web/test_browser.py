@@ -109,15 +109,20 @@ def test_the_administrator_issues_a_month(page, server):
     page.wait_for_url("**/admin")
     assert page.inner_text("#manadsstatus") == "utkast"
     assert "Besöksersättning" in page.inner_text("#region")  # visit_fee, labelled in Swedish
+    page.on("dialog", lambda dialog: dialog.accept())  # issuing asks first: it is irreversible
     page.fill("input[name=month]", "2022-03")
     page.click("#faststall")
-    page.wait_for_url("**/admin?month=2022-03**")
-    assert page.inner_text("#meddelande") == "2022-03: fastställd"
+    page.wait_for_url("**/jobs")  # the run is a job: its progress and outcome are in the history
+    assert page.inner_text("#meddelande").startswith("2022-03: fastställs som ett jobb")
+    page.wait_for_selector("#jobb tbody tr:first-child .status.done")
+    page.goto(server.url + "/admin?month=2022-03")
     assert page.inner_text("#manadsstatus") == "fastställd"
     page.screenshot(path=str(ARTIFACTS / "6-admin-faststalld.png"), full_page=True)
     page.click("#faststall")  # issuing again changes nothing
-    page.wait_for_url("**/admin?month=2022-03**")
-    assert page.inner_text("#meddelande") == "2022-03: fastställd (oförändrad)"
+    page.wait_for_url("**/jobs")
+    page.wait_for_selector("#jobb tbody tr:first-child .status.done")
+    page.goto(server.url + "/admin?month=2022-03")
+    assert page.inner_text("#manadsstatus") == "fastställd"
 
 
 def test_a_clinic_picks_a_month_with_the_month_selector(page, server):

@@ -25,8 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from ersattning.api import queries
+from ersattning.api.downloads import downloads
 from ersattning.api.service import (
-    MONTH, ApiError, State, add_manual_line, admin, load_inputs, not_found, principal, run_month,
+    MONTH, ApiError, State, add_manual_line, admin, delete_month, load_inputs, not_found, principal, run_month,
     state, visible_clinic, visible_trace,
 )
 from ersattning.api.tokens import Principal, list_tokens, revoke_token
@@ -149,6 +150,7 @@ def create_app(db: str | Path, intake_rate: float = 20.0, intake_burst: int = 40
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.include_router(api)
+    app.include_router(downloads)
     _docs(app)
     app.include_router(web)
     return app
@@ -513,6 +515,13 @@ def get_totals(request: Request, who: Admin, month: Month):
 def post_run(request: Request, who: Admin, month: Month, body: RunIn | None = None):
     st = state(request)
     return run_month(st, who, month, bool(body and body.issue), via="api")
+
+
+@api.delete("/admin/months/{month}", tags=["admin"], responses={409: {"model": ErrorOut, "description": (
+    "`refused`: the month is issued (an issued month is never deleted)")}, 422: {"model": ErrorOut, "description": (
+    "`refused`: the month has not been computed")}}, summary="Delete a draft month (its lines, totals and held contacts)")
+def delete_draft_month(request: Request, who: Admin, month: Month):
+    return delete_month(state(request), who, month, via="api")
 
 
 @api.post("/admin/inputs", tags=["admin"], summary="Load input files (clinics.csv, persons.csv, …), all or nothing")

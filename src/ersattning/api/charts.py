@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from html import escape
 
 import altair as alt
 import pandas as pd
 
+from ersattning.api import format
+from ersattning.api.colours import colour
 from ersattning.statements import COMPONENT_LABELS_SV
 
 GROUP_LABELS_SV = {"fixed": "Fast", "variable": "Rörlig", "goal": "Målrelaterad", "adjustment": "Justering"}
@@ -15,31 +18,46 @@ _LOCK = threading.Lock()
 _VL_VERSION = "_".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])  # the schema altair writes  # vl-convert's renderer is shared; one chart at a time
 
 
-def _svg(chart: alt.Chart) -> str:
+def _svg(chart: alt.Chart, title: str, description: str) -> str:
+    """The chart as inline SVG with its title and a text alternative (role img, <title>, <desc>):
+    a screen reader reads what the bars show."""
     import vl_convert as vlc
 
     with _LOCK:
         svg = vlc.vegalite_to_svg(chart.to_json(), vl_version=_VL_VERSION)
     # Drop the XML prolog so the SVG can sit inline in the page.
-    return svg[svg.index("<svg"):] if "<svg" in svg else svg
+    svg = svg[svg.index("<svg"):] if "<svg" in svg else svg
+    end = svg.index(">") + 1
+    opening = svg[:end - 1].replace(' aria-roledescription="visualization"', "").replace(' role="graphics-document document"', "")
+    opening = opening.replace(' aria-label="', ' data-vega-label="')
+    return (f'{opening} role="img" aria-label="{escape(title)}: {escape(description)}">'
+            f"<title>{escape(title)}</title><desc>{escape(description)}</desc>{svg[end:]}")
 
 
 def components_chart(items: list[dict], title: str) -> str:
     """Horizontal bars: SEK per component (items: component, amount_ore, group)."""
     if not items:
         return ""
+    labels = [COMPONENT_LABELS_SV.get(i["component"], i["component"]) for i in items]
     frame = pd.DataFrame({
-        "komponent": [COMPONENT_LABELS_SV.get(i["component"], i["component"]) for i in items],
+        "komponent": labels,
+        # The bar's length only (a picture): the amounts people read are the exact öre in the text.
         "kronor": [i["amount_ore"] / 100 for i in items],
         "grupp": [GROUP_LABELS_SV.get(i.get("group", ""), i.get("group", "")) for i in items],
     })
+    # Each component in its own colour (api/colours.py), the same on every page and month.
+    scale = alt.Scale(domain=labels, range=[colour(i["component"]) for i in items])
     chart = alt.Chart(frame, title=title).mark_bar().encode(
-        x=alt.X("kronor:Q", title="SEK"),
+        # Swedish thousands: a space (d3's default groups with commas).
+        x=alt.X("kronor:Q", title="kronor", axis=alt.Axis(labelExpr="replace(format(datum.value, ',.0f'), /,/g, ' ')")),
         y=alt.Y("komponent:N", sort="-x", title=None),
-        color=alt.Color("grupp:N", title="grupp"),
-        tooltip=["komponent", "kronor"],
+        color=alt.Color("komponent:N", scale=scale, legend=None),
+        tooltip=["komponent", "grupp"],
     ).properties(width=520, height=max(80, 22 * len(items)))
-    return _svg(chart)
+    ordered = sorted(items, key=lambda i: -i["amount_ore"])
+    text = "; ".join(f"{COMPONENT_LABELS_SV.get(i['component'], i['component'])} {format.kronor(i['amount_ore'])}"
+                     for i in ordered)
+    return _svg(chart, title, f"stapeldiagram, belopp per komponent: {text}")
 
 
 def acg_chart(bands: list[dict]) -> str:
@@ -57,4 +75,6 @@ def acg_chart(bands: list[dict]) -> str:
         y=alt.Y("andel:Q", title="andel", axis=alt.Axis(format="%")),
         color=alt.Color("vem:N", title=None),
     ).properties(width=520, height=220)
-    return _svg(chart)
+    text = "; ".join(f"ACG-vikt {b['band']}: mottagningen {format.percent(b['clinic_share'] or 0)}, "
+                     f"regionen {format.percent(b['region_share'] or 0)}" for b in bands)
+    return _svg(chart, "Andel listade per ACG-intervall", f"stapeldiagram: {text}")

@@ -186,7 +186,10 @@ def run_month(st: State, who: Principal, month: str, issue: bool, via: str = "ap
 _INPUT_NAME = re.compile(r"^(%s)\.(csv|parquet)$" % "|".join(INPUT_TABLES))
 
 
-def load_inputs(st: State, files: list[UploadFile], who: Principal | None = None, via: str = "api") -> dict:
+def load_inputs(st: State, files: list[UploadFile], who: Principal | None = None, via: str = "api",
+                problem_limit: int | None = 100) -> dict:
+    """Load the uploaded files; refused inputs give a 422 JSONResponse listing the first
+    `problem_limit` problems (None: all of them, for the web page)."""
     folder = Path(tempfile.mkdtemp(prefix="ersattning-upload-"))
     try:
         for f in files:
@@ -205,9 +208,10 @@ def load_inputs(st: State, files: list[UploadFile], who: Principal | None = None
             except ValueError as exc:
                 raise ApiError(422, "bad_sample", str(exc)) from None
         if len(result.errors):
-            problems = result.errors.slice(0, 100).to_pylist()
+            problems = (result.errors if problem_limit is None else result.errors.slice(0, problem_limit)).to_pylist()
             return JSONResponse({"error": {"code": "invalid_inputs", "message": f"{len(result.errors)} problem(s) in the "
-                                 "input files; nothing was loaded", "problems": problems}}, status_code=422)
+                                 "input files; nothing was loaded", "problems": problems, "count": len(result.errors)}},
+                                status_code=422)
         return {"loaded": {name: after for name, (_, after) in result.replaced.items()},
                 "replaced": {name: {"before": before, "after": after} for name, (before, after) in result.replaced.items()},
                 "kept": result.kept, "adjustments": store.adjustment_summary(result.adjustments)}
@@ -226,3 +230,38 @@ def add_manual_line(st: State, who: Principal, fields: dict) -> dict:
         except ErsattningError as exc:
             raise ApiError(422, "refused", str(exc)) from None
     return {k: queries._plain(v) for k, v in row.items()}
+
+
+def delete_month(st: State, who: Principal, month: str, via: str = "api") -> dict:
+    """Remove a draft month (an issued one is refused: it is paid and never removed)."""
+    with st.lock:
+        try:
+            return st.core.delete_month(month, user=f"token:{who.token_id}", via=via)
+        except ErsattningError as exc:
+            raise ApiError(409 if store.month_status(st.engine, month) == "issued" else 422, "refused", str(exc)) from None
+
+
+def start_run(st: State, who: Principal, month: str, issue: bool, via: str = "web") -> threading.Thread:
+    """Run (or issue) `month` in the background as a job (its progress and outcome are in the job
+    history); an implausible month is refused here, before anything starts. Returns once the job
+    is on record (or the run is over), so the job page that follows shows it."""
+    try:
+        store.check_month(st.core.book, month)
+    except ErsattningError as exc:
+        raise ApiError(422, "refused", str(exc)) from None
+    with st.reader() as con:
+        before = con.execute("SELECT coalesce(max(job_id), 0) FROM jobs").fetchall()[0][0]
+
+    def work():
+        with contextlib.suppress(ApiError):  # a refusal is on record in the job row
+            run_month(st, who, month, issue, via=via)
+
+    thread = threading.Thread(target=work, name=f"run-{month}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        with st.reader() as con:
+            if con.execute("SELECT count(*) FROM jobs WHERE job_id > ?", [before]).fetchall()[0][0]:
+                break
+        time.sleep(0.05)
+    return thread

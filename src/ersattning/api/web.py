@@ -20,11 +20,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ersattning.api import charts, format, queries
+from ersattning.api.colours import COMPONENT_COLOURS
 from ersattning.api.service import (
-    MONTH, ApiError, State, add_manual_line, load_inputs, not_found, run_month, state, visible_clinic,
-    visible_trace,
+    MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, start_run, state,
+    visible_clinic, visible_trace,
 )
-from ersattning.api.tokens import Principal, Session, end_session, find_session, lookup, set_flash, start_session
+from ersattning.api.tokens import (
+    Principal, Session, end_session, find_session, list_tokens, lookup, revoke_token, set_flash, start_session,
+)
+from ersattning.errors import InputError
 from ersattning.jobs import list_jobs
 from ersattning.money import sek_text
 from ersattning.statements import COMPONENT_LABELS_SV, MANUAL_COMPONENTS
@@ -268,7 +272,7 @@ def acg_page(request: Request, month: Annotated[str | None, Query(pattern=MONTH)
 # --- administrator ---------------------------------------------------------------------------------
 
 JOB_STATUS_SV = {"running": "pågår", "done": "klart", "failed": "misslyckades"}
-JOB_KIND_SV = {"run": "beräkning", "load": "inläsning", "year": "helår"}
+JOB_KIND_SV = {"run": "beräkning", "load": "inläsning", "year": "helår", "delete": "borttaget utkast"}
 JOB_VIA_SV = {"cli": "kommandorad", "api": "API", "web": "webb", "cli→server": "kommandorad via servern"}
 templates.env.globals.update(JOB_STATUS_SV=JOB_STATUS_SV, JOB_KIND_SV=JOB_KIND_SV, JOB_VIA_SV=JOB_VIA_SV)
 
@@ -293,7 +297,7 @@ def jobs_page(request: Request):
     for j in jobs:
         j["args_text"] = ", ".join(f"{k} {v}" for k, v in json.loads(j["args"] or "{}").items() if v not in (None, False, []))
     running = any(j["status"] == "running" for j in jobs)
-    return _render(request, "jobs.html", who, jobs=jobs, running=running)
+    return _render(request, "jobs.html", who, jobs=jobs, running=running, message=_take_flash(request))
 
 
 @web.get("/admin", response_class=HTMLResponse)
@@ -304,20 +308,32 @@ def admin_page(request: Request, month: Annotated[str | None, Query(pattern=MONT
     return _admin_view(request, who, month, message=_take_flash(request))
 
 
+STATUS_MONTHS = 6  # the clinic table's status columns: the latest computed months
+
+
 def _admin_view(request: Request, who: Principal, month: str | None, message: str | None = None,
-                error: str | None = None, status_code: int = 200) -> HTMLResponse:
+                error: str | None = None, status_code: int = 200, **extra) -> HTMLResponse:
     st = state(request)
     month = _pick_month(st, month)
     with st.lock:
         comps = queries.by_component(st.con, None, month) if month else []
-        statements = queries.statements(st.con, None, month) if month else []
+        every = queries.statements(st.con)
         clinics = queries.clinics(st.con)
         status = queries.month_status(st.con, month) if month else None
         manual = _manual(st, month)
+        tokens = list_tokens(st.con)
+    months = _months(st)
+    shown = [m["month"] for m in months[:STATUS_MONTHS]]
+    # Status per clinic and month: the month's status where the clinic has a statement in it.
+    status_of = {(s["clinic_id"], s["month"]): s["status"] for s in every}
+    amounts = {s["clinic_id"]: s for s in every if s["month"] == month}
+    table = [{**c, "statement": amounts.get(c["clinic_id"]),
+              "statuses": [status_of.get((c["clinic_id"], m)) for m in shown]} for c in clinics]
     chart = charts.components_chart(comps, f"Regionen {month}: ersättning per komponent") if comps else ""
-    return _render(request, "admin.html", who, status_code=status_code, month=month, months=_months(st),
-                   components=comps, total=sum(c["amount_ore"] for c in comps), statements=statements, clinics=clinics,
-                   status=status, chart=chart, message=message, error=error, manual=manual)
+    return _render(request, "admin.html", who, status_code=status_code, month=month, months=months,
+                   components=comps, total=sum(c["amount_ore"] for c in comps), clinics=clinics,
+                   clinic_table=table, status_months=shown, status=status, chart=chart, message=message, error=error,
+                   manual=manual, tokens=tokens, colours=COMPONENT_COLOURS, **extra)
 
 
 def _flash(request: Request, text: str) -> None:
@@ -350,9 +366,63 @@ def admin_run(request: Request, month: Annotated[str, Form(pattern=MONTH)], acti
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
-    out = run_month(state(request), who, month, issue=(action == "issue"), via="web")
-    _flash(request, f"{month}: {STATUS_LABELS.get(out['status'], out['status'])}" + ("" if out["changed"] else " (oförändrad)"))
-    return RedirectResponse(f"/admin?month={month}", status_code=303)
+    issue = action == "issue"
+    try:
+        start_run(state(request), who, month, issue=issue, via="web")
+    except ApiError as exc:
+        return _admin_view(request, who, None, error=f"{month} kan inte beräknas: {_refusal_sv(exc.message)}",
+                           status_code=exc.status)
+    _flash(request, f"{month}: {'fastställs' if issue else 'utkast beräknas'} som ett jobb; förloppet syns nedan.")
+    return RedirectResponse("/jobs", status_code=303)
+
+
+_REFUSALS_SV = ((re.compile(r"^(\S+) is after the current month \((\S+)\).*"),
+                 r"\1 ligger efter innevarande månad (\2): en månad kan beräknas först från sin första dag."),
+                (re.compile(r"^(\S+) is before the rulebook's first date \((\S+)\).*"),
+                 r"\1 ligger före regelbokens första datum (\2): det finns inga regler att räkna med."),
+                (re.compile(r"^(\S+) is issued: an issued month is never deleted.*"),
+                 r"\1 är fastställd: en fastställd månad tas aldrig bort (rättelser kommer på en senare månad)."),
+                (re.compile(r"^(\S+) has not been computed.*"), r"\1 är inte beräknad: det finns inget att ta bort."))
+
+
+def _refusal_sv(message: str) -> str:
+    """The store's refusal in Swedish where it is one the administrator meets here."""
+    for pattern, text in _REFUSALS_SV:
+        if pattern.match(message):
+            return pattern.sub(text, message)
+    return message
+
+
+@web.post("/admin/ta-bort-manad")
+def admin_delete_month(request: Request, month: Annotated[str, Form(pattern=MONTH)],
+                       confirm: Annotated[str, Form(max_length=10)] = ""):
+    who = _admin(request)
+    if isinstance(who, RedirectResponse):
+        return who
+    if confirm != "ja":
+        return _admin_view(request, who, month, error="Kryssa i att utkastet ska tas bort.", status_code=422)
+    try:
+        out = delete_month(state(request), who, month, via="web")
+    except ApiError as exc:
+        return _admin_view(request, who, None, error=f"Borttagningen avvisades: {_refusal_sv(exc.message)}",
+                           status_code=exc.status)
+    _flash(request, f"Utkastet {month} är borttaget ({out['deleted_lines']} rader).")
+    return RedirectResponse("/admin", status_code=303)
+
+
+@web.post("/admin/nycklar/{token_id}/sparra")
+def admin_revoke(request: Request, token_id: str):
+    who = _admin(request)
+    if isinstance(who, RedirectResponse):
+        return who
+    st = state(request)
+    with st.lock:
+        try:
+            revoke_token(st.con, token_id[:64], revoked_by=f"token:{who.token_id}")
+        except InputError:
+            raise not_found(f"ingen nyckel {token_id}") from None
+    _flash(request, f"Nyckeln {token_id} är spärrad: den loggar inte in någon längre.")
+    return RedirectResponse("/admin#nycklar", status_code=303)
 
 
 @web.post("/admin/inlasning")
@@ -360,9 +430,14 @@ def admin_load(request: Request, files: Annotated[list[UploadFile], File()]):
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
-    out = load_inputs(state(request), files, who, via="web")
-    if not isinstance(out, dict):
-        return html_error(request, 422, "Indatafilerna har fel; inget lästes in. Kör `ersattning load` för en fellista.")
+    try:
+        out = load_inputs(state(request), files, who, via="web", problem_limit=MAX_PROBLEMS_SHOWN)
+    except ApiError as exc:
+        return _admin_view(request, who, None, error=f"Filerna lästes inte in: {exc.message}", status_code=exc.status)
+    if not isinstance(out, dict):  # refused inputs: every problem in the page, nothing was loaded
+        found = json.loads(out.body)["error"]
+        return _admin_view(request, who, None, status_code=422, problems=found["problems"], problem_count=found["count"],
+                           error=f"Indatafilerna har {found['count']} fel; inget lästes in. Rätta felen nedan och läs in igen.")
     _flash(request, "Inläst: " + ", ".join(f"{k} {v}" for k, v in out["loaded"].items()))
     return RedirectResponse("/admin", status_code=303)
 
@@ -386,13 +461,16 @@ def parse_sek(text: str) -> int:
     return ore
 
 
+MAX_PROBLEMS_SHOWN = 10_000  # a page stays usable; the count says how many there are in all
+
 _MANUAL_ERRORS_SV = {"bad_kind": "Okänt slag av manuell rad.", "not_found": "Okänd mottagning."}
 
 
 @web.post("/admin/manuell-rad")
 def admin_manual(request: Request, clinic_id: Annotated[str, Form(max_length=64)], month: Annotated[str, Form(pattern=MONTH)],
                  kind: Annotated[str, Form(max_length=40)], reason: Annotated[str, Form(max_length=500)],
-                 amount_sek: Annotated[str, Form(max_length=60)] = "", reference: Annotated[str, Form(max_length=200)] = ""):
+                 amount_sek: Annotated[str, Form(max_length=60)] = "", reference: Annotated[str, Form(max_length=200)] = "",
+                 duplicate_ok: Annotated[str, Form(max_length=10)] = ""):
     who = _admin(request)
     if isinstance(who, RedirectResponse):
         return who
@@ -400,9 +478,18 @@ def admin_manual(request: Request, clinic_id: Annotated[str, Form(max_length=64)
         amount = parse_sek(amount_sek)
     except ValueError as exc:
         return _admin_view(request, who, month, error=str(exc), status_code=422)
+    fields = {"clinic_id": clinic_id, "month": month, "kind": kind, "amount_ore": amount, "reason": reason,
+              "reference": reference}
+    if duplicate_ok != "ja":
+        st = state(request)
+        with st.lock:
+            same = [m for m in st.core.manual_lines(clinic_id=clinic_id, month=month).to_pylist()
+                    if (m["kind"], m["amount_ore"], m["reason"], m["reference"] or "") == (kind, amount, reason, reference)]
+        if same:  # an exact duplicate is most often a form sent twice: ask before paying it twice
+            return _admin_view(request, who, month, status_code=409, duplicate={**fields, "amount_sek": amount_sek,
+                                                                               "existing": same[0]["manual_id"]})
     try:
-        add_manual_line(state(request), who, {"clinic_id": clinic_id, "month": month, "kind": kind, "amount_ore": amount,
-                                              "reason": reason, "reference": reference})
+        add_manual_line(state(request), who, fields)
     except ApiError as exc:
         text = _MANUAL_ERRORS_SV.get(exc.code, f"Raden avvisades: {exc.message}")
         return _admin_view(request, who, month, error=text, status_code=exc.status)

@@ -26,8 +26,8 @@ SUMMARY_SHEET = "Sammanställning"
 TOTAL = "Totalt"
 LINE_HEADERS = ("Mottagning", "Månad", "Komponent", "Produktkod", "Antal", "À-pris (kr)", "Belopp (kr)", "Regel", "Rad-id")
 SUMMARY_HEADERS = ("Mottagning", "Namn", "Månad", *GROUP_LABELS.values(), TOTAL)
-SEK_FORMAT = "# ##0.00"
-QUANTITY_FORMAT = "# ##0.######"
+SEK_FORMAT = "#,##0.00"  # Excel shows "," as the locale's thousands separator (a space in Swedish)
+QUANTITY_FORMAT = "#,##0.######"
 
 
 def sek(ore: int) -> Decimal:
