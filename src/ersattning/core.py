@@ -66,8 +66,6 @@ class Core:
         #: computes a month's engine lines elsewhere (on Spark: ersattning.spark); they are stored
         #: here with the manual and adjustment lines, as every month is
         self.compute = compute
-        #: year -> its reconciliation, within one `_run` only (a later run may see other inputs)
-        self._reconciled: dict[int, list] = {}
 
     @classmethod
     def open(cls, db: str | Path, **options) -> "Core":
@@ -161,11 +159,14 @@ class Core:
 
     def _run(self, months, issue, dry_run, user, progress, j) -> list[MonthRun]:
         book = self.book
-        self._reconciled = {}
+        # year -> its reconciliation, kept within this run only (a later run may see other inputs)
+        reconciled: dict[int, list] = {}
         out = []
         for year, in_year in _by_year(months):
             whole_year = self.compute is None and in_year == months_of(year) and not self._any_issued(in_year)
-            computed = self._year(year) if whole_year else {}
+            computed = {}
+            if whole_year:
+                computed, reconciled = self._year(year, reconciled.get(year - 1))
             for month in in_year:
                 ready = computed.pop(month, None)
                 if ready is None and self.compute is not None and store.month_status(self.engine, month) != "issued":
@@ -179,15 +180,14 @@ class Core:
                     progress(len(out), len(months), month)
         return out
 
-    def _year(self, year: int) -> dict[str, MonthResult]:
+    def _year(self, year: int, previous: list | None) -> tuple[dict[str, MonthResult], dict[int, list]]:
+        """The year's months by month, and {year: its reconciliation} for the next year of the run."""
         self.engine.attach_stored()
         store.attach_contacts(self.engine)
-        # A run of consecutive whole years posts the year before's reconciliation, just computed
-        # on the same inputs, on January instead of counting that year's contacts again.
-        previous = self._reconciled.get(year - 1)
+        # A run of consecutive whole years posts the year before's reconciliation (`previous`),
+        # just computed on the same inputs, on January instead of counting its contacts again.
         results, reconciled = compute_year(self.engine, self.book, year, previous=previous)
-        self._reconciled = {year: reconciled}
-        return {r.month: r for r in results}
+        return {r.month: r for r in results}, {year: reconciled}
 
     def _any_issued(self, months: list[str]) -> bool:
         return any(store.month_status(self.engine, m) == "issued" for m in months)
