@@ -147,6 +147,15 @@ CREATE TABLE IF NOT EXISTS contact_errors (
 );
 """
 
+# The current view kept as a table (register.log): per (kombika, contact_id) the winning event,
+# a cancel included, maintained by each intake in its own transaction. The state row says which
+# log it is the view of (its event count and last event id): a log it does not match is read
+# through the window instead, so a stale table can only cost time, never change a result.
+CURRENT_DDL = """
+CREATE TABLE IF NOT EXISTS contact_current AS SELECT * FROM contact_events WHERE false;
+CREATE TABLE IF NOT EXISTS contact_current_state (events BIGINT, last_event_id BIGINT);
+"""
+
 # Columns added to the log after it was first released: added on open to an older database
 # (`ensure_log`); existing events get NULL (they carried no such field).
 LOG_MIGRATIONS = (
