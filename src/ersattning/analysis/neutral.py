@@ -43,7 +43,7 @@ def single_rate(book: Rulebook, component: str) -> tuple[str, str | None]:
     price = priced[0].price
     kind = book[price].kind
     if kind != "number":
-        raise NeutralError(f"--neutral {component}: its price {price} is a {kind.replace('_', ' ')}, not a single rate")
+        raise NeutralError(f"--neutral {component}: its price {price} is of kind {kind}, not a single rate")
     return price, priced[0].uplift
 
 

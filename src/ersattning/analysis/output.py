@@ -67,6 +67,8 @@ def side_by_side(base: pd.DataFrame, scenario: pd.DataFrame, keys: list[str]) ->
                 m.loc[m._merge == missing, f"{v}_{run}"] = 0.0
         if pd.api.types.is_numeric_dtype(m[f"{v}_scenario"]) and pd.api.types.is_numeric_dtype(m[f"{v}_base"]):
             m[f"{v}_difference"] = m[f"{v}_scenario"] - m[f"{v}_base"]
+        elif not len(m):  # an empty table (e.g. no areas with an income) keeps the same columns
+            m[f"{v}_difference"] = pd.Series(dtype=float)
     cols = keys + [f"{v}_{run}" for v in values for run in ("base", "scenario", "difference") if f"{v}_{run}" in m]
     return m[cols].sort_values(keys, kind="stable").reset_index(drop=True)
 
