@@ -61,6 +61,8 @@ def test_budget_neutral_total_equals_the_base_to_the_ore(neutral):
     assert 4 * _total(scenario, component="capitation_acg") == 5 * _total(base, component="capitation_acg")
     n = pd.read_csv(out / "neutral.csv", dtype={"factor_exact": str})
     assert set(n.component) == {"capitation_cni"} and set(n.parameter) == {"capitation_cni.rate"}
+    # one rate for the whole year (the temporary uplift, 0 from March, changes nothing): one row
+    assert len(n) == 1 and (n["from"].iloc[0], n["to"].iloc[0]) == ("2022-01-01", "2022-12-31")
     row = n.iloc[0]
     factor = Fraction(row.factor_exact)
     raise_ore = _total(scenario, component="capitation_acg") - _total(base, component="capitation_acg")
@@ -112,7 +114,7 @@ def test_every_table_is_labelled_base_scenario_difference(neutral):
     for text in ("Budget effect (scenario − base)", "Base: Pay per listed person", "Scenario: Pay per listed person",
                  "Base: SEK per listed person", "Scenario: SEK per listed person", "Difference (scenario − base)",
                  "2022 base", "2022 scenario", "2022 difference", "status_base", "status_scenario",
-                 "Winners and losers by clinic", *BANDS):
+                 "Winners and losers by clinic", "base (left) and scenario (right)", *BANDS):
         assert html.escape(text) in page, text
     assert page.count("<svg") >= 10 and "<script" not in page
 

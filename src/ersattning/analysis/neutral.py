@@ -106,10 +106,16 @@ def neutralise(base: Analysis, scenario: Analysis, book: Rulebook, component: st
         alloc_target = int(scale_exact(np.array([alloc_own]), factor)[0])
         allocated = _replace_year_component(allocated, year, component, lambda a: scale_exact(a, factor, alloc_target))
         rounded_only = int(scale_exact(lines_of(scenario, year, component), factor).sum())
+        periods: list[list] = []  # [first, last, rate, uplift]: an uplift not in force counts as 0
         for first, last, (rate, up) in book.at_month_ends((price, uplift or price), dt.date(year, 1, 1), dt.date(year, 12, 31)):
+            up = Decimal(up) if uplift and up is not None else Decimal(0)
             if rate is None:
                 continue
-            up = Decimal(up) if uplift and up is not None else Decimal(0)
+            if periods and periods[-1][2:] == [rate, up] and periods[-1][1] + dt.timedelta(days=1) == first:
+                periods[-1][1] = last
+            else:
+                periods.append([first, last, rate, up])
+        for first, last, rate, up in periods:
             rescaled = _round_sek((Fraction(rate) + Fraction(up)) * factor - Fraction(up))
             rows.append({
                 "year": year, "component": component, "parameter": price, "from": first.isoformat(), "to": last.isoformat(),

@@ -17,6 +17,7 @@ h1{font-size:1.6em} h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .fail{color:#b00;font-weight:bold} .ok{color:#070} .notrun{color:#777}
 figure{margin:1em 0} figcaption{font-size:.85em;color:#555}
+body:has(.pair){max-width:2300px} .pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em} .pair>div{overflow-x:auto;min-width:0}
 """
 
 
@@ -90,9 +91,13 @@ def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay,
     runs = tables.get("runs")
     if runs:
         parts.extend(_comparison(tables))
+        # the two runs' own charts side by side: base on the left, scenario on the right
+        parts.append("<h2>Each run's own tables and charts: base (left) and scenario (right)</h2><div class=pair>")
         for run in ("base", "scenario"):
-            parts.append(f"<h2>The {run} run's own tables and charts</h2>")
+            parts.append(f"<div><h2>The {run} run</h2>")
             parts.extend(_run(runs[run], run))
+            parts.append("</div>")
+        parts.append("</div>")
     else:
         if "calibration" in tables and len(tables["calibration"]):
             parts.append("<h2>The report's region figures against this engine</h2>")
