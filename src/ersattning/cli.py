@@ -805,6 +805,7 @@ def analyze(
     rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file: compare it with the rulebook"),
     rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then, for every month"),
     passive_listing: bool = typer.Option(False, "--passive-listing", help="Scenario: unlisted residents listed at their area's clinic"),
+    neutral: Optional[str] = typer.Option(None, "--neutral", help="COMPONENT: rescale its rate so the scenario's total equals the base's"),
     persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
     seed: int = typer.Option(2022, "--seed", help="Seed of the synthetic region"),
 ):
@@ -829,10 +830,11 @@ def analyze(
     try:
         with console.status("Analysing…") as status:
             result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
-                         passive_listing=passive_listing, progress=lambda text: status.update(f"Analysing: {text}"))
+                         passive_listing=passive_listing, neutral=neutral, progress=lambda text: status.update(f"Analysing: {text}"))
     except ErsattningError as exc:
         _fail(exc)
-    groups = result.tables["categories"]
+    # a scenario's tables are side by side; the summary shows the scenario's own shares
+    groups = result.tables["runs"]["scenario"]["categories"] if result.base is not None else result.tables["categories"]
     table = Table("year", "capitation %", "variable %", "goal-based %", "total SEK")
     for year, part in groups.groupby("year"):
         # the categories the components declare, summed by the report's groups
@@ -840,10 +842,20 @@ def analyze(
         fixed, variable, goal = (share.get(g, 0.0) for g in ("fixed", "variable", "goal_based"))
         table.add_row(str(year), f"{fixed:.1f}", f"{variable:.1f}", f"{goal:.1f}", sek_text(int(round(part.amount_sek.sum() * 100))))
     console.print(table)
+    if result.base is not None:
+        for r in result.tables["budget"].itertuples():
+            console.print(f"budget {r.year}: base {sek_text(round(r.base_sek * 100))}, scenario {sek_text(round(r.scenario_sek * 100))}, "
+                          f"difference {sek_text(r.difference_ore)} SEK ({r.difference_pct:+.2f} %)")
+        neutral_rows = result.tables["neutral"].itertuples() if "neutral" in result.tables else ()
+        for r in neutral_rows:
+            console.print(f"neutral {r.year}: {r.parameter} × {r.factor:.9f} ({r.factor_exact}) → {r.rate_rescaled:.2f} (neutral.csv)")
     cal = result.tables["calibration"]
+    status = cal["status_base"] if result.base is not None else cal["status"]
     if len(cal):
         on = " (base rulebook)" if result.base is not None else ""
-        console.print(f"report vs engine{on}: {int(cal.passes.sum())} of {len(cal)} figures within tolerance (calibration.csv)")
+        run_ = int((status != "not run").sum())
+        console.print(f"report vs engine{on}: {int((status == 'pass').sum())} of {run_} figures within tolerance, "
+                      f"{len(cal) - run_} not run for these years (calibration.csv)")
     console.print(f"{len(result.files)} files in {output} ({result.seconds:.0f} s): report.html, analysis.xlsx, shares.csv, areas.csv, …")
 
 

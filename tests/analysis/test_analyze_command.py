@@ -27,10 +27,14 @@ def test_rules_as_of_writes_the_tables_and_the_differences(tmp_path):
     for name in ("shares.csv", "areas.csv", "concentration.csv", "correlations.csv", "analysis.xlsx", "report.html",
                  "reform_clinics.csv", "reform_areas.csv", "reform_deciles.csv"):
         assert (out / name).is_file(), name
-    shares = pd.read_csv(out / "shares.csv")
-    # paid with the 2020 model: on-call pay (2018–2021), no sick-leave coordination (from 2021) — 003 Bilaga 2
-    assert "capitation_on_call" in set(shares.component)
-    assert "capitation_sick_leave_coordination" not in set(shares.component)
+    shares = pd.read_csv(out / "shares.csv").set_index("component")
+    # base and scenario side by side: the scenario is paid with the 2020 model, on-call pay
+    # (2018–2021) and no sick-leave coordination (from 2021) — 003 Bilaga 2; the base the other way round
+    paid = shares[shares.amount_sek_scenario != 0].index
+    assert "capitation_on_call" in paid and "capitation_sick_leave_coordination" not in paid
+    assert shares.loc["capitation_sick_leave_coordination", "amount_sek_base"] > 0
+    assert shares.loc["capitation_on_call", "amount_sek_base"] == 0
+    assert (shares.amount_sek_difference - (shares.amount_sek_scenario - shares.amount_sek_base)).abs().max() < 0.011
     deciles = pd.read_csv(out / "reform_deciles.csv")
     assert sorted(deciles.decile) == list(range(1, 11))
     assert deciles.difference_sek.abs().sum() > 0

@@ -50,15 +50,25 @@ class AnalyzeResult:
 
 def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
-            progress: Callable[[str], None] | None = None, region: Path | None = None) -> AnalyzeResult:
+            progress: Callable[[str], None] | None = None, region: Path | None = None,
+            neutral: str | None = None) -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook.
     `region`: a folder to keep the synthetic region's files in, reused when generated there
-    before with the same persons, years and seed (the benchmark's cache)."""
+    before with the same persons, years and seed (the benchmark's cache). `neutral`: a component
+    whose rate is rescaled so that the scenario's total equals the base's, each year, to the öre
+    (`analysis.neutral`)."""
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
+    from ersattning.analysis.neutral import NeutralError, neutralise, single_rate
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
+
+    scenario = rules is not None or rules_as_of is not None or passive_listing
+    if neutral is not None:
+        if not scenario:
+            raise NeutralError("--neutral needs a scenario (--rules, --rules-as-of or --passive-listing) to make budget-neutral")
+        single_rate(choose_rulebook(rules, rules_as_of), neutral)  # refused before anything is computed
 
     started = time.perf_counter()
     say = progress or (lambda _: None)
@@ -86,18 +96,26 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
     if passive_listing:
         notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
-    scenario = rules is not None or rules_as_of is not None or passive_listing
     base = None
+    neutral_table = None
     if scenario:
         base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"))
         if passive_listing:
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
         analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"))
+        if neutral is not None:
+            analysis, neutral_table = neutralise(base, analysis, book, neutral)
+            factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"
+                                for r in neutral_table.itertuples())
+            notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors}).")
     else:
         analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
                                 progress=say)
     say("writing tables and report.html")
-    out = make_tables(analysis, base)
-    title = f"Primary-care pay {min(years)}–{max(years)}, decomposed" + (" (scenario vs base)" if scenario else "")
+    out = make_tables(analysis, base, neutral_table)
+    run = sorted(set(years))  # the title names the years run: "2022", "2016–2022" or "2016, 2022"
+    span = str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" if run == list(range(run[0], run[-1] + 1)) \
+        else ", ".join(map(str, run))
+    title = f"Primary-care pay {span}, decomposed" + (" (base, scenario and difference)" if scenario else "")
     files = write_outputs(out, Path(output), title, notes)
     return AnalyzeResult(analysis, base, out, files, time.perf_counter() - started, notes)

@@ -14,20 +14,36 @@ from ersattning.analysis.calibration import calibration_table
 from ersattning.analysis.categories import mapping_rows
 from ersattning.analysis.core import Analysis
 from ersattning.analysis.report import report_html
-from ersattning.analysis.scenarios import compare
+from ersattning.analysis.scenarios import budget, compare
 
 #: Files (name → table key) in the order they are written and in the XLSX.
 CSV_FILES = {
     "shares.csv": "shares", "categories.csv": "categories", "visit_types.csv": "visit_types", "clinics.csv": "clinics",
     "areas.csv": "areas", "production.csv": "production", "concentration.csv": "concentration",
     "correlations.csv": "correlations", "components.csv": "components", "calibration.csv": "calibration",
+    "budget.csv": "budget", "neutral.csv": "neutral", "reform_bands.csv": "reform_bands",
     "reform_clinics.csv": "reform_clinics", "reform_areas.csv": "reform_areas", "reform_deciles.csv": "reform_deciles",
 }
 
+#: A scenario's tables side by side with the base's: the columns naming a row; every other
+#: column X becomes X_base, X_scenario and X_difference (scenario − base).
+KEYS = {
+    "shares": ["year", "component", "category"],
+    "categories": ["year", "category", "label"],
+    "visit_types": ["year", "visit_type"],
+    "clinics": ["year", "clinic_id", "name", "area_code"],
+    "areas": ["year", "area_code", "name", "income_sek", "category"],
+    "production": ["year", "area_code", "name"],
+    "concentration": ["year", "perspective", "category"],
+    "correlations": ["year", "perspective", "category_a", "category_b"],
+}
+#: Amounts a run without the row pays 0 of (shares and ratios stay empty).
+_AMOUNTS = {"amount_sek", "listing_sek", "residence_sek", "produced", "consumed", *measures.CATEGORIES, *measures.SUMS}
 
-def tables(a: Analysis, base: Analysis | None = None) -> dict[str, pd.DataFrame]:
-    """Every output table of analysis `a`; with `base`, the reform's differences from it."""
-    out = {
+
+def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
+    """Every output table of one analysis (one run)."""
+    return {
         "shares": measures.shares(a),
         "categories": measures.categories(a),
         "visit_types": measures.visit_types(a),
@@ -37,13 +53,61 @@ def tables(a: Analysis, base: Analysis | None = None) -> dict[str, pd.DataFrame]
         "concentration": measures.concentration(a),
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
-        # the report's figures are of the rulebook in force: for a scenario, of its base run
-        "calibration": pd.DataFrame(calibration_table(base if base is not None else a)),
+        "calibration": pd.DataFrame(calibration_table(a)),
     }
-    if base is not None:
-        diff = compare(base, a)
-        out.update({"reform_clinics": diff["clinics"], "reform_areas": diff["areas"], "reform_deciles": diff["deciles"]})
+
+
+def side_by_side(base: pd.DataFrame, scenario: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One table of two runs: for every value column X, X_base, X_scenario, X_difference."""
+    values = [c for c in scenario.columns if c not in keys]
+    m = base.merge(scenario, on=keys, how="outer", suffixes=("_base", "_scenario"), indicator=True)
+    for v in values:
+        for run, missing in (("base", "right_only"), ("scenario", "left_only")):
+            if v in _AMOUNTS:
+                m.loc[m._merge == missing, f"{v}_{run}"] = 0.0
+        if pd.api.types.is_numeric_dtype(m[f"{v}_scenario"]) and pd.api.types.is_numeric_dtype(m[f"{v}_base"]):
+            m[f"{v}_difference"] = m[f"{v}_scenario"] - m[f"{v}_base"]
+        elif not len(m):  # an empty table (e.g. no areas with an income) keeps the same columns
+            m[f"{v}_difference"] = pd.Series(dtype=float)
+    cols = keys + [f"{v}_{run}" for v in values for run in ("base", "scenario", "difference") if f"{v}_{run}" in m]
+    return m[cols].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def calibration_side_by_side(base: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
+    """The report's figures against the base run (the rulebook in force, which the report
+    describes) and the scenario run, each with its own check."""
+    keys = ["key", "figure", "report", "tolerance", "source"]
+    m = base[keys + ["engine", "status"]].merge(scenario[["key", "engine", "status"]], on="key", suffixes=("_base", "_scenario"))
+    m["engine_difference"] = m.engine_scenario - m.engine_base
+    return m[["key", "figure", "report", "tolerance", "engine_base", "status_base", "engine_scenario", "status_scenario",
+              "engine_difference", "source"]]
+
+
+def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every output table of analysis `a`; with `base`, `a` is the scenario: every table holds
+    base, scenario and difference side by side, with the budget effect, winners and losers
+    (and, for a budget-neutral reform, `neutral`: the factor and the rescaled rate). The two
+    runs' own tables are under `runs` ({"base": …, "scenario": …}) for the report's charts."""
+    if base is None:
+        return run_tables(a)
+    runs = {"base": run_tables(base), "scenario": run_tables(a)}
+    out: dict = {key: side_by_side(runs["base"][key], runs["scenario"][key], keys) for key, keys in KEYS.items()}
+    out["components"] = pd.DataFrame(mapping_rows(sorted(set(a.lines["component"].to_pylist()) | set(base.lines["component"].to_pylist())),
+                                                  {**measures.categories_of(base), **measures.categories_of(a)}))
+    out["calibration"] = calibration_side_by_side(runs["base"]["calibration"], runs["scenario"]["calibration"])
+    out["budget"] = budget(base, a)
+    if neutral is not None:
+        out["neutral"] = neutral
+    diff = compare(base, a)
+    out.update({"reform_clinics": diff["clinics"], "reform_areas": diff["areas"], "reform_deciles": diff["deciles"],
+                "reform_bands": diff["bands"]})
+    out["runs"] = runs
     return out
+
+
+#: How floats are written: SEK with two decimals; indices and correlations with six digits;
+#: the neutral factor and totals with all their digits.
+_FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
 
 
 def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:
@@ -52,7 +116,7 @@ def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes:
     for name, key in CSV_FILES.items():
         if key in out:
             path = folder / name
-            out[key].to_csv(path, index=False, float_format="%.6g" if key in ("concentration", "correlations", "calibration") else "%.2f")
+            out[key].to_csv(path, index=False, float_format=_FORMATS.get(key, "%.2f"))
             written.append(path)
     xlsx = folder / "analysis.xlsx"
     with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:

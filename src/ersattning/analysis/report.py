@@ -15,9 +15,15 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.6em} h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .fail{color:#b00;font-weight:bold} .ok{color:#070}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .fail{color:#b00;font-weight:bold} .ok{color:#070} .notrun{color:#777}
 figure{margin:1em 0} figcaption{font-size:.85em;color:#555}
+body:has(.pair){max-width:2300px} .pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em} .pair>div{overflow-x:auto;min-width:0}
 """
+
+
+_STATUS = {"pass": "ok", "FAIL": "fail", "not run": "notrun"}
+#: Winners and losers: the bands (analysis.scenarios.BANDS) and their colours, losses red, gains blue.
+_BAND_COLOURS = ["#b2182b", "#ef8a62", "#bbbbbb", "#67a9cf", "#2166ac"]
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:
@@ -39,7 +45,9 @@ def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
     for row in df.itertuples(index=False):
         cells = []
         for v in row:
-            if isinstance(v, bool):
+            if v in _STATUS:
+                cells.append(f"<td class={_STATUS[v]}>{v}</td>")
+            elif isinstance(v, bool):
                 cells.append(f"<td class={'ok' if v else 'fail'}>{'pass' if v else 'FAIL'}</td>")
             elif isinstance(v, float):
                 cells.append(f"<td>{'' if pd.isna(v) else f'{v:,.{digits}f}'.replace(',', ' ')}</td>")
@@ -72,61 +80,165 @@ def _areas_ranked(areas: pd.DataFrame, year: int, value: str, title: str, catego
 
 
 def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None) -> str:
-    """The whole report as HTML (a string): the web app can serve it as it is."""
-    cat, areas, conc, prod = tables["categories"], tables["areas"], tables["concentration"], tables["production"]
-    years = sorted(set(cat.year))
-    first, last = years[0], years[-1]
+    """The whole report as HTML (a string): the web app can serve it as it is. For a scenario
+    (`tables` from `output.tables(scenario, base)`, holding `runs`): the budget effect, the
+    report's figures, shares and pay per listed person side by side (base, scenario,
+    difference), winners and losers, then each run's own charts, every one labelled with its run."""
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     for n in notes or []:
         parts.append(f"<p>{html.escape(n)}</p>")
+    runs = tables.get("runs")
+    if runs:
+        parts.extend(_comparison(tables))
+        # the two runs' own charts side by side: base on the left, scenario on the right
+        parts.append("<h2>Each run's own tables and charts: base (left) and scenario (right)</h2><div class=pair>")
+        for run in ("base", "scenario"):
+            parts.append(f"<div><h2>The {run} run</h2>")
+            parts.extend(_run(runs[run], run))
+            parts.append("</div>")
+        parts.append("</div>")
+    else:
+        if "calibration" in tables and len(tables["calibration"]):
+            parts.append("<h2>The report's region figures against this engine</h2>")
+            parts.append(_table(tables["calibration"][["figure", "report", "engine", "tolerance", "status", "source"]], digits=3))
+        parts.extend(_run(tables, ""))
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
-    if "calibration" in tables and len(tables["calibration"]):
-        parts.append("<h2>The report's region figures against this engine</h2>")
-        parts.append(_table(tables["calibration"][["figure", "report", "engine", "tolerance", "passes", "source"]], digits=3))
 
-    parts.append("<h2>Pay per listed person by component and year</h2>")
+def _comparison(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The scenario against its base: budget, neutrality, the report's figures, shares and pay per
+    listed person side by side, winners and losers by clinic, area and income decile."""
+    parts = ["<h2>Budget effect (scenario − base)</h2>"]
+    b = tables["budget"].rename(columns={"base_sek": "base SEK", "scenario_sek": "scenario SEK", "difference_sek": "difference SEK",
+                                         "difference_pct": "difference %"}).drop(columns="difference_ore")
+    parts.append(_table(b.assign(year=b.year.astype(str)), digits=2))
+    if "neutral" in tables and len(tables["neutral"]):
+        n = tables["neutral"]
+        parts.append(f"<h2>Budget-neutral: {html.escape(', '.join(sorted(set(n.component))))} rescaled</h2>"
+                     "<p>The component's rate is multiplied by the factor (exact: factor_exact, from öre totals) so that each "
+                     "year's total equals the base's to the öre; rate_rescaled is the rate this implies.</p>")
+        parts.append(_table(n[["year", "component", "parameter", "from", "to", "rate_scenario", "factor", "factor_exact",
+                               "rate_rescaled", "component_before_sek", "component_after_sek", "base_total_sek", "scenario_total_sek"]]
+                            .assign(year=n.year.astype(str), factor=n.factor.map(lambda f: f"{f:.9f}")), digits=2))
+    cal = tables.get("calibration")
+    if cal is not None and len(cal):
+        parts.append("<h2>The report's region figures: base and scenario</h2>"
+                     "<p>The report describes the rulebook in force: the base run is the check; the scenario shows how far the reform moves each figure.</p>")
+        parts.append(_table(cal[["figure", "report", "tolerance", "engine_base", "status_base", "engine_scenario", "status_scenario",
+                                 "engine_difference", "source"]], digits=3))
+    cat = tables["categories"]
+    years = sorted(set(cat.year))
+    last = years[-1]
+    parts.append("<h2>Share of total by component: base, scenario and difference (percentage points)</h2>")
+    wide = cat.assign(label=cat.category.map(LABELS))
+    cols = {}
+    for y in years:
+        part = wide[wide.year == y].set_index("label")
+        for run in ("base", "scenario", "difference"):
+            cols[f"{y} {run}"] = part[f"share_of_total_{run}"]
+    table = pd.DataFrame(cols).reindex([x for x in _ORDER if x in set(wide.label)])
+    parts.append(_table(table.reset_index().rename(columns={"label": "component"})))
+    per = wide[wide.year == last]
+    long = pd.concat([per[["label"]].assign(run=run, sek=per[f"per_listed_sek_{run}"].values) for run in ("base", "scenario")])
+    parts.append(_figure(alt.Chart(long, title=f"Base and scenario: SEK per listed person by component, {last}").mark_bar().encode(
+        y=alt.Y("label:N", sort=_ORDER, title=None), yOffset=alt.YOffset("run:N", sort=["base", "scenario"]),
+        x=alt.X("sek:Q", title="SEK per listed person"), color=alt.Color("run:N", title="run", sort=["base", "scenario"]),
+        tooltip=["label", "run", alt.Tooltip("sek:Q", format=",.0f")]).properties(width=480, height=30 * max(1, per.label.nunique())),
+        "Base: the rulebook; scenario: the reform. Each component's pay divided by the mean number of listed persons of its run."))
+    d = per[["label", "per_listed_sek_difference"]].fillna(0)
+    parts.append(_figure(alt.Chart(d, title=f"Difference (scenario − base): SEK per listed person by component, {last}").mark_bar().encode(
+        y=alt.Y("label:N", sort=_ORDER, title=None), x=alt.X("per_listed_sek_difference:Q", title="SEK per listed person, scenario − base"),
+        color=alt.condition("datum.per_listed_sek_difference < 0", alt.value(_BAND_COLOURS[0]), alt.value(_BAND_COLOURS[4])),
+        tooltip=["label", alt.Tooltip("per_listed_sek_difference:Q", format=",.1f")]).properties(width=480, height=18 * max(1, len(d))),
+        "Scenario − base, per listed person."))
+    parts.extend(_winners_and_losers(tables, last))
+    return parts
+
+
+def _winners_and_losers(tables: dict[str, pd.DataFrame], year: int) -> list[str]:
+    from ersattning.analysis.scenarios import BANDS
+
+    parts = []
+    colour = alt.Color("band:N", sort=list(BANDS), scale=alt.Scale(domain=list(BANDS), range=_BAND_COLOURS), title="change")
+    bands = tables.get("reform_bands")
+    for level, key, plural in (("clinic", "reform_clinics", "clinics"), ("area", "reform_areas", "areas"),
+                               ("income decile", "reform_deciles", "income deciles")):
+        d = tables.get(key)
+        if d is None or not len(d):
+            continue
+        d = d[d.year == year]
+        parts.append(f"<h2>Winners and losers by {level}, {year} (scenario − base)</h2>")
+        if bands is not None and len(bands):
+            bl = bands[(bands.level == level) & (bands.year == year)]
+            parts.append(_figure(alt.Chart(bl, title=f"Number of {plural} by change of pay, {year} (scenario − base)").mark_bar().encode(
+                x=alt.X("band:N", sort=list(BANDS), title=None), y=alt.Y("count:Q", title=plural), color=colour,
+                tooltip=["band", "count", alt.Tooltip("difference_sek:Q", format=",.0f")]).properties(width=420, height=200),
+                f"Change of each {level}'s pay, scenario − base, in % of its base pay: losses and gains of more or less than 5 %."))
+            parts.append(_table(bl.drop(columns=["level"]).assign(year=bl.year.astype(str)).rename(
+                columns={"base_sek": "base SEK", "scenario_sek": "scenario SEK", "difference_sek": "difference SEK"}), digits=0))
+        if level != "clinic":
+            name = "name" if level == "area" else "decile"
+            p = d.assign(what=d[name].astype(str))[["what", "difference_pct", "band"]].dropna(subset=["difference_pct"])
+            parts.append(_figure(alt.Chart(p, title=f"Difference (scenario − base) by {level}, {year}, % of base pay").mark_bar().encode(
+                y=alt.Y("what:N", sort="-x" if level == "area" else None, title=None),
+                x=alt.X("difference_pct:Q", title="% of base pay, scenario − base"), color=colour,
+                tooltip=["what", alt.Tooltip("difference_pct:Q", format=".2f"), "band"]).properties(width=480, height=14 * max(1, len(p))),
+                "Residence perspective: all pay for the residents' care." + (" Decile 1: the poorest tenth of inhabitants." if level != "area" else "")))
+        parts.append(_table(d, digits=1))
+    return parts
+
+
+def _run(tables: dict[str, pd.DataFrame], run: str) -> list[str]:
+    """One run's charts and tables; with `run` ("base" or "scenario"), every heading and chart says so."""
+    tag = f"{run.capitalize()}: " if run else ""
+    cat, areas, conc, prod = tables["categories"], tables["areas"], tables["concentration"], tables["production"]
+    years = sorted(set(cat.year))
+    first, last = years[0], years[-1]
+    parts = []
+    parts.append(f"<h2>{tag}Pay per listed person by component and year</h2>")
     per = cat.assign(label=cat.category.map(LABELS), year=cat.year.astype(str))[["year", "label", "per_listed_sek"]]
-    parts.append(_figure(alt.Chart(per, title="SEK per listed person (report Figures 1, 3, 4)").mark_bar().encode(
+    parts.append(_figure(alt.Chart(per, title=f"{tag}SEK per listed person (report Figures 1, 3, 4)").mark_bar().encode(
         x=alt.X("year:N"), y=alt.Y("per_listed_sek:Q", title="SEK per listed person", stack="zero"),
         color=alt.Color("label:N", sort=_ORDER, title="component"),
         tooltip=["year", "label", alt.Tooltip("per_listed_sek:Q", format=",.0f")]).properties(width=520, height=260),
         "All pay of the year divided by the mean number of listed persons, by component (nominal SEK)."))
-    parts.append("<h2>Shares by component and year</h2>")
-    parts.append(_figure(_stacked_shares(cat, "share_of_capitation", True, "Within capitation (report Figure 2)"),
+    parts.append(f"<h2>{tag}Shares by component and year</h2>")
+    parts.append(_figure(_stacked_shares(cat, "share_of_capitation", True, f"{tag}Within capitation (report Figure 2)"),
                          "Share of each component in capitation (fixed pay), by year."))
-    parts.append(_figure(_stacked_shares(cat, "share_of_total", False, "Of total pay (report Figure 5)"),
+    parts.append(_figure(_stacked_shares(cat, "share_of_total", False, f"{tag}Of total pay (report Figure 5)"),
                          "Share of each component in the total, by year."))
     wide = cat.pivot_table(index="label", columns="year", values="share_of_total").reindex([x for x in _ORDER if x in set(cat.label)])
-    parts.append(_table(wide.reset_index().rename(columns={"label": "share of total (%)"})))
+    parts.append(_table(wide.reset_index().rename(columns={"label": f"{tag}share of total (%)"})))
     if "visit_types" in tables and len(tables["visit_types"]):
         vt = tables["visit_types"].pivot_table(index="visit_type", columns="year", values="share_of_total").reset_index()
-        parts.append("<h3>Visits by type (share of total, %)</h3>" + _table(vt))
+        parts.append(f"<h3>{tag}Visits by type (share of total, %)</h3>" + _table(vt))
 
-    parts.append("<h2>Areas</h2>")
+    parts.append(f"<h2>{tag}Areas</h2>")
     for y in sorted({first, last}):
-        parts.append(_figure(_areas_ranked(areas, y, "per_listed_sek", f"Pay per listed person by area, {y} (listing perspective)"),
+        parts.append(_figure(_areas_ranked(areas, y, "per_listed_sek", f"{tag}Pay per listed person by area, {y} (listing perspective)"),
                              "Pay for the persons listed, by where they live, per listed person (report Figures 6–7)."))
-        parts.append(_figure(_areas_ranked(areas, y, "per_inhabitant_sek", f"Pay per inhabitant by area, {y} (residence perspective)"),
+        parts.append(_figure(_areas_ranked(areas, y, "per_inhabitant_sek", f"{tag}Pay per inhabitant by area, {y} (residence perspective)"),
                              "All pay for residents' care, unlisted included, per inhabitant (report Figures 8–9)."))
     tot = areas[(areas.year == last) & (areas.category == "total") & areas.name.notna()]
-    parts.append(_figure(alt.Chart(tot[["name", "unlisted_share"]], title=f"Unlisted share of inhabitants, {last} (report Figure 10)")
+    parts.append(_figure(alt.Chart(tot[["name", "unlisted_share"]], title=f"{tag}Unlisted share of inhabitants, {last} (report Figure 10)")
                          .mark_bar().encode(y=alt.Y("name:N", sort="-x", title=None), x=alt.X("unlisted_share:Q", title="%"))
                          .properties(width=480, height=14 * max(1, len(tot))), "Share of inhabitants not listed at any clinic."))
     p = prod[(prod.year == last) & prod.name.notna()].melt(id_vars=["name"], value_vars=["produced", "consumed"], var_name="what", value_name="visits")
-    parts.append(_figure(alt.Chart(p, title=f"Visits produced in vs consumed by each area, {last} (report Figure 11)").mark_bar().encode(
+    parts.append(_figure(alt.Chart(p, title=f"{tag}Visits produced in vs consumed by each area, {last} (report Figure 11)").mark_bar().encode(
         y=alt.Y("name:N", title=None), yOffset="what:N", x=alt.X("visits:Q", title="base visits"), color=alt.Color("what:N", title=None))
         .properties(width=480, height=24 * max(1, p.name.nunique())),
         "Produced: base visits at the area's clinics; consumed: base visits by the area's residents."))
     for cats, fig in ((["cni"], "12"), (["acg"], "13"), (["visits", "other_variable"], "14"), (list(CATEGORIES), "15")):
         name = " + ".join(LABELS[c] for c in cats) if len(cats) < 4 else "total"
-        parts.append(_figure(_areas_ranked(areas, last, "per_listed_sek", f"{name} per listed person by area, {last} (report Figure {fig})", cats),
+        parts.append(_figure(_areas_ranked(areas, last, "per_listed_sek", f"{tag}{name} per listed person by area, {last} (report Figure {fig})", cats),
                              f"Ranked by pay per listed person ({name})."))
 
-    parts.append("<h2>Concentration index over areas ranked by mean income</h2>")
+    parts.append(f"<h2>{tag}Concentration index over areas ranked by mean income</h2>")
     c = conc[(conc.perspective == "listing") & conc.category.isin(["total", "fixed", "variable"])].assign(
         label=lambda x: x.category.map(LABELS), low=lambda x: x["index"] - 1.96 * x.std_error, high=lambda x: x["index"] + 1.96 * x.std_error)
-    base = alt.Chart(c, title="Concentration index by year (report Figure 16); < 0 favours poorer areas")
+    base = alt.Chart(c, title=f"{tag}Concentration index by year (report Figure 16); < 0 favours poorer areas")
     chart = (base.mark_line(point=True).encode(x="year:O", y=alt.Y("index:Q", title="concentration index"), color=alt.Color("label:N", title=None))
              + base.mark_errorbar().encode(x="year:O", y="low:Q", y2="high:Q", color="label:N")).properties(width=520, height=260)
     parts.append(_figure(chart, "Listing perspective: pay per listed person, areas weighted by listed persons; bars: ±1.96 standard errors."))
@@ -136,14 +248,6 @@ def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay,
         cr = tables["correlations"]
         cr = cr[(cr.year == last) & cr.category_a.isin(CATEGORIES) & cr.category_b.isin(CATEGORIES)]
         m = cr.pivot_table(index="category_a", columns="category_b", values="correlation")
-        parts.append(f"<h2>Correlations between components over areas, {last} (report Table 5)</h2>" + _table(m.reset_index(), digits=2))
+        parts.append(f"<h2>{tag}Correlations between components over areas, {last} (report Table 5)</h2>" + _table(m.reset_index(), digits=2))
 
-    for key, heading in (("reform_deciles", "Winners and losers by income decile (reform − base, per inhabitant)"),
-                         ("reform_areas", "Winners and losers by area (reform − base)"),
-                         ("reform_clinics", "Winners and losers by clinic (reform − base)")):
-        if key in tables and len(tables[key]):
-            d = tables[key]
-            d = d[d.year == d.year.max()]
-            parts.append(f"<h2>{html.escape(heading)}</h2>" + _table(d, digits=1))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return parts

@@ -130,40 +130,92 @@ def passive_listings(engine: Engine, first: dt.date, last: dt.date) -> pa.Table:
     """).to_arrow_table()
 
 
+#: Winners and losers: the bands of a clinic's, area's or decile's change (scenario − base, % of base).
+BANDS = ("loses > 5 %", "loses < 5 %", "unchanged", "gains < 5 %", "gains > 5 %")
+
+
+def band(difference_sek: pd.Series, difference_pct: pd.Series) -> pd.Series:
+    """The band of each change: unchanged when equal to the öre; more than 5 % of the base
+    (or anything when the base is 0) is "> 5 %", up to 5 % is "< 5 %"."""
+    d, p = difference_sek.fillna(0.0).to_numpy(), difference_pct.to_numpy(dtype=float)
+    big = np.isnan(p) | (np.abs(np.nan_to_num(p)) > 5)
+    return pd.Series(np.select([np.abs(d) < 0.005, (d < 0) & big, d < 0, ~big], [BANDS[2], BANDS[0], BANDS[1], BANDS[3]], BANDS[4]),
+                     index=difference_sek.index)
+
+
 def compare(base: Analysis, other: Analysis) -> dict[str, pd.DataFrame]:
-    """Winners and losers: `other` minus `base` per clinic, per area (per inhabitant) and per
-    income decile of areas, each year."""
+    """Winners and losers: `other` (the scenario) minus `base` per clinic, per area (per
+    inhabitant) and per income decile of areas, each year, with each one's band (`BANDS`);
+    `bands`: how many clinics, areas and deciles fall in each band."""
     keys = ["year", "clinic_id"]
     b, o = clinic_table(base), clinic_table(other)
     clinics = b[[*keys, "name", "area_code", "listed", "total"]].merge(
-        o[[*keys, "total"]], on=keys, how="outer", suffixes=("_base", "_reform")).fillna({"total_base": 0.0, "total_reform": 0.0})
-    clinics["difference_sek"] = clinics.total_reform - clinics.total_base
+        o[[*keys, "total"]], on=keys, how="outer", suffixes=("_base", "_scenario")).fillna({"total_base": 0.0, "total_scenario": 0.0})
+    clinics["difference_sek"] = clinics.total_scenario - clinics.total_base
     clinics["difference_pct"] = 100.0 * clinics.difference_sek / clinics.total_base.where(clinics.total_base != 0)
-    clinics = clinics.rename(columns={"total_base": "base_sek", "total_reform": "reform_sek"})
+    clinics = clinics.rename(columns={"total_base": "base_sek", "total_scenario": "scenario_sek"})
+    clinics["band"] = band(clinics.difference_sek, clinics.difference_pct)
 
     ab, ao = area_table(base), area_table(other)
     cols = ["year", "area_code", "category"]
     areas = ab[[*cols, "name", "income_sek", "residents", "residence_sek", "per_inhabitant_sek"]].merge(
-        ao[[*cols, "residence_sek", "per_inhabitant_sek"]], on=cols, how="outer", suffixes=("_base", "_reform"))
+        ao[[*cols, "residence_sek", "per_inhabitant_sek"]], on=cols, how="outer", suffixes=("_base", "_scenario"))
     areas = areas[areas.category == "total"].drop(columns="category")
-    areas["difference_sek"] = areas.residence_sek_reform.fillna(0) - areas.residence_sek_base.fillna(0)
-    areas["difference_per_inhabitant_sek"] = areas.per_inhabitant_sek_reform - areas.per_inhabitant_sek_base
+    areas["difference_sek"] = areas.residence_sek_scenario.fillna(0) - areas.residence_sek_base.fillna(0)
+    areas["difference_per_inhabitant_sek"] = areas.per_inhabitant_sek_scenario - areas.per_inhabitant_sek_base
+    areas["difference_pct"] = 100.0 * areas.difference_sek / areas.residence_sek_base.where(areas.residence_sek_base != 0)
+    areas["band"] = band(areas.difference_sek, areas.difference_pct)
 
     deciles = []
     for year in sorted(set(areas.year)):
         d = income_deciles(base, int(year))
         part = areas[areas.year == year].assign(decile=lambda x: x.area_code.map(d))
-        g = part.groupby("decile", as_index=False)[["residents", "residence_sek_base", "residence_sek_reform", "difference_sek"]].sum()
+        g = part.groupby("decile", as_index=False)[["residents", "residence_sek_base", "residence_sek_scenario", "difference_sek"]].sum()
         g["difference_per_inhabitant_sek"] = g.difference_sek / g.residents.where(g.residents > 0)
         g["difference_pct"] = 100.0 * g.difference_sek / g.residence_sek_base.where(g.residence_sek_base != 0)
         deciles.append(g.assign(year=year))
     deciles = pd.concat(deciles, ignore_index=True) if deciles else pd.DataFrame()
     if len(deciles):
-        deciles = deciles[["year", "decile", "residents", "residence_sek_base", "residence_sek_reform", "difference_sek",
+        deciles = deciles[["year", "decile", "residents", "residence_sek_base", "residence_sek_scenario", "difference_sek",
                            "difference_per_inhabitant_sek", "difference_pct"]]
-    return {"clinics": clinics.sort_values(["year", "difference_sek"]).reset_index(drop=True),
-            "areas": areas.sort_values(["year", "difference_per_inhabitant_sek"]).reset_index(drop=True),
-            "deciles": deciles}
+        deciles["band"] = band(deciles.difference_sek, deciles.difference_pct)
+    out = {"clinics": clinics.sort_values(["year", "difference_sek"]).reset_index(drop=True),
+           "areas": areas.sort_values(["year", "difference_per_inhabitant_sek"]).reset_index(drop=True),
+           "deciles": deciles}
+    out["bands"] = bands(out)
+    return out
+
+
+def bands(diff: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """reform_bands.csv: per level (clinic, area, income decile), year and band, how many fall
+    in it, their persons (listed at the clinics, residents of the areas) and base, scenario and difference SEK."""
+    rows = []
+    for level, key, persons, base_col, scen_col in (("clinic", "clinics", "listed", "base_sek", "scenario_sek"),
+                                                     ("area", "areas", "residents", "residence_sek_base", "residence_sek_scenario"),
+                                                     ("income decile", "deciles", "residents", "residence_sek_base", "residence_sek_scenario")):
+        d = diff[key]
+        if not len(d):
+            continue
+        for year in sorted(set(d.year)):
+            part = d[d.year == year]
+            for b in BANDS:
+                p = part[part.band == b]
+                rows.append({"level": level, "year": year, "band": b, "count": len(p), "persons": float(p[persons].sum()),
+                             "base_sek": float(p[base_col].fillna(0).sum()), "scenario_sek": float(p[scen_col].fillna(0).sum()),
+                             "difference_sek": float(p.difference_sek.sum())})
+    return pd.DataFrame(rows, columns=["level", "year", "band", "count", "persons", "base_sek", "scenario_sek", "difference_sek"])
+
+
+def budget(base: Analysis, other: Analysis) -> pd.DataFrame:
+    """budget.csv: the region's total pay each year, base and scenario, the difference in SEK and
+    in % of the base (summed in öre, exact)."""
+    rows = []
+    for year in other.years:
+        b = int(base.year("lines", year)["amount_ore"].to_numpy().sum())
+        s = int(other.year("lines", year)["amount_ore"].to_numpy().sum())
+        rows.append({"year": year, "base_sek": b / 100, "scenario_sek": s / 100, "difference_sek": (s - b) / 100,
+                     "difference_pct": 100.0 * (s - b) / b if b else float("nan"), "difference_ore": s - b})
+    return pd.DataFrame(rows)
 
 
 def extrapolated_total_msek(a: Analysis, year: int) -> float:
