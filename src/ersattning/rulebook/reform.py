@@ -169,7 +169,7 @@ def _check_values(base: Parameter, raw: Any, file: str, where: str, default_ref:
             try:
                 value = _parse_value(entry["value"], base.kind, file, f"{at}.value")
             except RulebookError as exc:
-                problems.append(Problem(name, exc.key, f"{exc.message} (the parameter is a {base.kind} in {base.unit})"))
+                problems.append(Problem(name, exc.key, f"{exc.message} (the parameter is of kind {base.kind}, unit {base.unit})"))
                 continue
             if base.unit in PRICE_UNITS and not _may_be_negative(base):
                 for sub, amount in _amounts(value):
