@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ersattning.errors import InputError
 from ersattning.ids import make_personnummer
@@ -81,7 +81,7 @@ class CaseIn(BaseModel):
     age: int = Field(ge=0, le=120, description="the patient's age on the date")
     sex: Literal["F", "M"] = "F"
     contact_type: Literal[CONTACT_TYPES] | None = Field(None, description="a contact's type; none: the person's month")
-    profession: Literal[PROFESSIONS] | None = Field(None, description="required with contact_type")
+    profession: Literal[PROFESSIONS] | None = Field(None, validate_default=True, description="required with contact_type")
     actions: list[str] = Field(default_factory=list, max_length=50, description="KVÅ codes, e.g. UX007")
     diagnoses: list[str] = Field(default_factory=list, max_length=50, description="ICD-10-SE codes, e.g. J06.9")
     listing: Literal[LISTINGS] = Field("here", description="where the patient is listed on the date: here (the "
@@ -99,17 +99,26 @@ class CaseIn(BaseModel):
     home_care: bool = Field(False, description="enrolled in home care at the listing clinic")
     reform: str | None = Field(None, max_length=MAX_REFORM, description="a reform file's YAML, overlaid on the rulebook")
 
-    @model_validator(mode="after")
-    def _contact(self):
-        if self.contact_type is not None and self.profession is None:
-            raise ValueError("profession: required with contact_type")
-        if self.contact_type is None and (self.profession is not None or self.actions or self.diagnoses):
-            raise ValueError("contact_type: required with profession, actions or diagnoses")
-        for name, pattern in (("actions", _KVA), ("diagnoses", _ICD10)):
-            for i, code in enumerate(getattr(self, name)):
-                if not re.fullmatch(pattern, code):
-                    raise ValueError(f"{name}[{i}]: not a {'KVÅ' if name == 'actions' else 'ICD-10-SE'} code")
-        return self
+    @field_validator("profession")
+    @classmethod
+    def _profession(cls, value, info: ValidationInfo):
+        given = info.data.get("contact_type") is not None
+        if given and value is None:
+            raise ValueError("required with contact_type")
+        if not given and value is not None and "contact_type" in info.data:
+            raise ValueError("a profession needs a contact_type")
+        return value
+
+    @field_validator("actions", "diagnoses")
+    @classmethod
+    def _codes(cls, value, info: ValidationInfo):
+        if value and info.data.get("contact_type") is None:
+            raise ValueError("codes need a contact_type")
+        pattern, what = (_KVA, "KVÅ") if info.field_name == "actions" else (_ICD10, "ICD-10-SE")
+        for i, code in enumerate(value):
+            if not re.fullmatch(pattern, code):
+                raise ValueError(f"item {i} is not a {what} code")
+        return value
 
     def case(self) -> "Case":
         return Case(**self.model_dump(exclude={"reform"}))
