@@ -77,7 +77,7 @@ class CaseIn(BaseModel):
         "date": "2022-03-10", "age": 40, "sex": "F", "contact_type": "clinic_visit", "profession": "doctor",
         "listing": "here"}})
 
-    date: dt.date = Field(description="YYYY-MM-DD: the contact's date, or the day the person is listed (that month's capitation)")
+    date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31), description="YYYY-MM-DD: the contact's date, or the day the person is listed (that month's capitation)")
     age: int = Field(ge=0, le=120, description="the patient's age on the date")
     sex: Literal["F", "M"] = "F"
     contact_type: Literal[CONTACT_TYPES] | None = Field(None, description="a contact's type; none: the person's month")
@@ -90,7 +90,7 @@ class CaseIn(BaseModel):
     area_code: str = Field("0180-04", pattern=r"^[0-9A-Za-z-]{1,20}$", description="the patient's residence area")
     clinic_area_code: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,20}$", description="the clinic's area (default: the patient's)")
     assignment: Literal[ASSIGNMENTS] = Field("hlv", description="the kombika's assignment")
-    clinic_opened: dt.date = Field(dt.date(2000, 1, 1), description="when the clinic opened (a new clinic's window)")
+    clinic_opened: dt.date = Field(dt.date(2000, 1, 1), ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31), description="when the clinic opened (a new clinic's window)")
     acg_weight: Decimal | None = Field(Decimal(1), ge=0, le=100, max_digits=12, decimal_places=6,
                                        description="the month's ACG weight (null: no risk row)")
     cni: Decimal | None = Field(Decimal(1), ge=0, le=100, max_digits=12, decimal_places=6,
@@ -197,11 +197,13 @@ def calculate(book: Rulebook, case: Case) -> dict:
     from ersattning.register import records_table
     from ersattning.trace import rule_values
 
+    store.check_month(book, case.month)  # a month after the current one, or before the rulebook, has no statement
     tables, records = case_inputs(case)
     inputs = validate(tables, codes=rule_codes(book))
     if inputs.errors.num_rows:
         e = inputs.errors.to_pylist()[0]
-        raise InputError(f"the case is refused: {e['column']}: {e['code']}", errors=None)
+        where = f"{e['file']}.{e['column']}".replace(".csv", "")
+        raise InputError(f"the case is refused as input data: {where}: {e['code']}: {_no_id(e['message'])}")
     core = Core(store.open_engine(":memory:"), base=book)
     try:
         store.store_inputs(core.engine, inputs.tables, sample=None)

@@ -177,3 +177,22 @@ def test_a_case_without_a_price_in_the_month_has_no_lines():
     # A telephone contact is not a visit from 2021-02-01 and gets no base fee (visit_fee.decision_table).
     out = calculate(rulebook.load(), Case(date=dt.date(2022, 3, 10), age=40, contact_type="phone", profession="nurse"))
     assert out["lines"] == [] and out["total_ore"] == 0
+
+
+def test_an_unlisted_patients_visit_gets_the_supplement():
+    # Unlisted: the input set has a risk row and no listing (the validator's risk check has nothing to test).
+    book = rulebook.load()
+    out = calculate(book, Case(date=dt.date(2022, 3, 10), age=40, contact_type="clinic_visit", profession="nurse",
+                               listing="none"))
+    by = {r["product_code"]: r["amount_ore"] for r in out["lines"]}
+    price = book.at(dt.date(2022, 3, 10)).value("supplement_unlisted.prices")["SUP_UNLISTED"]
+    assert by == {"VF_BASE": 11000, "SUP_UNLISTED": int(price * 100)}
+    assert out["trace"]["facts"]["listing"] == "none"
+
+
+def test_a_case_the_month_or_the_inputs_refuse_is_422_saying_why(server):
+    c = server.client(server.clinic_a)
+    future = c.post("/api/v1/calculate", json={"date": "2999-01-10", "age": 40})
+    assert future.status_code == 422 and "after the current month" in future.json()["error"]["message"]
+    early = c.post("/api/v1/calculate", json={"date": "2022-03-10", "age": 40, "clinic_opened": "2022-05-01"})
+    assert early.status_code == 422 and "listings.valid_from: listing_outside_clinic" in early.json()["error"]["message"]
