@@ -509,36 +509,34 @@ ParamDate = Annotated[dt.date | None, Query(description="YYYY-MM-DD: the values 
 
 
 @api.get("/parameters", tags=["rules"], summary="Every parameter of the rulebook: unit, value in force, number of dated values")
-def get_parameters(who: Who, at: ParamDate = None):
+def get_parameters(request: Request, who: Who, at: ParamDate = None):
     from ersattning.rulebook.catalogue import parameter_list
 
-    return {"parameters": parameter_list(_rulebook(), at)}
+    return {"parameters": parameter_list(_rulebook(request), at)}
 
 
 @api.get("/parameters/{name}", tags=["rules"], summary="One parameter (or an entry of one): every dated value, unit, source")
-def get_parameter(who: Who, name: Annotated[str, PathParam(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")],
+def get_parameter(request: Request, who: Who, name: Annotated[str, PathParam(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")],
                   at: ParamDate = None):
     from ersattning.rulebook.catalogue import UnknownParameter, parameter_detail
 
     try:
-        return parameter_detail(_rulebook(), name, at)
+        return parameter_detail(_rulebook(request), name, at)
     except UnknownParameter as exc:
         raise not_found(str(exc)) from None
 
 
-def _rulebook():
-    """The packaged rulebook: the public rules every computed month starts from."""
-    from ersattning import rulebook
-
-    return rulebook.load()
+def _rulebook(request: Request):
+    """The rulebook the server's core computes with (before any sample scaling): public rules."""
+    return state(request).core.chosen
 
 
 @api.post("/calculate", tags=["rules"], responses=JSON_BODY_ERRORS,
           summary="What-if: price one hypothetical contact or a listed person's month (base rulebook or a reform); nothing stored")
-def post_calculate(who: Who, body: CaseIn):
+def post_calculate(request: Request, who: Who, body: CaseIn):
     from ersattning.whatif import calculate
 
-    book = _rulebook()
+    book = _rulebook(request)
     if body.reform is not None:
         book = book.with_reform("reform", text=body.reform)
     return calculate(book, body.case())
