@@ -179,3 +179,16 @@ def test_an_inline_reform_applies_like_a_file():
     book = rulebook.load().with_reform("inline", text=GOOD)
     assert book.at(dt.date(2022, 6, 30)).value("capitation_acg.rate") == 1500
     assert book.at(dt.date(2023, 6, 30)).value("capitation_acg.rate") == 1300  # the base's later value
+
+
+def test_a_reforms_derived_price_must_name_rules_that_exist():
+    text = ("parameters:\n  new_clinic.prices:\n    values:\n      2022-01-01:\n        reference: p\n        value:\n"
+            "          NEW_CLINIC_BASE_2021: {share: new_clinic.base_fee_uplift_share, of: visit_fee.prices, code: VF_BASE}\n"
+            "          NEW_CLINIC_PSY_2021: {share: new_clinic.no_such_share, of: visit_fee.decision_table, code: VF_PSYCHOLOGIST}\n")
+    _, problems = check_reform(rulebook.load(), "inline", text)
+    assert [(p.key, p.message.split(" is ")[0]) for p in problems] == [
+        ("parameters.new_clinic.prices.values.2022-01-01.value.NEW_CLINIC_PSY_2021", "'new_clinic.no_such_share'"),
+        ("parameters.new_clinic.prices.values.2022-01-01.value.NEW_CLINIC_PSY_2021", "'visit_fee.decision_table'")]
+    good = text.replace("new_clinic.no_such_share", "new_clinic.base_fee_uplift_share").replace(
+        "visit_fee.decision_table", "visit_fee.prices")
+    assert check_reform(rulebook.load(), "inline", good)[1] == []

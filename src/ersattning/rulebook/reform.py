@@ -122,7 +122,7 @@ def check_reform(book: Rulebook, source: str | Path, text: str | None = None) ->
             problems.append(Problem(name, f"{where}.{key}", "unknown key; a parameter of a reform has values, description, unit"))
         if "unit" in body and body["unit"] != base.unit:
             problems.append(Problem(name, f"{where}.unit", f"the parameter's unit is {base.unit}, not {body['unit']!r}"))
-        values = _check_values(base, body["values"], file, where, default_ref, problems)
+        values = _check_values(book, base, body["values"], file, where, default_ref, problems)
         if values is not None:
             merged = {v.start: v for v in base.values}
             merged.update({v.start: v for v in values})
@@ -130,7 +130,7 @@ def check_reform(book: Rulebook, source: str | Path, text: str | None = None) ->
     return (changed if not problems else {}), problems
 
 
-def _check_values(base: Parameter, raw: Any, file: str, where: str, default_ref: str | None,
+def _check_values(book: Rulebook, base: Parameter, raw: Any, file: str, where: str, default_ref: str | None,
                   problems: list[Problem]) -> tuple[Value, ...] | None:
     """The reform's dated values of `base`, every problem of them added to `problems` (None if any)."""
     name = base.name
@@ -176,9 +176,20 @@ def _check_values(base: Parameter, raw: Any, file: str, where: str, default_ref:
                     if amount < 0:
                         problems.append(Problem(name, f"{at}.value{sub}", f"negative money ({amount} {base.unit}): "
                                                 "the rulebook's values of this parameter are never negative"))
+            if base.kind == "price_list":
+                _check_derived(book, name, f"{at}.value", value, problems)
         if start is not None:
             out.append(Value(start, value, str(reference), bool(illustrative), str(entry.get("note", ""))))
     return tuple(out) if len(problems) == before else None
+
+
+def _check_derived(book: Rulebook, name: str, where: str, prices: dict, problems: list[Problem]) -> None:
+    """A derived price of a price list names a number parameter (`share`) and a price list (`of`) of the rulebook."""
+    for code, amount in prices.items():
+        if isinstance(amount, dict):
+            for ref, kind in ((amount["share"], "number"), (amount["of"], "price_list")):
+                if ref not in book or book[ref].kind != kind:
+                    problems.append(Problem(name, f"{where}.{code}", f"{ref!r} is not a {kind} parameter of the rulebook"))
 
 
 def _amounts(value: Any) -> list[tuple[str, Decimal]]:
