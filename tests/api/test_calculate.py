@@ -121,6 +121,9 @@ def test_the_api_prices_a_case_under_the_rulebook_and_a_reform(server):
     assert r.status_code == 200, r.text
     assert [(x["product_code"], x["amount_ore"]) for x in r.json()["lines"]] == [("VF_BASE", 11000)]
     base = r.json()
+    lines_only = c.post("/api/v1/calculate", json={"date": "2022-03-10", "age": 40, "contact_type": "clinic_visit",
+                                                   "profession": "doctor", "trace": False}).json()
+    assert lines_only["lines"] == base["lines"] and lines_only["trace"] is None and base["trace"]["products"]
     body = {"date": "2022-03-15", "age": 40, "acg_weight": "1.5", "cni": "1"}
     plain = c.post("/api/v1/calculate", json=body).json()
     reform = "parameters:\n  capitation_acg.rate:\n    values:\n      2022-01-01: {value: 2400, reference: a proposal}\n"

@@ -539,7 +539,7 @@ def post_calculate(request: Request, who: Who, body: CaseIn):
     book = _rulebook(request)
     if body.reform is not None:
         book = book.with_reform("reform", text=body.reform)
-    return calculate(book, body.case())
+    return calculate(book, body.case(), trace=body.trace)
 
 
 # --- administrator ---------------------------------------------------------------------------------
