@@ -1,5 +1,5 @@
 """The `ersattning` command line (DESIGN.md CLI contract): demo, statements, load, report, run, manual, export,
-trace, token, jobs, serve, bench, analyze.
+rules, calculate, trace, token, jobs, serve, bench, analyze.
 
 Thin: each command parses its options and calls the package; no rules live here. A command for a
 database that a running `ersattning serve` holds is sent to that server and runs there (remote.py).
@@ -561,6 +561,191 @@ def export(
         err.print(f"[red]refused[/red] {cid}: {why}")
     if result.refused:
         raise typer.Exit(1)
+
+
+# --- the rulebook's parameters and what-if ------------------------------------------------------
+
+rules_app = typer.Typer(help="The rulebook's parameters: list them, show one's dated values, check a reform file.",
+                        no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+def _date_option(text: Optional[str], name: str):
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter("a date YYYY-MM-DD", param_hint=name) from None
+
+
+def _shown(value) -> str:
+    """A parameter value on one line (long tables cut; `rules show NAME --json` has it whole)."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+@rules_app.command("list")
+def rules_list(
+    at: Optional[str] = typer.Option(None, "--at", help="YYYY-MM-DD: the values in force that day (default today)"),
+    json_out: bool = typer.Option(False, "--json", help="Print the list as JSON"),
+):
+    """Every parameter: name, unit, the value in force (today or --at) and how many dated values it has.
+
+    Example: ersattning rules list --at 2022-03-31
+    """
+    import json
+
+    from ersattning import rulebook
+    from ersattning.rulebook.catalogue import parameter_list
+
+    try:
+        rows = parameter_list(rulebook.load(), _date_option(at, "--at"))
+    except ErsattningError as exc:
+        _fail(exc)
+    if json_out:
+        console.print_json(json.dumps({"parameters": rows}, ensure_ascii=False))
+        return
+    table = Table(Column("name", overflow="fold", min_width=24), Column("unit", overflow="fold"), Column("value", overflow="fold"),
+                  "since", "values", title=f"{len(rows)} parameters")
+    for r in rows:
+        table.add_row(r["name"], r["unit"], "—" if r["value"] is None else _shown(r["value"]), r["since"] or "",
+                      str(r["values"]))
+    console.print(table)
+
+
+@rules_app.command("show")
+def rules_show(
+    name: str = typer.Argument(..., help="A parameter (visit_fee.prices) or an entry of one (visit_fee.prices.VF_BASE)"),
+    at: Optional[str] = typer.Option(None, "--at", help="YYYY-MM-DD: also the value in force that day"),
+    json_out: bool = typer.Option(False, "--json", help="Print the parameter as JSON"),
+):
+    """A parameter's every dated value with its validity, unit and source (with --at, the one in force).
+
+    Example: ersattning rules show capitation_acg.rate --at 2022-06-30
+    """
+    import json
+
+    from ersattning import rulebook
+    from ersattning.rulebook.catalogue import UnknownParameter, parameter_detail
+
+    try:
+        found = parameter_detail(rulebook.load(), name, _date_option(at, "--at"))
+    except UnknownParameter as exc:
+        _fail(exc, code=2)
+    except ErsattningError as exc:
+        _fail(exc)
+    if json_out:
+        console.print_json(json.dumps(found, ensure_ascii=False))
+        return
+    console.print(f"[bold]{found['name']}[/bold] ({found['unit']}, {found['kind']}; rules/{found['file']})")
+    console.print(found["description"])
+    table = Table("from", "to", Column("value", overflow="fold"), Column("source", overflow="fold"))
+    for v in found["values"]:
+        table.add_row(v["start"], v["end"] or "", "—" if v["value"] is None else _shown(v["value"]),
+                      v["reference"] + (" (illustrative)" if v["illustrative"] else ""))
+    console.print(table)
+    if at is not None:
+        now = found["in_force"]
+        console.print(f"in force on {found['at']}: " + ("none" if now is None else
+                      f"{_shown(now['value'])} {found['unit']} (from {now['start']}; {now['reference']})"))
+
+
+@rules_app.command("check")
+def rules_check(reform: Path = typer.Argument(..., help="A reform file (YAML)")):
+    """Check a reform file whole against the rulebook: every problem at once, each naming the parameter and key.
+
+    Exit code 1 when there is any. `run`, `statements` and `analyze` check `--rules` the same way.
+
+    Example: ersattning rules check reform.yaml
+    """
+    from ersattning import rulebook
+    from ersattning.rulebook.reform import check_reform
+
+    try:
+        changed, problems = check_reform(rulebook.load(), reform)
+    except ErsattningError as exc:
+        _fail(exc)
+    if problems:
+        table = Table("parameter", "key", Column("problem", overflow="fold"), title=f"{reform}: {len(problems)} problem(s)")
+        for p in problems:
+            table.add_row(p.parameter or "—", p.key, p.message)
+        err.print(table)
+        raise typer.Exit(1)
+    console.print(f"{reform}: ok, {len(changed)} parameter(s) changed: {', '.join(changed)}")
+
+
+@app.command()
+def calculate(
+    date: str = typer.Option(..., "--date", help="YYYY-MM-DD: the contact's date, or the day the person is listed"),
+    age: int = typer.Option(..., "--age", help="The patient's age on the date"),
+    sex: str = typer.Option("F", "--sex", help="F or M"),
+    contact_type: Optional[str] = typer.Option(None, "--contact-type", help="clinic_visit, video, … (none: the person's month of capitation)"),
+    profession: Optional[str] = typer.Option(None, "--profession", help="doctor, nurse, psychologist, …"),
+    action: list[str] = typer.Option([], "--action", help="A KVÅ code (repeat for more)"),
+    diagnosis: list[str] = typer.Option([], "--diagnosis", help="An ICD-10-SE code (repeat for more)"),
+    listing: str = typer.Option("here", "--listing", help="here | group | other | none: where the patient is listed"),
+    county_code: str = typer.Option("01", "--county", help="County of residence (01 = Stockholm)"),
+    area_code: str = typer.Option("0180-04", "--area", help="The patient's residence area"),
+    clinic_area_code: Optional[str] = typer.Option(None, "--clinic-area", help="The clinic's area (default: the patient's)"),
+    assignment: str = typer.Option("hlv", "--assignment", help="The kombika's assignment: hlv | psy_child_320"),
+    clinic_opened: str = typer.Option("2000-01-01", "--clinic-opened", help="YYYY-MM-DD: when the clinic opened"),
+    acg_weight: str = typer.Option("1", "--acg-weight", help="The month's ACG weight"),
+    cni: str = typer.Option("1", "--cni", help="The month's CNI"),
+    born_abroad: bool = typer.Option(False, "--born-abroad"),
+    home_care: bool = typer.Option(False, "--home-care", help="Enrolled in home care at the listing clinic"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Reform file overlaid on the rulebook"),
+    json_out: bool = typer.Option(False, "--json", help="Print the lines and the trace as JSON"),
+):
+    """What-if: price one hypothetical contact, or a listed person's month, by the month run itself.
+
+    Nothing is stored: the case is a tiny input set in an in-memory database, run as a dry run.
+
+    Example: ersattning calculate --date 2022-03-10 --age 40 --contact-type clinic_visit --profession doctor
+    """
+    import json
+
+    from pydantic import ValidationError
+
+    from ersattning.core import choose_rulebook
+    from ersattning.whatif import CaseIn, calculate as price
+
+    fields = dict(date=date, age=age, sex=sex, contact_type=contact_type, profession=profession, actions=action,
+                  diagnoses=diagnosis, listing=listing, county_code=county_code, area_code=area_code,
+                  clinic_area_code=clinic_area_code, assignment=assignment, clinic_opened=clinic_opened,
+                  acg_weight=acg_weight, cni=cni, born_abroad=born_abroad, home_care=home_care)
+    try:
+        case = CaseIn(**fields).case()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "case"
+        raise typer.BadParameter(f"{where}: {first['msg']}") from None
+    try:
+        out = price(choose_rulebook(rules), case)
+    except ErsattningError as exc:
+        _fail(exc)
+    if json_out:
+        console.print_json(json.dumps(out, ensure_ascii=False, default=str))
+        return
+    table = Table("clinic", "component", "product", "quantity", "unit price SEK", "amount SEK", Column("rule", overflow="fold"),
+                  title=f"{out['month']}: {'the contact' if contact_type else 'the listed person'} under {out['rulebook']}")
+    for line in out["lines"]:
+        price_text = "" if line["unit_price_ore"] is None else sek_text(line["unit_price_ore"])
+        table.add_row(line["clinic_id"], line["component"], line["product_code"], line["quantity"], price_text,
+                      sek_text(line["amount_ore"]), line["rule"])
+    console.print(table)
+    console.print(f"total {sek_text(out['total_ore'])} SEK")
+    trace = out["trace"]
+    if trace.get("held"):
+        console.print(f"held: {trace['held']['code']}: {trace['held']['message_en']}")
+    for p in trace.get("products", []):
+        d = p["decision"] or {}
+        console.print(f"{p['component']}: {p['product_code']} from {d.get('table', '—')} row {d.get('row', '—')} "
+                      f"(version {d.get('version', '—')}), billed to {p['billed_to']}")
 
 
 # --- AF (trace), the server and its tokens ---------------------------------------------------------

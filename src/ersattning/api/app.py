@@ -36,8 +36,10 @@ from ersattning.errors import ErsattningError, InputError
 from ersattning.inputs.parse import shown
 from ersattning.jobs import get_job, list_jobs
 from ersattning.register import records_table
+from ersattning.rulebook.reform import ReformError
 from ersattning.statements import MANUAL_COMPONENTS
 from ersattning.store import MAX_MANUAL_ORE
+from ersattning.whatif import CaseIn
 
 
 MAX_BATCH = 5_000
@@ -229,6 +231,8 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ErsattningError)
     async def _refused(request: Request, exc: ErsattningError):
+        if isinstance(exc, ReformError):  # a reform checked whole: every problem, each naming its parameter and key
+            return _error(422, "bad_reform", str(exc), problems=[p.as_dict() for p in exc.problems])
         return _error(422, "refused", str(exc))
 
     @app.exception_handler(Exception)
@@ -497,6 +501,45 @@ def get_acg(request: Request, who: Who, clinic_id: ClinicId, month: Month):
     visible_clinic(st, who, clinic_id)
     with st.lock:
         return queries.acg_followup(st.core, clinic_id, month)
+
+
+# --- the rulebook's parameters and what-if ---------------------------------------------------------
+
+ParamDate = Annotated[dt.date | None, Query(description="YYYY-MM-DD: the values in force that day")]
+
+
+@api.get("/parameters", tags=["rules"], summary="Every parameter of the rulebook: unit, value in force, number of dated values")
+def get_parameters(request: Request, who: Who, at: ParamDate = None):
+    from ersattning.rulebook.catalogue import parameter_list
+
+    return {"parameters": parameter_list(_rulebook(request), at)}
+
+
+@api.get("/parameters/{name}", tags=["rules"], summary="One parameter (or an entry of one): every dated value, unit, source")
+def get_parameter(request: Request, who: Who, name: Annotated[str, PathParam(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")],
+                  at: ParamDate = None):
+    from ersattning.rulebook.catalogue import UnknownParameter, parameter_detail
+
+    try:
+        return parameter_detail(_rulebook(request), name, at)
+    except UnknownParameter as exc:
+        raise not_found(str(exc)) from None
+
+
+def _rulebook(request: Request):
+    """The rulebook the server's core computes with (before any sample scaling): public rules."""
+    return state(request).core.chosen
+
+
+@api.post("/calculate", tags=["rules"], responses=JSON_BODY_ERRORS,
+          summary="What-if: price one hypothetical contact or a listed person's month (base rulebook or a reform); nothing stored")
+def post_calculate(request: Request, who: Who, body: CaseIn):
+    from ersattning.whatif import calculate
+
+    book = _rulebook(request)
+    if body.reform is not None:
+        book = book.with_reform("reform", text=body.reform)
+    return calculate(book, body.case(), trace=body.trace)
 
 
 # --- administrator ---------------------------------------------------------------------------------

@@ -766,7 +766,7 @@ def _missing_risk(listings: _File, codes: dict[str, np.ndarray], risk: _File, ri
     first covered month needs testing: the person's earliest row must be at or before it."""
     rperson = codes["risk"]
     ok = (rperson >= 0) & (risk_month >= 0)
-    if not ok.any():
+    if not ok.any() or not len(codes["listings"]):  # no risk row, or no listing to need one
         return
     m0, m1 = risk_month[ok].min(), risk_month[ok].max()
     n_known = max(rperson.max(), codes["listings"].max()) + 1

@@ -196,9 +196,9 @@ class Rulebook:
             day = month_end + dt.timedelta(days=1)
         return pieces
 
-    def with_reform(self, path: str | Path) -> "Rulebook":
-        """This rulebook with a reform file overlaid; the file is checked whole first."""
-        return apply_reform(self, path)
+    def with_reform(self, path: str | Path, text: str | None = None) -> "Rulebook":
+        """This rulebook with a reform file (or its `text`) overlaid; the file is checked whole first."""
+        return apply_reform(self, path, text)
 
     def for_sample(self, persons: int, region_persons: int = REGION_PERSONS) -> "Rulebook":
         """The rulebook for a sample of the region (the synthetic region at a smaller size):
@@ -468,40 +468,14 @@ def _decision_table(raw: Any, file: str, where: str) -> tuple[tuple[dict, str | 
     return tuple(rows)
 
 
-# ---- reforms ---------------------------------------------------------------------------
+# ---- reforms ----------------------------------------------------------------------------
 
-_REFORM_KEYS = {"description", "reference", "parameters"}
-
-
-def apply_reform(book: Rulebook, path: str | Path) -> Rulebook:
+def apply_reform(book: Rulebook, path: str | Path, text: str | None = None) -> Rulebook:
     """Overlay a reform file: `parameters: {name: {values: {date: {value, reference}}}}`.
 
-    Every named parameter must exist and every value must parse with the parameter's own
-    kind; the reform's dated values replace the base values on the same dates and hold
-    until the next date of either. Nothing is applied unless the whole file checks.
+    Checked whole by `reform.check_reform` (every problem at once, `ReformError`); nothing is
+    applied unless the whole file checks. `text`: the reform's YAML given inline (`path` names it).
     """
-    path = Path(path)
-    file = str(path)
-    doc = _read_yaml(path) if path.exists() else None
-    if doc is None:
-        raise RulebookError(file, "-", "reform file not found or empty")
-    if not isinstance(doc, dict):
-        raise RulebookError(file, "-", "a reform file is a mapping with description and parameters")
-    unknown = set(doc) - _REFORM_KEYS
-    if unknown:
-        raise RulebookError(file, sorted(unknown)[0], "unknown key")
-    params = doc.get("parameters")
-    if not isinstance(params, dict) or not params:
-        raise RulebookError(file, "parameters", "must name at least one parameter")
-    changed: dict[str, Parameter] = {}
-    for name, body in params.items():
-        if name not in book:
-            raise RulebookError(file, f"parameters.{name}", "no such parameter in the rulebook")
-        if not isinstance(body, dict) or set(body) - {"values", "description"} or "values" not in body:
-            raise RulebookError(file, f"parameters.{name}", "expected {values: {DATE: {value, reference}}}")
-        base = book[name]
-        overlay = _parse_values(body["values"], base.kind, file, doc.get("reference"))
-        merged = {v.start: v for v in base.values}
-        merged.update({v.start: v for v in overlay})
-        changed[name] = replace(base, values=tuple(merged[d] for d in sorted(merged)))
-    return book._copy({**book.parameters, **changed}, f"{book.origin} + {file}")
+    from ersattning.rulebook.reform import apply_reform as apply
+
+    return apply(book, path, text)
