@@ -22,7 +22,7 @@ FACT_LABELS = {
     "setting": "Vårdform", "visit": "Räknas som besök", "listing": "Listning", "new_clinic": "Nystartad mottagning",
     "peripheral": "Glesbygd (hembesök i ytterområde)", "malina_area": "Malina-område",
     "first_contact": "Första kontakt", "requested_on": "Sökte vård", "record_type": "Typ", "person": "Person",
-    "kombika": "Kombika", "contact_id": "Kontakt", "performed_by": "Utförd av", "payee": "Betalas till",
+    "kombika": "Kombika", "contact_id": "Kontakt-id", "person_id": "Personnummer", "performed_by": "Utförd av", "payee": "Betalas till",
 }
 
 CONTACT_TYPES_SV = {
@@ -84,8 +84,8 @@ CONTACT_ERRORS_SV: dict[str, tuple[str, str]] = {
                    "Filen är inte UTF-8-CSV med rubrikrad, JSON Lines eller Parquet, är avkortad eller har en rad med fel "
                    "antal fält. Inget i den togs emot: rätta eller exportera om filen och skicka hela igen."),
     "missing_value": ("Ett obligatoriskt värde saknas.",
-                      "En rapport behöver contact_id, kombika, person_id, date, contact_type och profession; en "
-                      "makulering contact_id och kombika. Fyll i värdet och rapportera kontakten igen."),
+                      "En rapport behöver kontakt-id, kombika, personnummer, datum, kontakttyp och yrke; en "
+                      "makulering kontakt-id och kombika. Fyll i värdet och rapportera kontakten igen."),
     "bad_date": ("Ogiltigt kontaktdatum.", "Datumet ska vara ÅÅÅÅ-MM-DD och finnas i kalendern: rätta det och rapportera igen."),
     "future_date": ("Kontaktdatumet ligger efter mottagningsdagen.",
                     "En kontakt rapporteras efter att den ägt rum: rätta datumet eller rapportera när kontakten har skett."),
