@@ -81,7 +81,7 @@ def test_clinic_pages_have_no_english_leftovers(server):
 def test_admin_pages_have_no_english_leftovers(server):
     pages = _pages(server, server.admin, "B1")
     admin = server.browser(server.admin)
-    for path in ("/admin", "/admin?month=2022-04"):
+    for path in ("/admin", "/admin?month=2022-04", "/jobs", "/acg?month=2022-03&klinik=A1"):
         pages[path] = admin.get(path).text
     found = {path: bad for path, text in pages.items() if (bad := leftovers(text))}
     assert not found, found

@@ -104,7 +104,7 @@ CONTACT_ERRORS_SV: dict[str, tuple[str, str]] = {
                              "Datumet är före mottagningens start eller efter dess stängning: rätta datumet eller kombikan."),
     "bad_person_id": ("Ogiltigt person-id.",
                       "Inte ett giltigt personnummer, samordningsnummer (12 siffror ÅÅÅÅMMDDNNNK, verkligt datum, "
-                      "löpnummer inte 000, kontrollsiffra) eller reservnummer (99 + 10 tecken): rätta patientens "
+                      "löpnummer inte 000, kontrollsiffra enligt Luhn) eller reservnummer (99 + 10 tecken): rätta patientens "
                       "identitet i journalsystemet."),
     "bad_contact_type": ("Okänd kontakttyp.",
                          "Tillåtna kontakttyper: " + ", ".join(f"{k} ({v})" for k, v in CONTACT_TYPES_SV.items())
@@ -396,9 +396,35 @@ def rule_value(value) -> str:
     return number(text) if _dec(text) is not None and _dec(text).is_finite() else fact_value("", text)
 
 
+# --- jobs ----------------------------------------------------------------------------------------
+
+JOB_ARGS_SV = {"months": "månader", "month": "månad", "sample_persons": "urval (personer)", "issue": "fastställ",
+               "files": "filer", "rules": "reformfil", "as_of": "regler per", "rules_as_of": "regler per",
+               "to": "till och med", "tables": "tabeller", "dry_run": "provkörning"}
+_JOB_WORDS = ((re.compile(r" for a sample of (\d+) persons"), r" för ett urval om \1 personer"),
+              (re.compile(r"\bdraft\b"), "utkast"), (re.compile(r"\bissued\b"), "fastställd"),
+              (re.compile(r"\bstatements\b"), "månadsbesked"), (re.compile(r"\blines\b"), "rader"),
+              (re.compile(r"\btotal\b"), "totalt"), (re.compile(r"\bunchanged\b"), "oförändrad"),
+              (re.compile(r"\bSEK\b"), "kr"))
+
+
+def job_args(args: dict) -> str:
+    """A job's arguments as the jobs page lists them ("månader 2022-01..2022-12, urval (personer) 50000")."""
+    return ", ".join(f"{JOB_ARGS_SV.get(k, k.replace('_', ' '))} {'ja' if v is True else v}"
+                     for k, v in args.items() if v not in (None, False, []))
+
+
+def job_text(text: str | None) -> str:
+    """A job's progress, rulebook or message: the engine's usual words in Swedish."""
+    text = text or ""
+    for pattern, sv in _JOB_WORDS:
+        text = pattern.sub(sv, text)
+    return text
+
+
 def install(env) -> None:
     """Register the Swedish wording on the web app's Jinja environment."""
     env.filters.update(fakta=fact_label, faktavarde=fact_value, villkor=when_text, kalla=source_text,
                        underlag=basis_text, enhet=unit_text, detalj=detail_text,
-                       regelvarde=rule_value)
+                       regelvarde=rule_value, jobbtext=job_text)
     env.globals.update(STATUS_LABELS=STATUS_LABELS, contact_error=contact_error, input_error=input_error)

@@ -297,7 +297,7 @@ def jobs_page(request: Request):
     with state(request).reader() as con:
         jobs = list_jobs(con, 100)
     for j in jobs:
-        j["args_text"] = ", ".join(f"{k} {v}" for k, v in json.loads(j["args"] or "{}").items() if v not in (None, False, []))
+        j["args_text"] = svenska.job_args(json.loads(j["args"] or "{}"))
     running = any(j["status"] == "running" for j in jobs)
     return _render(request, "jobs.html", who, jobs=jobs, running=running, message=_take_flash(request))
 
