@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 
-from ersattning.api.format import kronor, number, yes_no
+from ersattning.api.format import kronor, number, percent, yes_no
 
 # --- contact facts -----------------------------------------------------------------------------
 
@@ -257,9 +257,9 @@ UNITS_SV = {
     "SEK/listed/year": "kr per listad och år", "SEK/listed/month": "kr per listad och månad",
     "SEK/enrolled/year": "kr per inskriven och år", "SEK/visit": "kr per besök", "SEK/unit": "kr per enhet",
     "SEK/SEK cost": "kr per krona i kostnad", "SEK/listed/year at all areas": "kr per listad och år, alla områden uppfyllda",
-    "share of the yearly pot (a twelfth a month)": "andel av årets pott (en tolftedel per månad)",
-    "share of the year's fees for these visits": "andel av årets besöksersättning för besöken",
-    "share of the year's KVÅ supplements": "andel av årets KVÅ-tillägg",
+    "share of the yearly pot (a twelfth a month)": "årets pott i kr",
+    "share of the year's fees for these visits": "årets besöksersättning för besöken, i kr",
+    "share of the year's KVÅ supplements": "årets KVÅ-tillägg i kr",
     "SEK/month": "kr per månad", "SEK/year": "kr per år", "SEK": "kr",
 }
 
@@ -270,6 +270,14 @@ def unit_text(unit: str | None) -> str:
     if not unit:
         return ""
     return UNITS_SV.get(unit, "")
+
+
+def quantity_text(line: dict) -> str:
+    """A line's quantity: a share of a pot or of the year's fees in percent ("0,46 %"), else a number."""
+    if str(line.get("unit") or "").startswith("share of"):
+        q = _dec(line.get("quantity"))
+        return percent(q, 2) if q is not None else ""
+    return number(line.get("quantity"))
 
 
 def _dec(value) -> Decimal | None:
@@ -426,5 +434,5 @@ def install(env) -> None:
     """Register the Swedish wording on the web app's Jinja environment."""
     env.filters.update(fakta=fact_label, faktavarde=fact_value, villkor=when_text, kalla=source_text,
                        underlag=basis_text, enhet=unit_text, detalj=detail_text,
-                       regelvarde=rule_value, jobbtext=job_text)
+                       regelvarde=rule_value, jobbtext=job_text, antal=quantity_text)
     env.globals.update(STATUS_LABELS=STATUS_LABELS, contact_error=contact_error, input_error=input_error)
