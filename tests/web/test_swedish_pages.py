@@ -17,7 +17,8 @@ from ersattning.api.tokens import ADMIN, CLINIC, Principal
 
 # What must not be read on a page: Python's words, fact names, file names, English units.
 LEFTOVERS = re.compile(r"\b(None|False|True|nan|contact_type|profession|listing_clinic|out_of_county)\b"
-                       r"|\.ya?ml\b|\.pdf\b|\b\d{3}_[0-9a-f]{16}\.txt\b|SEK \(|SEK/|\bshare of\b|\breading\b|\bvisits?\b")
+                       r"|\.ya?ml\b|\.pdf\b|\b\d{3}_[0-9a-f]{16}\.txt\b|SEK \(|SEK/|\bshare of\b|\breading\b|\bvisits?\b"
+                       r"|\bno (clinic|statement|line|contact)\b")
 
 
 def visible_text(page: str) -> str:
@@ -76,6 +77,15 @@ def test_clinic_pages_have_no_english_leftovers(server):
     assert any(p.startswith("/kontakt/") for p in pages) and any(":ADJ:" in p for p in pages)
     found = {path: bad for path, text in pages.items() if (bad := leftovers(text))}
     assert not found, found
+
+
+def test_refusals_on_a_page_are_swedish(server):
+    browser = server.browser(server.clinic_a)
+    for path in ("/manad?klinik=B1", "/manad?month=2022-05", "/rad/B1:2022-03:VF_BASE", f"/kontakt/{KB}/b-1"):
+        r = browser.get(path)
+        assert r.status_code in (200, 404), (path, r.status_code)
+        assert not leftovers(r.text), (path, leftovers(r.text))
+    assert "Mottagningen B1 finns inte." in visible_text(browser.get("/manad?klinik=B1").text)
 
 
 def test_admin_pages_have_no_english_leftovers(server):

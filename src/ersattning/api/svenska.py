@@ -404,6 +404,28 @@ def rule_value(value) -> str:
     return number(text) if _dec(text) is not None and _dec(text).is_finite() else fact_value("", text)
 
 
+# --- the API's refusals on a page -----------------------------------------------------------------
+
+_PAGE_ERRORS_SV = (
+    (re.compile(r"^no clinic '?([^']*)'?$"), r"Mottagningen \1 finns inte."),
+    (re.compile(r"^no statement for (\S+) in (\S+).*$"), r"Inget månadsbesked för \1 \2: månaden är inte beräknad."),
+    (re.compile(r"^no line '?([^']*)'?$"), r"Raden \1 finns inte."),
+    (re.compile(r"^no contact (\S+)$"), r"Kontakten \1 finns inte."),
+    (re.compile(r"^no job (\S+)$"), r"Jobbet \1 finns inte."),
+    (re.compile(r"^no token '?([^']*)'?$"), r"Nyckeln \1 finns inte."),
+    (re.compile(r"^this needs an administrator token$"), "Sidan kräver en administratörsnyckel."),
+    (re.compile(r"^a valid API token is required.*$"), "Logga in med en giltig nyckel."),
+)
+
+
+def page_error(message: str) -> str:
+    """A refusal the API words in English (it is the API's contract), in Swedish for a page."""
+    for pattern, sv in _PAGE_ERRORS_SV:
+        if pattern.match(message):
+            return pattern.sub(sv, message)
+    return message
+
+
 # --- jobs ----------------------------------------------------------------------------------------
 
 JOB_ARGS_SV = {"months": "månader", "month": "månad", "sample_persons": "urval (personer)", "issue": "fastställ",

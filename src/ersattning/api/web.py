@@ -105,7 +105,8 @@ def _render(request: Request, name: str, who: Principal | None, status_code: int
 
 
 def html_error(request: Request, status: int, message: str) -> HTMLResponse:
-    return _render(request, "error.html", _signed_in(request), status_code=status, status=status, message=message)
+    return _render(request, "error.html", _signed_in(request), status_code=status, status=status,
+                   message=svenska.page_error(message))
 
 
 def _signed_in(request: Request) -> Principal | None:
