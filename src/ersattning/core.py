@@ -232,18 +232,18 @@ class Core:
 
     # --- the trace (AF) ---------------------------------------------------------------------
 
-    def trace_line(self, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
+    def trace_line(self, line_id: str, limit: int = 100, offset: int = 0, keep_ids: bool = False) -> dict | None:
         """What lies behind a statement line, computed by the expression that paid it under the
         rulebook its month was computed with."""
         from ersattning.trace import trace_line
 
-        return trace_line(self.engine, self.book_of_month, line_id, limit=limit, offset=offset)
+        return trace_line(self.engine, self.book_of_month, line_id, limit=limit, offset=offset, keep_ids=keep_ids)
 
-    def trace_contact(self, kombika: str, contact_id: str) -> dict | None:
+    def trace_contact(self, kombika: str, contact_id: str, keep_ids: bool = False) -> dict | None:
         """A contact's path through the chain, priced under the rulebook of the month it falls in."""
         from ersattning.trace import trace_contact
 
-        return trace_contact(self.engine, self.book_of_month, kombika, contact_id)
+        return trace_contact(self.engine, self.book_of_month, kombika, contact_id, keep_ids=keep_ids)
 
 
 def sample_setting(folder: str | Path):

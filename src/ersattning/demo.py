@@ -37,16 +37,25 @@ def _fresh_db(db: Path) -> None:
     Path(f"{db}.wal").unlink(missing_ok=True)
 
 
+DEMO_PERSONS, DEMO_YEAR = 50_000, 2022  # `ersattning demo`'s defaults: the region the README's walk-through names
+
+
+def generate_region(input_dir: Path, persons: int = DEMO_PERSONS, year: int = DEMO_YEAR) -> None:
+    """The demo's synthetic region as input files (the same seed every time: its ids are stable)."""
+    from ersattning.synth import generate
+
+    generate(input_dir, persons=persons, seed=2022, first_year=min(2015, year), last_year=max(2023, year), fmt="csv",
+             contact_years=[year])
+
+
 def run_demo(persons: int, year: int, db: Path, out: Path, console: Console) -> dict:
     from ersattning.inputs import read_inputs
-    from ersattning.synth import generate
 
     from ersattning.register import intake, write_contact_errors
 
     input_dir = out / "input"
     with console.status(f"Building a synthetic Stockholm region of {persons:,} persons…".replace(",", " ")):
-        generate(input_dir, persons=persons, seed=2022, first_year=min(2015, year), last_year=max(2023, year), fmt="csv",
-                 contact_years=[year])
+        generate_region(input_dir, persons, year)
     with console.status("Validating and loading the input files…"):
         inputs = read_inputs(input_dir).require_clean()
         _fresh_db(db)

@@ -49,12 +49,15 @@ def pseudonym(key: bytes, person_id: str | None) -> str | None:
     return "p" + hmac.new(key, person_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def _pseudonymise(table: pa.Table, key: bytes) -> pa.Table:
-    """Replace person_id by `person` (pseudonym); only for the page of rows shown."""
+def _pseudonymise(table: pa.Table, key: bytes, keep_ids: bool = False) -> pa.Table:
+    """Replace person_id by `person` (pseudonym); only for the page of rows shown. `keep_ids`: keep
+    person_id beside it, for a caller that decides per row who may read it (the web app)."""
     if "person_id" not in table.column_names:
         return table
     pseudo = pa.array([pseudonym(key, p) for p in table["person_id"].to_pylist()], pa.string())
     i = table.schema.get_field_index("person_id")
+    if keep_ids:
+        return table.add_column(i, "person", pseudo)
     return table.set_column(i, "person", pseudo)
 
 
@@ -80,7 +83,8 @@ def _has(con, table: str) -> bool:
 
 # --- a contact ---------------------------------------------------------------------------------
 
-def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact_id: str) -> dict | None:
+def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact_id: str,
+                  keep_ids: bool = False) -> dict | None:
     """Everything the chain did with one contact (kombika, contact_id), or None if never received.
 
     received: each event (batch, when, what); rejected: each error (batch, line, code, message);
@@ -88,6 +92,7 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     products with the clinic billed, the price in force (HEJ) and the statement line (VF).
     `clinics` names the clinics concerned (the reporting clinic and every clinic billed).
     `book`: the rulebook, or a function giving it for the contact's month (`core.Core.book_of_month`).
+    `keep_ids`: person_id beside each pseudonym, for the web app's own-patients view (never the API).
     """
     con = engine.con.con
     key = person_key(con)
@@ -106,7 +111,7 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     clinic = _kombika_clinic(con, kombika)
     out = {
         "kombika": kombika, "contact_id": contact_id, "clinic_id": clinic,
-        "received": _rows(_pseudonymise(events.drop_columns(["content_hash"]), key)),
+        "received": _rows(_pseudonymise(events.drop_columns(["content_hash"]), key, keep_ids)),
         "rejections": _rows(errors),
         "status": "rejected", "contact": None, "facts": None, "held": None, "products": [],
         "clinics": sorted({clinic} - {None}),
@@ -121,7 +126,8 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     contact = {**{f: live.get(f) for f in _CONTACT_FIELDS}, "kombika": kombika, "contact_id": contact_id}
     out["contact"] = {**{k: _plain(v) for k, v in contact.items() if k != "person_id"},
                       **{f: _plain(live.get(f)) for f in _SHARE_FIELDS},
-                      "person": pseudonym(key, contact["person_id"])}
+                      "person": pseudonym(key, contact["person_id"]),
+                      **({"person_id": contact["person_id"]} if keep_ids else {})}
     month = contact["date"].strftime("%Y-%m")
     out["month"] = month
     book = _book_for_month(book, month)
@@ -235,7 +241,8 @@ def _line_for(con, clinic: str, month: str, component: str, product: str, rule: 
 
 # --- a statement line --------------------------------------------------------------------------
 
-def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int = 100, offset: int = 0) -> dict | None:
+def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int = 100, offset: int = 0,
+               keep_ids: bool = False) -> dict | None:
     """A statement line, the rule values behind its price (effective date, source), and the
     rows behind its quantity, computed by the expression that paid it (`book`: the rulebook
     its month was computed with, or a function giving it for the line's month,
@@ -245,7 +252,8 @@ def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int
     line the administrator's entry; for pots, goals and caps the basis the line states.
 
     `reproduces` says whether the rows behind give the line's basis exactly: False when the
-    inputs changed after the month was computed (the difference is paid as an adjustment)."""
+    inputs changed after the month was computed (the difference is paid as an adjustment).
+    `keep_ids`: person_id beside each pseudonym, for the web app's own-patients view (never the API)."""
     con = engine.con.con
     if not _has(con, "statement_lines"):
         return None
@@ -267,11 +275,11 @@ def trace_line(engine: Engine, book: Rulebook | BookOf, line_id: str, limit: int
         manual = _query(con, "SELECT * FROM manual_lines WHERE manual_id = ?", [line["rule"].split(":", 1)[1]])
         out["behind"] = {"kind": "manual", "rows": _rows(manual), "rows_total": manual.num_rows}
     elif line.get("unit") == "SEK/visit":
-        out["behind"] = _contacts_behind(engine, book, line, key, limit, offset)
+        out["behind"] = _contacts_behind(engine, book, line, key, limit, offset, keep_ids)
     elif line["component"] in ("medical_service", "requisition_drugs"):
-        out["behind"] = _claims_behind(engine, book, line, key, limit, offset)
+        out["behind"] = _claims_behind(engine, book, line, key, limit, offset, keep_ids)
     elif capitation:
-        out["behind"] = _persons_behind(engine, book, line, key, limit, offset)
+        out["behind"] = _persons_behind(engine, book, line, key, limit, offset, keep_ids)
     else:
         # Pots, goals, caps, new-clinic amounts: one figure per clinic, whose basis the line states.
         out["behind"] = {"kind": "basis", "basis": line["basis"], "divisor": line["divisor"], "detail": line.get("detail"),
@@ -340,7 +348,8 @@ def _value_for(value, product: str | None):
     return str(value)
 
 
-def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int,
+                     keep_ids: bool = False) -> dict:
     """The contacts a visit line counted: `visits.contact_products` (the rows `visit_lines`
     counts) for the register as of the month's computation, filtered to the line's clinic,
     component, product and price version."""
@@ -366,11 +375,12 @@ def _contacts_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, lim
                    cp.product_code == line["product_code"], cp.rule == line["rule"])
     rows = cp.select("kombika", "contact_id", "date", "person_id", "performed_by", "decision_row").to_pyarrow()
     rows = rows.sort_by([("date", "ascending"), ("kombika", "ascending"), ("contact_id", "ascending")])
-    page = _pseudonymise(rows.slice(offset, limit), key)
+    page = _pseudonymise(rows.slice(offset, limit), key, keep_ids)
     return {"kind": "contacts", "rows": _rows(page), "rows_total": rows.num_rows, "basis_total": str(rows.num_rows)}
 
 
-def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int,
+                    keep_ids: bool = False) -> dict:
     """The persons a capitation line counts, with what each adds to the basis: the rows
     `capitation.capitation_units` gives (those `capitation_rows` sums), filtered to the line."""
     from ersattning.products.capitation import capitation_units
@@ -380,12 +390,13 @@ def _persons_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limi
     keep = [c for c in ("person_id", "clinic_id", "listed_at", "age", "acg_weight", "cni", "contribution") if c in units.columns]
     table = units.select(*keep).to_pyarrow().sort_by([("person_id", "ascending")])
     basis = pc.sum(table["contribution"]).as_py() if table.num_rows else Decimal(0)
-    page = _pseudonymise(table.slice(offset, limit), key)
+    page = _pseudonymise(table.slice(offset, limit), key, keep_ids)
     return {"kind": "persons", "snapshot": snapshot, "rows": _rows(page), "rows_total": table.num_rows,
             "basis_total": str(Decimal(basis).normalize() if basis else 0), "contribution": "contribution"}
 
 
-def _claims_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int) -> dict:
+def _claims_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit: int, offset: int,
+                   keep_ids: bool = False) -> dict:
     """The orders (medical_service) or requisition rows a claims line sums: the rows
     `claims.orders_behind` / `claims.requisitions_behind` price, filtered to the line's clinic,
     category or drug and rule version. A person is shown by pseudonym only."""
@@ -412,7 +423,7 @@ def _claims_behind(engine: Engine, book: Rulebook, line: dict, key: bytes, limit
     table = rows.to_pyarrow()
     table = table.sort_by([("date", "ascending"), (table.column_names[0], "ascending")])
     basis = pc.sum(table[value]).as_py() if table.num_rows else Decimal(0)
-    page = _pseudonymise(table.slice(offset, limit), key)
+    page = _pseudonymise(table.slice(offset, limit), key, keep_ids)
     return {"kind": kind, "rows": _rows(page), "rows_total": table.num_rows,
             "basis_total": str(Decimal(basis).normalize() if basis else 0), "contribution": value}
 

@@ -92,7 +92,7 @@ def test_a_clinic_sees_its_rejected_contacts_and_its_acg_follow_up(page, server)
     page.screenshot(path=str(ARTIFACTS / "4-avvisade.png"), full_page=True)
     page.click("text=ACG-uppföljning")
     page.wait_for_url("**/acg")
-    assert page.inner_text("#acg-mottagning") == "1.8500" and page.inner_text("#acg-region") == "1.3667"
+    assert page.inner_text("#acg-mottagning") == "1,85" and page.inner_text("#acg-region") == "1,37"  # Swedish, two decimals
     page.screenshot(path=str(ARTIFACTS / "5-acg.png"), full_page=True)
 
 

@@ -26,7 +26,7 @@ def test_a_capitation_line_shows_each_persons_part_of_the_basis(server):
     page = server.browser(server.clinic_a).get("/rad/A1:2022-03:CAP_ACG")
     assert page.status_code == 200, page.text[:300]
     assert "Bidrag till underlaget" in page.text and "ersattning.products.capitation" in page.text
-    assert "1.2" in page.text and "2.5" in page.text  # P_ADULT's and P_OLD's ACG weights
+    assert "1,2" in page.text and "2,5" in page.text  # P_ADULT's and P_OLD's ACG weights, with a decimal comma
 
 
 def test_an_adjustment_line_links_to_the_line_it_corrects_with_paid_and_now(server):

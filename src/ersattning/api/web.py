@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from ersattning.api import charts, format, queries
+from ersattning.api import charts, format, persons, queries, svenska
 from ersattning.api.colours import COMPONENT_COLOURS
 from ersattning.api.service import (
     MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, start_run, state,
@@ -40,14 +40,14 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 format.install(templates.env)
+svenska.install(templates.env)
 templates.env.filters["sek"] = lambda ore: format.kronor(ore, unit=False)
 templates.env.filters["q"] = lambda s: quote(str(s), safe="")
 templates.env.filters["komp"] = lambda c: COMPONENT_LABELS_SV.get(c, c)
 
 GROUP_LABELS = {"fixed": "Fast ersättning", "variable": "Rörlig ersättning", "goal": "Målrelaterad ersättning",
                 "adjustment": "Justeringar", "total": "Totalt"}
-STATUS_LABELS = {"draft": "utkast", "issued": "fastställd", None: "ej beräknad", "accepted": "godkänd",
-                 "rejected": "avvisad", "cancelled": "makulerad", "unchanged": "oförändrad"}
+STATUS_LABELS = svenska.STATUS_LABELS
 templates.env.globals.update(GROUP_LABELS=GROUP_LABELS, STATUS_LABELS=STATUS_LABELS, MANUAL_KINDS=MANUAL_COMPONENTS)
 
 
@@ -105,7 +105,8 @@ def _render(request: Request, name: str, who: Principal | None, status_code: int
 
 
 def html_error(request: Request, status: int, message: str) -> HTMLResponse:
-    return _render(request, "error.html", _signed_in(request), status_code=status, status=status, message=message)
+    return _render(request, "error.html", _signed_in(request), status_code=status, status=status,
+                   message=svenska.page_error(message))
 
 
 def _signed_in(request: Request) -> Principal | None:
@@ -225,7 +226,8 @@ def line_page(request: Request, line_id: str, sida: Annotated[int, Query(ge=0, l
         clinic = queries.line_clinic(st.con, line_id)
         if clinic is None or not who.may_see(clinic):
             raise not_found(f"ingen rad {line_id}")
-        found = st.core.trace_line(line_id, limit=100, offset=100 * sida)
+        found = persons.show_trace_persons(st.con, who, st.core.trace_line(line_id, limit=100, offset=100 * sida,
+                                                                              keep_ids=True))
     return _render(request, "line.html", who, t=found, page=sida)
 
 
@@ -236,9 +238,10 @@ def contact_page(request: Request, kombika: str, contact_id: str):
         return _to_login()
     st = state(request)
     with st.lock:
-        found = visible_trace(st, who, st.core.trace_contact(kombika, contact_id))
+        found = visible_trace(st, who, st.core.trace_contact(kombika, contact_id, keep_ids=True))
         if found is None:
             raise not_found(f"ingen kontakt {kombika}:{contact_id}")
+        persons.show_trace_persons(st.con, who, found)
     return _render(request, "contact.html", who, t=found)
 
 
@@ -295,7 +298,7 @@ def jobs_page(request: Request):
     with state(request).reader() as con:
         jobs = list_jobs(con, 100)
     for j in jobs:
-        j["args_text"] = ", ".join(f"{k} {v}" for k, v in json.loads(j["args"] or "{}").items() if v not in (None, False, []))
+        j["args_text"] = svenska.job_args(json.loads(j["args"] or "{}"))
     running = any(j["status"] == "running" for j in jobs)
     return _render(request, "jobs.html", who, jobs=jobs, running=running, message=_take_flash(request))
 
