@@ -671,10 +671,10 @@ def rules_check(reform: Path = typer.Argument(..., help="A reform file (YAML)"))
     except ErsattningError as exc:
         _fail(exc)
     if problems:
-        table = Table("parameter", "key", Column("problem", overflow="fold"), title=f"{reform}: {len(problems)} problem(s)")
+        # One problem a line, never wrapped (a table folds long keys): greppable, like a compiler's.
+        err.print(f"{reform}: {len(problems)} problem(s)", soft_wrap=True)
         for p in problems:
-            table.add_row(p.parameter or "—", p.key, p.message)
-        err.print(table)
+            err.print(f"{p.parameter or '—'}  {p.key}: {p.message}", soft_wrap=True, markup=False, highlight=False)
         raise typer.Exit(1)
     console.print(f"{reform}: ok, {len(changed)} parameter(s) changed: {', '.join(changed)}")
 
