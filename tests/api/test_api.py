@@ -3,7 +3,9 @@ idempotency, statements and traces, the administrator's run and issue, 4xx JSON 
 
 from __future__ import annotations
 
+import pytest
 from af_region import KA, KB, P_ADULT, contact
+from server import start, stop
 
 from ersattning.register import CONTACT_ERROR_CODES
 
@@ -100,15 +102,25 @@ def test_bad_requests_are_4xx_json_never_500(server):
     assert r.status_code == 422 and P_ADULT not in r.text
 
 
-def test_intake_is_rate_limited_per_token_with_429_json(server):
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """A server of its own with a small bucket: a burst of 5, refilled one post in ten seconds."""
+    s = start(tmp_path_factory.mktemp("rate"), burst=5, rate=0.1)
+    yield s
+    stop(s)
+
+
+def test_intake_is_rate_limited_per_token_with_429_json(slow_server):
+    server = slow_server
     b = server.client(server.rate_token)
     batch = {"contacts": [contact("rate-1", KB, P_ADULT, date="2022-05-02")]}  # accepted once, then unchanged
-    # The test server allows a burst of 30 and refills 2 a second: posting until the bucket is
-    # empty meets a 429 well before 300 posts unless each post takes over half a second.
+    # A burst of 5 refilled every ten seconds: posting until the bucket is empty meets a 429
+    # within 40 posts unless each post takes over eight seconds (40 posts > 5 + 0.1 × 40 × d);
+    # the shared server's bucket of 30 at 2 a second failed once a post took half a second.
     statuses = []
-    while len(statuses) < 300 and 429 not in statuses:
+    while len(statuses) < 40 and 429 not in statuses:
         statuses.append(b.post("/api/v1/contacts", json=batch).status_code)
-    assert statuses[0] == 200 and 429 in statuses and statuses.index(429) >= 30
+    assert statuses[0] == 200 and 429 in statuses and statuses.index(429) >= 5
     r = b.post("/api/v1/contacts", json=batch)
     if r.status_code == 429:
         assert r.json()["error"]["code"] == "too_many_requests"
