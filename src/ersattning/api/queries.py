@@ -451,7 +451,7 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
 
     con = core.engine.con.con
     if not has_table(con, "contact_errors"):
-        return {"contacts": [], "by_code": [], "total_ore": 0, "not_priceable": 0, "months": []}
+        return {"contacts": [], "by_code": [], "total_ore": 0, "not_priceable": 0, "months": [], "codes": []}
     att = _rejected_attempts(con, clinic_id)
     att_months = pc.strftime(att["date"], "%Y-%m") if att.num_rows else pa.array([], pa.string())
     att = att.append_column("month", att_months.cast(pa.string()))
@@ -551,7 +551,8 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
     return {"contacts": shown, "by_code": sorted(by_code.values(), key=lambda s: (-s["amount_ore"], s["code"])),
             "total_ore": sum(c["amount_ore"] or 0 for c in shown if c["priceable"]),
             "not_priceable": sum(1 for c in shown if not c["priceable"] and not c["fixed"]),
-            "months": found_months}
+            "months": found_months,
+            "codes": sorted({x for c in everything if month is None or c["month"] == month for x in c["codes"]})}
 
 
 def _not_priceable_sv(c: dict) -> str | None:
