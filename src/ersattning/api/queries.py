@@ -415,7 +415,7 @@ def _rejected_attempts(con, clinic_id: str | None) -> pa.Table:
     return con.sql(_REJECTED_ATTEMPTS.format(where=where), params=params).to_arrow_table()
 
 
-def _priced(core, contacts_sql: str, params: list, month: str, assume: dict | None = None) -> pa.Table:
+def _priced(core, contacts: pa.Table, month: str, assume: dict | None = None) -> pa.Table:
     """What the month's visit components pay the performing clinic for these contacts, priced by
     the engine that pays the month (`visits.contact_products` under the month's rulebook):
     (kombika, contact_id, amount_ore, products)."""
@@ -423,8 +423,7 @@ def _priced(core, contacts_sql: str, params: list, month: str, assume: dict | No
 
     from ersattning.products.visits import contact_products
 
-    con = core.engine.con.con
-    contacts = ibis.memtable(con.sql(contacts_sql, params=params).to_arrow_table())
+    contacts = ibis.memtable(contacts)
     core.engine.attach_stored()
     p = contact_products(core.engine, core.book_of_month(month), contacts, month, assume=assume)
     p = p.filter(p.payee == p.performed_by)
@@ -446,6 +445,8 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
     (`visits.HELD_CORRECTED`). Only what the performing clinic would be paid is summed (a
     deduction billed to the listing clinic is that clinic's). A rejected contact already
     corrected (a later version accepted) is listed, not summed. No person number leaves here."""
+    import ibis
+
     from ersattning.products.visits import HELD_CODES, HELD_CORRECTED
     from ersattning.register import current_contacts
 
@@ -472,7 +473,7 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
         priceable_sql = f"""SELECT {_CONTACT_COLUMNS} FROM contact_rejected_rows v SEMI JOIN (
             SELECT batch_id, line FROM {name} WHERE NOT fixed AND has_row AND has_person AND month = ?
               AND coalesce(record_type, 'report') = 'report' AND len(blocking) = 0) a USING (batch_id, line)"""
-        priced = [_priced(core, priceable_sql, [m], m) for m in sorted(deciding)]
+        priced = [_priced(core, con.sql(priceable_sql, params=[m]).to_arrow_table(), m) for m in sorted(deciding)]
         held_rows = []
         if has_table(con, "held_contacts"):
             cond, params = ["TRUE"], []
@@ -483,14 +484,12 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
             con.register("_pending_held", held)
             held_priced = []
             for (m, c) in sorted(set(zip(held["month"].to_pylist(), held["code"].to_pylist()))):  # months × codes
-                live = current_contacts(con, dated_between=(first_day(m), last_day(m))).to_pyarrow()
-                con.register("_pending_live", live)
-                try:
-                    held_priced.append(_priced(core, f"""SELECT {_CONTACT_COLUMNS} FROM _pending_live SEMI JOIN
-                        (SELECT kombika, contact_id FROM _pending_held WHERE month = ? AND code = ?) USING (kombika, contact_id)""",
-                        [m, c], m, assume=HELD_CORRECTED.get(c)))
-                finally:
-                    con.unregister("_pending_live")
+                keys = ibis.memtable(con.sql("SELECT kombika, contact_id FROM _pending_held WHERE month = ? AND code = ?",
+                                             params=[m, c]).to_arrow_table())
+                live = current_contacts(con, dated_between=(first_day(m), last_day(m)))
+                # Only the held ones leave the database: the month's other contacts stay there.
+                mine = live.semi_join(keys, ["kombika", "contact_id"]).select(*_CONTACT_COLUMNS.split(", ")).to_pyarrow()
+                held_priced.append(_priced(core, mine, m, assume=HELD_CORRECTED.get(c)))
             held_rows = [held, held_priced]
         empty = pa.schema([("kombika", pa.string()), ("contact_id", pa.string()), ("amount_ore", pa.int64()),
                            ("products", pa.int64())]).empty_table()
