@@ -127,3 +127,35 @@ def test_the_why_flow_in_a_browser(server, width):
         context.close()
         browser.close()
     assert not outside, f"the page fetched from outside: {outside}"
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+                    reason="chromium is installed by `make test` (apt-get install chromium)")
+def test_the_why_pages_have_no_serious_accessibility_violation(server):
+    assert AXE.is_file(), "axe-core is installed by `make install-test` (npm ci --prefix tests/web)"
+    from playwright.sync_api import sync_playwright
+
+    found = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        # bypass_csp: only for axe-core, which Playwright injects as an inline script the policy refuses.
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+        page = context.new_page()
+        page.goto(server.url + "/logga-in")
+        page.fill("#token", server.clinic_a)
+        page.click("#logga-in")
+        page.wait_for_url("**/manad")
+        for path in ("/manad?month=2022-03", "/fel", "/fel?month=2022-03&kod=bad_diagnosis", f"/kontakt/{KA}/{LATE}"):
+            page.goto(server.url + path)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})")
+            bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[path] = bad
+        context.close()
+        browser.close()
+    assert not found, f"serious or critical accessibility violations: {found}"
