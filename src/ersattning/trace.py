@@ -251,7 +251,9 @@ def _adjustment_for(con, clinic: str, month: str, product: str, corrected: str |
            ORDER BY l.month, l.line_id""", [clinic, month, product, corrected, corrected]).fetchall()
     for line_id, at_month, status, corrects, computed in found:  # the product's adjustments: one per later month at most
         if computed is not None and computed.replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None) > received_at:
-            return {"line_id": line_id, "month": at_month, "month_status": status, "corrects_line_id": corrects}
+            # corrects_line_id names no stored line when the product is new to that month
+            return {"line_id": line_id, "month": at_month, "month_status": status, "corrects_line_id": corrects,
+                    "corrects_stored": corrected is not None}
     return None
 
 
@@ -479,7 +481,8 @@ def print_trace(found: dict, as_json: bool, console) -> None:
                 d = p.get("decision")
                 decided = f"{d['table']}@{d['version']} row {d['row']}: {json.dumps(d['when'], ensure_ascii=False)}" if d else ""
                 t.add_row(p["component"], p["product_code"], decided, p["billed_to"] or "", price, p["rule"] or "",
-                          f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})")
+                          f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})" if not p.get("adjustment") else
+                          f"adjustment {p['adjustment']['line_id']} ({p['adjustment']['month_status']})")
             console.print(t)
         return
     ln = found["line"]

@@ -62,7 +62,7 @@ def test_a_contact_corrected_after_its_month_was_issued_names_the_adjustment_lin
     p = t["products"][0]
     assert p["line_id"] is None
     assert p["adjustment"] == {"line_id": "A1:2022-03:ADJ:A1:2022-02:VF_BASE", "month": "2022-03", "month_status": "draft",
-                               "corrects_line_id": "A1:2022-02:VF_BASE"}
+                               "corrects_line_id": "A1:2022-02:VF_BASE", "corrects_stored": True}
     on_time = core.trace_contact(KA, "f-1")["products"][0]
     assert on_time["line_id"] == "A1:2022-02:VF_BASE" and on_time["adjustment"] is None
 
