@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from ersattning.api import charts, format, queries
 from ersattning.api.colours import COMPONENT_COLOURS
 from ersattning.api.service import (
-    MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, start_run, state,
+    MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, pending_fixes, start_run, state,
     visible_clinic, visible_trace,
 )
 from ersattning.api.tokens import (
@@ -223,7 +223,7 @@ def _why(st: State, clinic: str, month: str) -> dict:
     return {"comparison": queries.month_comparison(st.con, clinic, month),
             "trend_chart": charts.trend_chart(trend, f"{clinic}: ersättning per månad, tolv månader till {month}"),
             "adjustments": queries.adjustment_lines(st.con, clinic, month),
-            "pending": queries.pending_fixes(st.core, clinic, month)}
+            "pending": pending_fixes(st, clinic, month)}
 
 
 @web.get("/rad/{line_id:path}", response_class=HTMLResponse)
@@ -267,7 +267,7 @@ def errors_page(request: Request, klinik: Annotated[str | None, Query(max_length
     scope = klinik if who.admin else who.clinic_id
     with st.lock:
         errors = queries.errors_to_fix(st.con, scope, None, 1000)
-        pending = queries.pending_fixes(st.core, scope, month or None, kod or None)
+        pending = pending_fixes(st, scope, month or None, kod or None)
     return _render(request, "errors.html", who, errors=errors, clinic_id=scope, pending=pending, month=month, code=kod)
 
 
@@ -292,7 +292,7 @@ def errors_download(request: Request, klinik: Annotated[str | None, Query(max_le
     st = state(request)
     scope = klinik if who.admin else who.clinic_id
     with st.lock:
-        found = queries.pending_fixes(st.core, scope, month or None, kod or None)["contacts"]
+        found = pending_fixes(st, scope, month or None, kod or None)["contacts"]
     kinds = {"rejected": "avvisad", "held": "vilande"}
     table = pa.table({
         "kind": pa.array([kinds[c["kind"]] for c in found], pa.string()),
