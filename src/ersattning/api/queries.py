@@ -1,5 +1,6 @@
 """What the API and the web app read from the database: statements, lines, errors to fix,
-region totals, the capitation breakdown and the ACG follow-up (whole-table SQL, filtered by clinic)."""
+region totals, the capitation breakdown, the ACG follow-up, a month against earlier ones and the
+money waiting for fixes (whole-table SQL, filtered by clinic)."""
 
 from __future__ import annotations
 
