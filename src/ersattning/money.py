@@ -45,6 +45,8 @@ def divide_round(numerator: ibis.expr.types.IntegerValue, divisor: ibis.expr.typ
 def format_sek(ore: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Öre as SEK text with two decimals ("-1234.05"), vectorised, exact."""
     values = np.asarray(pc.fill_null(ore, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if not len(values):  # numpy's string ops cannot size an empty column
+        return pa.array([], pa.string())
     sign = np.where(values < 0, "-", "")
     whole, frac = np.divmod(np.abs(values), 100)
     text = np.char.add(np.char.add(np.char.add(sign, whole.astype(str)), "."), np.char.zfill(frac.astype(str), 2))

@@ -158,13 +158,17 @@ def trace_contact(engine: Engine, book: Rulebook | BookOf, kombika: str, contact
     later = run_at is not None and live["received_at"] > run_at
     out["after_run"] = later
     for p in products.sort_by([("component", "ascending")]).to_pylist():
-        line = None if later else _line_for(con, p["payee"], month, p["component"], p["product_code"], p["rule"])
+        own = _line_for(con, p["payee"], month, p["component"], p["product_code"], p["rule"])
+        line = None if later else own
+        # A version received after its month was computed is paid by an adjustment line of a later
+        # month computed after it arrived, correcting this product's line of the contact's month.
+        adjusted = _adjustment_for(con, p["payee"], month, p["product_code"], own, live["received_at"]) if later else None
         out["products"].append({
             "component": p["component"], "product_code": p["product_code"], "billed_to": p["payee"],
             "performed_by": p["performed_by"], "unit_price_ore": p["unit_price_ore"], "rule": p["rule"],
             "reference": p["reference"], "illustrative": p["illustrative"],
             "decision": decision_of(book, p["decision_row"]), "produced_by": produced_by(book, p["component"]),
-            "line_id": line, "month_status": status,
+            "line_id": line, "month_status": status, "adjustment": adjusted,
         })
     out["clinics"] = sorted({out["clinic_id"], *(p["billed_to"] for p in out["products"])} - {None})
     return out
@@ -237,6 +241,26 @@ def _line_for(con, clinic: str, month: str, component: str, product: str, rule: 
         "SELECT line_id FROM statement_lines WHERE clinic_id = ? AND month = ? AND component = ? AND product_code = ? "
         "AND (rule = ? OR ? IS NULL) ORDER BY line_id LIMIT 1", [clinic, month, component, product, rule, rule]).fetchall()
     return rows[0][0] if rows else None
+
+
+def _adjustment_for(con, clinic: str, month: str, product: str, corrected: str | None,
+                    received_at: dt.datetime) -> dict | None:
+    """The first adjustment line, on a month computed after `received_at`, that corrects the
+    clinic's `product` line of `month` (`corrected` when that line exists): line_id, month,
+    month_status, corrects_line_id. None when no such month has been computed yet."""
+    if not _has(con, "statement_lines") or not _has(con, "months"):
+        return None
+    found = con.execute(
+        """SELECT l.line_id, l.month, m.status, l.corrects_line_id, m.computed_at FROM statement_lines l
+           JOIN months m ON m.month = l.month
+           WHERE l.clinic_id = ? AND l.corrects_month = ? AND l.product_code = ? AND (l.corrects_line_id = ? OR ? IS NULL)
+           ORDER BY l.month, l.line_id""", [clinic, month, product, corrected, corrected]).fetchall()
+    for line_id, at_month, status, corrects, computed in found:  # the product's adjustments: one per later month at most
+        if computed is not None and computed.replace(tzinfo=dt.timezone.utc).astimezone().replace(tzinfo=None) > received_at:
+            # corrects_line_id names no stored line when the product is new to that month
+            return {"line_id": line_id, "month": at_month, "month_status": status, "corrects_line_id": corrects,
+                    "corrects_stored": corrected is not None}
+    return None
 
 
 # --- a statement line --------------------------------------------------------------------------
@@ -468,7 +492,8 @@ def print_trace(found: dict, as_json: bool, console) -> None:
                 d = p.get("decision")
                 decided = f"{d['table']}@{d['version']} row {d['row']}: {json.dumps(d['when'], ensure_ascii=False)}" if d else ""
                 t.add_row(p["component"], p["product_code"], decided, p["billed_to"] or "", price, p["rule"] or "",
-                          f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})")
+                          f"{p['line_id'] or '-'} ({p['month_status'] or 'not run'})" if not p.get("adjustment") else
+                          f"adjustment {p['adjustment']['line_id']} ({p['adjustment']['month_status']})")
             console.print(t)
         return
     ln = found["line"]

@@ -78,3 +78,29 @@ def acg_chart(bands: list[dict]) -> str:
     text = "; ".join(f"ACG-vikt {b['band']}: mottagningen {format.percent(b['clinic_share'] or 0)}, "
                      f"regionen {format.percent(b['region_share'] or 0)}" for b in bands)
     return _svg(chart, "Andel listade per ACG-intervall", f"stapeldiagram: {text}")
+
+
+def trend_chart(items: list[dict], title: str) -> str:
+    """Stacked bars: the clinic's SEK per month (up to twelve), each component in its colour
+    (items: month, component, amount_ore). The text alternative gives each month's total."""
+    if not items:
+        return ""
+    components = sorted({i["component"] for i in items})
+    labels = [COMPONENT_LABELS_SV.get(c, c) for c in components]
+    frame = pd.DataFrame({
+        "månad": [i["month"] for i in items],
+        "komponent": [COMPONENT_LABELS_SV.get(i["component"], i["component"]) for i in items],
+        # The bar's length only (a picture): the exact amounts are in the text and the tables.
+        "kronor": [i["amount_ore"] / 100 for i in items],
+    })
+    scale = alt.Scale(domain=labels, range=[colour(c) for c in components])
+    months = sorted({i["month"] for i in items})
+    chart = alt.Chart(frame, title=title).mark_bar().encode(
+        x=alt.X("månad:N", title=None, sort=months),
+        y=alt.Y("sum(kronor):Q", title="kronor", axis=alt.Axis(labelExpr="replace(format(datum.value, ',.0f'), /,/g, ' ')")),
+        color=alt.Color("komponent:N", scale=scale, legend=alt.Legend(title=None, orient="bottom", columns=2)),
+        tooltip=["månad", "komponent"],
+    ).properties(width=520, height=240)
+    totals = {m: sum(i["amount_ore"] for i in items if i["month"] == m) for m in months}  # ≤ 12 months
+    text = "; ".join(f"{m} {format.kronor(t)}" for m, t in totals.items())
+    return _svg(chart, title, f"staplat stapeldiagram, summa per månad: {text}")

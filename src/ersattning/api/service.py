@@ -81,6 +81,7 @@ class State:
         self._reader_lock = threading.Lock()
         self.rate, self.burst = intake_rate, intake_burst
         self.buckets: dict[str, Bucket] = {}
+        self.pending: dict[tuple, dict] = {}  # pending_fixes' answers while the database is unchanged
         with self.lock:
             ensure_tokens(self.con)
             ensure_log(self.con)
@@ -166,6 +167,27 @@ def visible_trace(st: State, who: Principal, found: dict | None) -> dict | None:
     own = st.con.execute(f"SELECT count(DISTINCT batch_id) FROM api_batches WHERE clinic_id = ? AND batch_id IN ({marks})",
                          [who.clinic_id, *batches]).fetchall()[0][0]
     return found if own == len(batches) else None
+
+
+PENDING_KEPT = 256  # answers remembered at most (each is one clinic's list, a page's worth)
+
+
+def pending_fixes(st: State, clinic_id: str | None, month: str | None = None, code: str | None = None) -> dict:
+    """`queries.pending_fixes`, remembered until the database changes: a batch received (the
+    register) or any job (a load, run, issue or deletion: master data, held contacts, months).
+    Pricing compiles the engine's expressions, which takes seconds whatever the data; a page
+    shown again needs none of that."""
+    with st.lock:
+        stamp = st.con.execute("SELECT (SELECT coalesce(max(batch_id), 0) FROM contact_batches), "
+                               "(SELECT coalesce(max(job_id), 0) FROM jobs)").fetchall()[0]
+        key = (clinic_id, month, code, *stamp)
+        found = st.pending.get(key)
+        if found is None:
+            found = queries.pending_fixes(st.core, clinic_id, month, code)
+            if len(st.pending) >= PENDING_KEPT:
+                st.pending.clear()
+            st.pending[key] = found
+        return found
 
 
 def run_month(st: State, who: Principal, month: str, issue: bool, via: str = "api") -> dict:

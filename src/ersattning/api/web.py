@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from ersattning.api import charts, format, persons, queries, svenska
 from ersattning.api.colours import COMPONENT_COLOURS
 from ersattning.api.service import (
-    MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, start_run, state,
+    MONTH, ApiError, State, add_manual_line, delete_month, load_inputs, not_found, pending_fixes, start_run, state,
     visible_clinic, visible_trace,
 )
 from ersattning.api.tokens import (
@@ -211,9 +211,20 @@ def statement_page(request: Request, month: Annotated[str | None, Query(pattern=
         statement = (queries.statements(st.con, clinic, month) or [None])[0] if month else None
         comps = queries.by_component(st.con, clinic, month) if month else []
         lines = queries.lines(st.con, clinic, month) if month else []
+        why = _why(st, clinic, month) if statement else {}
     chart = charts.components_chart(comps, f"{info['name']} {month}: ersättning per komponent") if comps else ""
     return _render(request, "statement.html", who, clinic=info, month=month, months=_months(st), statement=statement,
-                   components=comps, lines=lines, chart=chart)
+                   components=comps, lines=lines, chart=chart, **why)
+
+
+def _why(st: State, clinic: str, month: str) -> dict:
+    """"Varför fick vi det här?": the month against the previous one and last year's, the
+    twelve months' trend, what each adjustment line corrects and the money waiting for fixes."""
+    trend = queries.trend(st.con, clinic, month)
+    return {"comparison": queries.month_comparison(st.con, clinic, month),
+            "trend_chart": charts.trend_chart(trend, f"{clinic}: ersättning per månad, tolv månader till {month}"),
+            "adjustments": queries.adjustment_lines(st.con, clinic, month),
+            "pending": pending_fixes(st, clinic, month)}
 
 
 @web.get("/rad/{line_id:path}", response_class=HTMLResponse)
@@ -245,8 +256,13 @@ def contact_page(request: Request, kombika: str, contact_id: str):
     return _render(request, "contact.html", who, t=found)
 
 
+CODE = r"^[a-z0-9_]{1,64}$"
+
+
 @web.get("/fel", response_class=HTMLResponse)
-def errors_page(request: Request, klinik: Annotated[str | None, Query(max_length=64)] = None):
+def errors_page(request: Request, klinik: Annotated[str | None, Query(max_length=64)] = None,
+                month: Annotated[str | None, Query(pattern=MONTH)] = None,
+                kod: Annotated[str | None, Query(pattern=CODE)] = None):
     who = _signed_in(request)
     if who is None:
         return _to_login()
@@ -254,7 +270,44 @@ def errors_page(request: Request, klinik: Annotated[str | None, Query(max_length
     scope = klinik if who.admin else who.clinic_id
     with st.lock:
         errors = queries.errors_to_fix(st.con, scope, None, 1000)
-    return _render(request, "errors.html", who, errors=errors, clinic_id=scope)
+        pending = pending_fixes(st, scope, month or None, kod or None)
+    return _render(request, "errors.html", who, errors=errors, clinic_id=scope, pending=pending, month=month, code=kod)
+
+
+#: /fel as CSV for Swedish Excel: one row per contact (its latest attempt), what it would pay.
+PENDING_CSV_COLUMNS = {"kind": "Typ", "month": "Månad", "kombika": "Kombika", "contact_id": "Kontakt",
+                       "codes": "Felkoder", "fields": "Fält", "messages": "Meddelande", "fixed": "Rättad",
+                       "priceable": "Kan prissättas", "amount_ore": "Ersättning om rättad (kr)", "reason": "Varför inte"}
+
+
+@web.get("/fel/ladda-ned")
+def errors_download(request: Request, klinik: Annotated[str | None, Query(max_length=64)] = None,
+                    month: Annotated[str | None, Query(pattern=MONTH)] = None,
+                    kod: Annotated[str | None, Query(pattern=CODE)] = None):
+    import pyarrow as pa
+    from fastapi.responses import Response
+
+    from ersattning.export.csv import swedish_csv
+
+    who = _signed_in(request)
+    if who is None:
+        return _to_login()
+    st = state(request)
+    scope = klinik if who.admin else who.clinic_id
+    with st.lock:
+        found = pending_fixes(st, scope, month or None, kod or None)["contacts"]
+    kinds = {"rejected": "avvisad", "held": "vilande"}
+    table = pa.table({
+        "kind": pa.array([kinds[c["kind"]] for c in found], pa.string()),
+        **{k: pa.array([c[k] for c in found], pa.string()) for k in ("month", "kombika", "contact_id", "reason")},
+        **{k: pa.array([", ".join(str(x) for x in c[k] if x) for c in found], pa.string()) for k in ("codes", "fields", "messages")},
+        "fixed": pa.array([c["fixed"] for c in found], pa.bool_()),
+        "priceable": pa.array([c["priceable"] for c in found], pa.bool_()),
+        "amount_ore": pa.array([c["amount_ore"] for c in found], pa.int64()),
+    })
+    name = re.sub(r"[^A-Za-z0-9_-]", "", f"fel_{scope or 'alla'}{'_' + month if month else ''}{'_' + kod if kod else ''}") + ".csv"
+    return Response(swedish_csv(table, PENDING_CSV_COLUMNS), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
 
 
 @web.get("/acg", response_class=HTMLResponse)

@@ -199,13 +199,17 @@ def price_list_table(book: Rulebook, periods: list[tuple[dt.date, dt.date]]) -> 
 
 
 def contact_products(engine: Engine, book: Rulebook, contacts: ibis.Table, month: str,
-                     components: tuple[str, ...] | None = None) -> ibis.Table:
+                     components: tuple[str, ...] | None = None, assume: dict | None = None) -> ibis.Table:
     """One row per (contact, component) that yields a product, with the clinic it is billed to,
     the decision-table row that gave it and its price in force (the price period, price, rule,
     source): the rows `visit_lines` counts, one by one. `components`: only these (the trace of
-    one line needs its own component's branch of the union, not the others')."""
+    one line needs its own component's branch of the union, not the others'). `assume`: facts
+    set to these values before the tables are read (what a held contact would get once its
+    inputs are corrected: `HELD_CORRECTED`)."""
     start, end = first_day(month), last_day(month)
     f = contact_facts(engine, book, contacts, start, end)
+    if assume:
+        f = f.mutate(**{k: ibis.literal(v) for k, v in assume.items()})
     periods = price_periods(book, start, end)
     period = ibis.cases(*[((f.date >= a) & (f.date <= b), i) for i, (a, b) in enumerate(periods)], else_=-1)
     parts = []
@@ -397,6 +401,10 @@ HELD_CODES: dict[str, dict[str, str]] = {
               "utfärdad).",
     },
 }
+
+#: The facts a held contact is priced with to say what it would pay once corrected: resident in
+#: the county on the date (its hold is the missing residence); the rest as the register reads it.
+HELD_CORRECTED: dict[str, dict] = {"no_residence_on_date": {"resident": True, "out_of_county": False}}
 
 HELD_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("kombika", pa.string()),
                          ("contact_id", pa.string()), ("code", pa.string())])

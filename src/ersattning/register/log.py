@@ -20,8 +20,9 @@ from ersattning.errors import InputError
 from ersattning.inputs.schema import CONTRACTS
 from ersattning.inputs.parse import mask_np
 from ersattning.register.read import read_contact_file
-from ersattning.register.schema import (CONTACTS, CONTACTS_SCHEMA, CURRENT_DDL, ERRORS_SCHEMA, LOG_DDL, LOG_MIGRATIONS,
-                                        REPORT)
+from ersattning.register.schema import (
+    CONTACTS, CONTACTS_SCHEMA, CURRENT_DDL, ERRORS_SCHEMA, LOG_DDL, LOG_MIGRATIONS, REJECTED_ROWS_DDL, REPORT,
+)
 from ersattning.register.validate import CONTENT_HASH_SQL, Checked, arrow, check_contacts, drop_checked, run
 
 VIEW_COLUMNS = ("kombika", "contact_id", "person_id", "date", "contact_type", "profession", "diagnoses",
@@ -80,8 +81,11 @@ def _ibis(target) -> ibis.BaseBackend:
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     """Create the log tables when the database has none yet, and add the columns added to the
     contract since (LOG_MIGRATIONS) to an older log (a read-only file that has them is fine)."""
-    if not {"contact_batches", "contact_events", "contact_errors"} <= _tables(con):
+    tables = _tables(con)
+    if not {"contact_batches", "contact_events", "contact_errors"} <= tables:
         con.sql(LOG_DDL)
+    if "contact_rejected_rows" not in tables:
+        con.sql(REJECTED_ROWS_DDL)
     have = {(t, c) for t, c in run(con, "SELECT table_name, column_name FROM information_schema.columns "
                                         "WHERE table_name IN ('contact_events', 'contact_current')")}
     kept_exists = any(t == "contact_current" for t, _ in have)
@@ -139,6 +143,7 @@ def intake_table(engine_or_con, raw: pa.Table, source: str, received_at: dt.date
             (batch_id,), = run(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM contact_batches")
             accepted, inserted = _insert_events(con, checked, batch_id, received_at, source)
             _insert_errors(con, checked.errors, batch_id, received_at)
+            _insert_rejected_rows(con, checked, batch_id)
             unchanged = checked.rows - checked.rejected - accepted
             _insert_batch(con, batch_id, received_at, source, checked.rows, accepted, checked.rejected, unchanged)
             _keep_current(con, before=log_state)
@@ -227,6 +232,23 @@ def _insert_errors(con, errors: pa.Table, batch_id: int, received_at: dt.datetim
             INSERT INTO contact_errors (batch_id, received_at, source, line, kombika, contact_id, code, field, message)
             SELECT {int(batch_id)}, ?::TIMESTAMP, source, line, kombika, contact_id, code, field, message FROM {name}""",
                     [received_at])
+    finally:
+        con.unregister(name)
+
+
+def _insert_rejected_rows(con, checked: Checked, batch_id: int) -> None:
+    """The rejected rows' values as read (the rows named by the batch's errors), in one statement."""
+    if not checked.errors.num_rows:
+        return
+    name = f"_gvr_rejected_{uuid.uuid4().hex[:12]}"
+    con.register(name, pa.table({"line": checked.errors["line"]}))
+    try:
+        run(con, f"""
+            INSERT INTO contact_rejected_rows (batch_id, line, kombika, contact_id, record_type, person_id, "date",
+                                               contact_type, profession, diagnoses, actions)
+            SELECT {int(batch_id)}, line, kombika, contact_id, record_type, person_id, "date", contact_type, profession,
+                   diagnoses, actions
+            FROM {checked.view} WHERE line IN (SELECT line FROM {name})""")
     finally:
         con.unregister(name)
 

@@ -156,6 +156,16 @@ CREATE TABLE IF NOT EXISTS contact_current AS SELECT * FROM contact_events WHERE
 CREATE TABLE IF NOT EXISTS contact_current_state (events BIGINT, last_event_id BIGINT);
 """
 
+# The values of each rejected row as the checks read them (a value that could not be read is
+# NULL): what the web app prices to say what the contact would pay once corrected. Kept beside
+# contact_errors, never shown (it holds the person number as sent).
+REJECTED_ROWS_DDL = """
+CREATE TABLE IF NOT EXISTS contact_rejected_rows (
+    batch_id BIGINT, line BIGINT, kombika VARCHAR, contact_id VARCHAR, record_type VARCHAR, person_id VARCHAR,
+    date DATE, contact_type VARCHAR, profession VARCHAR, diagnoses VARCHAR, actions VARCHAR
+);
+"""
+
 # Columns added to the log after it was first released: added on open to an older database
 # (`ensure_log`); existing events get NULL (they carried no such field).
 LOG_MIGRATIONS = (
