@@ -34,7 +34,7 @@ def _both(con, **kw):
     return kept, log
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches)
 def test_the_kept_view_equals_the_window_over_the_log_after_every_batch(batches):
     con = _con()
