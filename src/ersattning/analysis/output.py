@@ -23,6 +23,7 @@ CSV_FILES = {
     "correlations.csv": "correlations", "components.csv": "components", "calibration.csv": "calibration",
     "budget.csv": "budget", "neutral.csv": "neutral", "reform_bands.csv": "reform_bands",
     "reform_clinics.csv": "reform_clinics", "reform_areas.csv": "reform_areas", "reform_deciles.csv": "reform_deciles",
+    "need.csv": "need", "need_concentration.csv": "need_concentration", "case_mix.csv": "case_mix",
 }
 
 #: A scenario's tables side by side with the base's: the columns naming a row; every other
