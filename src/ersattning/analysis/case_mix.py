@@ -174,3 +174,20 @@ def case_mix_table(engine: Engine, years: list[int]) -> pd.DataFrame:
     out["label"] = out["group"].map(labels)
     out["share_pct"] = 100.0 * out.residents_with / out.residents.where(out.residents > 0)
     return out[["year", "group", "label", "weight", "window_months", "residents_with", "share_pct", "mean_raw"]]
+
+
+def report_section(table: pd.DataFrame) -> list[str]:
+    """report.html's section on the open index (with `--case-mix open`): the groups found, the last year."""
+    import html
+
+    from ersattning.analysis.report import _table
+
+    if not len(table):
+        return []
+    last = table.year.max()
+    t = table[table.year == last]
+    return [f"<h2>Scenario: the ACG component paid on an {html.escape(LABEL)}</h2>",
+            "<p>Charlson groups found in the register's diagnoses in the 18 months before each month paid (36 for "
+            "chronic conditions); index = (1 + the weights' sum) / its mean over the county's residents, so the region's "
+            f"mean is 1.0. The base pays on the ACG weights. Residents with each group, {last} (mean of month-ends):</p>",
+            _table(t[["group", "label", "weight", "window_months", "residents_with", "share_pct", "mean_raw"]], digits=3)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ersattning.analysis import measures
+from ersattning.analysis import measures, need
 from ersattning.analysis.calibration import calibration_table
 from ersattning.analysis.categories import mapping_rows
 from ersattning.analysis.core import Analysis
@@ -37,6 +37,8 @@ KEYS = {
     "production": ["year", "area_code", "name"],
     "concentration": ["year", "perspective", "category"],
     "correlations": ["year", "perspective", "category_a", "category_b"],
+    "need": ["year", "area_code", "name", "income_sek"],
+    "need_concentration": ["year", "measure"],
 }
 #: Amounts a run without the row pays 0 of (shares and ratios stay empty).
 _AMOUNTS = {"amount_sek", "listing_sek", "residence_sek", "produced", "consumed", *measures.CATEGORIES, *measures.SUMS}
@@ -55,6 +57,8 @@ def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
         "calibration": pd.DataFrame(calibration_table(a)),
+        "need": need.need_table(a),
+        "need_concentration": need.need_concentration(a),
     }
 
 
@@ -108,7 +112,7 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
 
 #: How floats are written: SEK with two decimals; indices and correlations with six digits;
 #: the neutral factor and totals with all their digits.
-_FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
+_FORMATS = {"concentration": "%.6g", "need_concentration": "%.6g", "need": "%.6f", "case_mix": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
 
 
 def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:

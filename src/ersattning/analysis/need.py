@@ -1,0 +1,232 @@
+"""Need-standardised pay by area: indirect standardisation of the pay for each area's residents
+by age band, sex and ACG weight band, and the concentration index (by area income rank) of raw
+and need-standardised pay per inhabitant, its standard error with the within-area term.
+
+The statement lines are split by person (`person_pay`, the attribution's split with the person as
+the key), summed per (area, cell) and per area (`need_cells`): small tables from which the
+measures are computed. Person numbers never leave this module's SQL.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ersattning.analysis.attribution import allocate, capitation_weights, visit_weights
+from ersattning.engine import Engine
+from ersattning.period import last_day
+from ersattning.region import county_resident_sql
+from ersattning.rulebook.loader import Rulebook
+
+#: Age bands (lower bounds, years on the last day of the year's last month analysed).
+AGE_BANDS = (0, 7, 18, 35, 50, 65, 75, 85)
+#: ACG weight bands (upper bounds, exclusive): < 0.5, 0.5–1, 1–2, 2–4, ≥ 4; "none" without a weight.
+ACG_BANDS = (0.5, 1.0, 2.0, 4.0)
+
+PAY_SCHEMA = pa.schema([("area_code", pa.string()), ("person_id", pa.string()), ("amount_ore", pa.int64())])
+
+
+def person_pay(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table) -> pa.Table:
+    """(area_code, person_id, amount_ore): consecutive `months`' lines split over the persons they
+    paid for (capitation), the patients (visits) and the listed persons (other clinic lines), by
+    area of residence, in whole öre as `attribution.allocate` splits them. Lines with no person
+    (gone to the clinic's area) and out-of-county patients are left out."""
+    cap, _ = capitation_weights(engine, book, months, by_person=True)
+    vis, _ = visit_weights(engine, book, months, by_person=True)
+    allocated = allocate(engine, book, lines, pa.concat_tables([cap, vis]))
+    con = engine.con.con
+    con.register("_nd_alloc", allocated)
+    try:
+        out = con.sql("""
+            SELECT split_part(area_code, '|', 1) AS area_code, split_part(area_code, '|', 2) AS person_id,
+                   CAST(sum(amount_ore) AS BIGINT) AS amount_ore
+            FROM _nd_alloc WHERE contains(area_code, '|') GROUP BY ALL
+        """).to_arrow_table()
+    finally:
+        con.unregister("_nd_alloc")
+    return out.cast(PAY_SCHEMA)
+
+
+def _band_sql(value: str, bounds, labels) -> str:
+    cases = " ".join(f"WHEN {value} < {b} THEN '{label}'" for b, label in zip(bounds, labels))
+    return f"CASE {cases} ELSE '{labels[-1]}' END"
+
+
+def need_cells(engine: Engine, months: list[str], pay: pa.Table, scale: int = 1) -> tuple[pa.Table, pa.Table]:
+    """(cells, within) of one year's `months` (the month-ends residents are counted on) and its
+    persons' `pay` (amounts × `scale`: a year from a few months):
+
+    - cells: area_code, sex, age_band, acg_band, person_months (county residents at the months'
+      ends), months (their number), amount_ore (the pay for the cell's persons in the area);
+    - within: area_code, persons, person_months, months, pay_sek, pay2_sek (Σ over the area's
+      residents of wᵢyᵢ², yᵢ their pay per person-year in SEK, wᵢ their person-years): the
+      within-area variance of the concentration index's standard error.
+    """
+    end = last_day(months[-1])
+    con = engine.con.con
+    con.register("_nd_pay", pay)
+    con.register("_nd_months", pa.table({"month_end": pa.array([last_day(m) for m in months], pa.date32())}))
+    age_labels = [f"{lo}-{hi - 1}" for lo, hi in zip(AGE_BANDS, AGE_BANDS[1:])] + [f"{AGE_BANDS[-1]}+"]
+    age = _band_sql("age", AGE_BANDS[1:], age_labels)
+    acg_labels = [f"<{ACG_BANDS[0]:g}"] + [f"{lo:g}-{hi:g}" for lo, hi in zip(ACG_BANDS, ACG_BANDS[1:])] + [f">={ACG_BANDS[-1]:g}"]
+    acg = f"CASE WHEN acg IS NULL THEN 'none' ELSE {_band_sql('acg', ACG_BANDS, acg_labels)} END"
+    risk = ("(SELECT person_id, arg_max(acg_weight, month) AS acg FROM risk "
+            f"WHERE month <= '{months[-1]}' GROUP BY person_id)") if "risk" in engine.table_names() else \
+        "(SELECT NULL::VARCHAR AS person_id, NULL::DOUBLE AS acg WHERE false)"
+    n = len(months)
+    try:
+        con.sql(f"""
+            CREATE OR REPLACE TEMP TABLE _nd_persons AS
+            WITH pay AS (SELECT area_code, person_id, sum(amount_ore) * {scale} AS amount_ore FROM _nd_pay GROUP BY ALL),
+            res AS (
+                SELECT p.person_id, p.area_code, count(*) AS pm FROM persons p JOIN _nd_months m
+                  ON (p.valid_from IS NULL OR p.valid_from <= m.month_end) AND (p.valid_to IS NULL OR p.valid_to >= m.month_end)
+                WHERE {county_resident_sql('p')} AND p.area_code IS NOT NULL GROUP BY ALL),
+            everyone AS (
+                SELECT area_code, person_id, coalesce(r.pm, 0) AS pm, coalesce(pay.amount_ore, 0) AS amount_ore
+                FROM res r FULL JOIN pay USING (area_code, person_id)),
+            who AS (
+                SELECT person_id, arg_max(sex, coalesce(valid_from, DATE '0001-01-01')) AS sex,
+                       arg_max(birth_date, coalesce(valid_from, DATE '0001-01-01')) AS birth_date
+                FROM persons GROUP BY person_id)
+            SELECT b.area_code, b.pm, b.amount_ore, coalesce(w.sex, 'unknown') AS sex,
+                   date_sub('year', w.birth_date, DATE '{end}') AS age, CAST(k.acg AS DOUBLE) AS acg
+            FROM everyone b LEFT JOIN who w USING (person_id) LEFT JOIN {risk} k USING (person_id)
+        """)
+        cells = con.sql(f"""
+            SELECT area_code, sex, {age} AS age_band, {acg} AS acg_band, CAST(sum(pm) AS BIGINT) AS person_months,
+                   {n} AS months, CAST(sum(amount_ore) AS BIGINT) AS amount_ore
+            FROM _nd_persons GROUP BY ALL
+        """).to_arrow_table()
+        within = con.sql(f"""
+            SELECT area_code, count(*) AS persons, CAST(sum(pm) AS BIGINT) AS person_months, {n} AS months,
+                   sum(amount_ore / 100.0) AS pay_sek, sum(power(amount_ore / 100.0, 2) * {n} / pm) AS pay2_sek
+            FROM _nd_persons WHERE pm > 0 GROUP BY ALL
+        """).to_arrow_table()
+    finally:
+        con.sql("DROP TABLE IF EXISTS _nd_persons")
+        con.unregister("_nd_pay")
+        con.unregister("_nd_months")
+    return cells, within
+
+
+def _round(x: Fraction) -> int:
+    """To the nearest öre, half away from zero."""
+    return int(math.copysign(math.floor(abs(x) + Fraction(1, 2)), x))
+
+
+def need_table(a) -> pd.DataFrame:
+    """need.csv: per year and area, raw pay per listed person and per inhabitant (areas.csv,
+    total), the pay for its residents split by person (`paid_ore`), the pay expected from its
+    residents' (age band, sex, ACG band) cells at the region's mean pay per person in each cell
+    (`expected_ore`), the standardised ratio paid / expected (a ratio, float) and the
+    need-standardised pay per inhabitant = ratio × the region's mean (öre, and SEK to read)."""
+    from ersattning.analysis.measures import area_table
+
+    cols = ["year", "area_code", "name", "income_sek", "residents", "listed", "per_listed_sek", "per_inhabitant_sek",
+            "paid_ore", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
+    if a.need_cells is None or not a.need_cells.num_rows:
+        return pd.DataFrame(columns=cols)
+    cells = a.need_cells.to_pandas()
+    raw = area_table(a)
+    raw = raw[raw.category == "total"][["year", "area_code", "name", "income_sek", "listed", "per_listed_sek", "per_inhabitant_sek"]]
+    rows = []
+    for year, c in cells.groupby("year"):
+        n = int(c.months.iloc[0])
+        region = c.groupby(["sex", "age_band", "acg_band"])[["person_months", "amount_ore"]].sum()
+        # the region's mean pay per person-month in each cell, exact (cells with no resident give none)
+        rate = {k: Fraction(int(r.amount_ore), int(r.person_months)) for k, r in region.iterrows() if r.person_months > 0}
+        total_pm = int(c.person_months.sum())
+        mean = Fraction(int(c.amount_ore.sum()), total_pm) * n if total_pm else Fraction(0)  # per person-year
+        for area, part in c.groupby("area_code"):
+            paid = int(part.amount_ore.sum())
+            expected = sum((int(r.person_months) * rate.get((r.sex, r.age_band, r.acg_band), Fraction(0))
+                            for r in part.itertuples()), Fraction(0))
+            ratio = Fraction(paid) / expected if expected else None
+            need = _round(ratio * mean) if ratio is not None else None
+            rows.append({"year": year, "area_code": area, "residents": int(part.person_months.sum()) / n, "paid_ore": paid,
+                         "expected_ore": _round(expected), "ratio": float(ratio) if ratio is not None else np.nan,
+                         "need_per_inhabitant_ore": need, "need_per_inhabitant_sek": need / 100 if need is not None else np.nan})
+    out = pd.DataFrame(rows).merge(raw, on=["year", "area_code"], how="left")
+    out["need_per_inhabitant_ore"] = out.need_per_inhabitant_ore.astype("Int64")
+    return out[cols].sort_values(["year", "area_code"]).reset_index(drop=True)
+
+
+def concentration_index_within(y, w, rank, var_within, n: float) -> tuple[float, float, float]:
+    """(C, se_areas, se_persons): the concentration index of `y` over groups ranked by `rank`,
+    weighted by `w` (as `measures.concentration_index`, whose standard error over n = groups is
+    `se_areas`), and its standard error from Kakwani, Wagstaff & van Doorslaer (1997, eq. 14) with
+    the within-group term, n = persons:
+    var = (1/n)[Σ fₜaₜ² − (1 + C)²] + (1/(nμ²)) Σ fₜσₜ²(2Rₜ − 1 − C)², σₜ² the variance of y
+    between the persons of group t."""
+    y, w, rank, v = (np.asarray(x, dtype=float) for x in (y, w, rank, var_within))
+    keep = np.isfinite(y) & np.isfinite(w) & np.isfinite(rank) & (w > 0)
+    y, w, rank, v = y[keep], w[keep], rank[keep], np.nan_to_num(v[keep])
+    order = np.argsort(rank, kind="stable")
+    y, v, f = y[order], v[order], w[order] / w[order].sum()
+    mu = float((f * y).sum())
+    if len(y) < 2 or mu == 0:
+        return math.nan, math.nan, math.nan
+    R = np.cumsum(f) - f / 2
+    C = float(2.0 / mu * (f * y * R).sum() - 1.0)
+    q = np.cumsum(f * y) / mu
+    a_t = (y / mu) * (2 * R - 1 - C) + 2 - np.r_[0.0, q[:-1]] - q
+    between = (f * a_t ** 2).sum() - (1 + C) ** 2
+    within = (f * v * (2 * R - 1 - C) ** 2).sum() / mu ** 2
+    return C, math.sqrt(max(between / len(y), 0.0)), math.sqrt(max((between + within) / n, 0.0))
+
+
+def need_concentration(a) -> pd.DataFrame:
+    """need_concentration.csv: per year, the concentration index over areas ranked by mean income
+    of raw pay per inhabitant (the pay split by person) and of need-standardised pay per
+    inhabitant, each with `std_error_areas` (between areas, n = areas) and `std_error_persons`
+    (with the within-area term, n = residents)."""
+    cols = ["year", "measure", "index", "std_error_areas", "std_error_persons", "areas", "residents"]
+    t = need_table(a)
+    if not len(t) or a.need_within is None:
+        return pd.DataFrame(columns=cols)
+    wv = a.need_within.to_pandas()
+    t = t.merge(wv, on=["year", "area_code"], how="left")
+    t = t[t.income_sek.notna() & (t.residents > 0)]
+    rows = []
+    for year, p in t.groupby("year"):
+        py = p.person_months / p.months  # person-years
+        y_raw = p.pay_sek / py
+        var_raw = (p.pay2_sek / py - y_raw ** 2).clip(lower=0)
+        # need-standardised: each resident's pay × region mean / the area's expected mean
+        expected_mean = p.expected_ore / 100 / p.residents
+        y_need = p.need_per_inhabitant_ore.astype(float) / 100
+        region_mean = (p.paid_ore.sum() / 100) / p.residents.sum()
+        var_need = var_raw * (region_mean / expected_mean.where(expected_mean > 0)) ** 2
+        residents = float(py.sum())
+        for measure, y, v in (("raw_per_inhabitant", y_raw, var_raw), ("need_per_inhabitant", y_need, var_need)):
+            c, se_a, se_p = concentration_index_within(y, py, p.income_sek, v, residents)
+            rows.append({"year": year, "measure": measure, "index": c, "std_error_areas": se_a, "std_error_persons": se_p,
+                         "areas": int(len(p)), "residents": residents})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def report_section(tables: dict, tag: str = "") -> list[str]:
+    """report.html's section: need-standardised pay by area beside the raw figures (the last year)
+    and the concentration index of both."""
+    from ersattning.analysis.report import _table
+
+    need, conc = tables.get("need"), tables.get("need_concentration")
+    if need is None or not len(need):
+        return []
+    last = need.year.max()
+    n = need[need.year == last].sort_values("income_sek")
+    parts = [f"<h2>{tag}Need-standardised pay by area, {last} (age band, sex, ACG band)</h2>",
+             "<p>Indirect standardisation: expected pay = Σ over the area's residents of the region's mean pay per person "
+             "in their (age band, sex, ACG weight band) cell; ratio = paid / expected; need-standardised pay per inhabitant "
+             "= ratio × the region's mean. Areas by mean income, poorest first.</p>"]
+    parts.append(_table(n[["name", "income_sek", "residents", "per_listed_sek", "per_inhabitant_sek", "ratio",
+                           "need_per_inhabitant_sek"]].rename(columns={"ratio": "ratio (paid / expected)"}), digits=2))
+    if conc is not None and len(conc):
+        parts.append(f"<h3>{tag}Concentration index by area income rank: raw and need-standardised pay per inhabitant</h3>")
+        parts.append(_table(conc.assign(year=conc.year.astype(str)), digits=4))
+    return parts
