@@ -119,29 +119,21 @@ def _round(x: Fraction) -> int:
     return int(math.copysign(math.floor(abs(x) + Fraction(1, 2)), x))
 
 
-def need_table(a) -> pd.DataFrame:
-    """need.csv: per year and area, raw pay per listed person and per inhabitant (areas.csv,
-    total), the pay for its residents split by person (`paid_ore`), the pay expected from its
-    residents' (age band, sex, ACG band) cells at the region's mean pay per person in each cell
-    (`expected_ore`), the standardised ratio paid / expected (a ratio, float) and the
-    need-standardised pay per inhabitant = ratio × the region's mean (öre, and SEK to read)."""
-    from ersattning.analysis.measures import area_table
-
-    cols = ["year", "area_code", "name", "income_sek", "residents", "listed", "per_listed_sek", "per_inhabitant_sek",
-            "paid_ore", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
-    if a.need_cells is None or not a.need_cells.num_rows:
-        return pd.DataFrame(columns=cols)
-    cells = a.need_cells.to_pandas()
-    raw = area_table(a)
-    raw = raw[raw.category == "total"][["year", "area_code", "name", "income_sek", "listed", "per_listed_sek", "per_inhabitant_sek"]]
+def standardise(cells: pd.DataFrame) -> pd.DataFrame:
+    """Indirect standardisation of `need_cells` (year, area_code, sex, age_band, acg_band,
+    person_months, months, amount_ore), exactly (fractions of öre, rounded once, half away from
+    zero): per year and area, residents (person-years), `paid_ore`, `expected_ore` = Σ over the
+    area's cells of its person-months × the region's mean pay per person-month in the cell,
+    `ratio` = paid / expected (a ratio, float) and `need_per_inhabitant_ore` = ratio × the region's
+    mean pay per person-year (paid / residents over all areas)."""
     rows = []
     for year, c in cells.groupby("year"):
         n = int(c.months.iloc[0])
         region = c.groupby(["sex", "age_band", "acg_band"])[["person_months", "amount_ore"]].sum()
-        # the region's mean pay per person-month in each cell, exact (cells with no resident give none)
+        # the region's mean pay per person-month in each cell (cells with no resident give none)
         rate = {k: Fraction(int(r.amount_ore), int(r.person_months)) for k, r in region.iterrows() if r.person_months > 0}
         total_pm = int(c.person_months.sum())
-        mean = Fraction(int(c.amount_ore.sum()), total_pm) * n if total_pm else Fraction(0)  # per person-year
+        mean = Fraction(int(c.amount_ore.sum()) * n, total_pm) if total_pm else Fraction(0)  # per person-year
         for area, part in c.groupby("area_code"):
             paid = int(part.amount_ore.sum())
             expected = sum((int(r.person_months) * rate.get((r.sex, r.age_band, r.acg_band), Fraction(0))
@@ -150,9 +142,27 @@ def need_table(a) -> pd.DataFrame:
             need = _round(ratio * mean) if ratio is not None else None
             rows.append({"year": year, "area_code": area, "residents": int(part.person_months.sum()) / n, "paid_ore": paid,
                          "expected_ore": _round(expected), "ratio": float(ratio) if ratio is not None else np.nan,
-                         "need_per_inhabitant_ore": need, "need_per_inhabitant_sek": need / 100 if need is not None else np.nan})
-    out = pd.DataFrame(rows).merge(raw, on=["year", "area_code"], how="left")
+                         "need_per_inhabitant_ore": need})
+    out = pd.DataFrame(rows, columns=["year", "area_code", "residents", "paid_ore", "expected_ore", "ratio", "need_per_inhabitant_ore"])
     out["need_per_inhabitant_ore"] = out.need_per_inhabitant_ore.astype("Int64")
+    return out
+
+
+def need_table(a) -> pd.DataFrame:
+    """need.csv: per year and area, raw pay per listed person and per inhabitant (areas.csv,
+    total), the pay for its residents split by person (`paid_ore`), the pay expected from its
+    residents' (age band, sex, ACG band) cells (`expected_ore`), the standardised ratio and the
+    need-standardised pay per inhabitant (`standardise`; öre, and SEK to read)."""
+    from ersattning.analysis.measures import area_table
+
+    cols = ["year", "area_code", "name", "income_sek", "residents", "listed", "per_listed_sek", "per_inhabitant_sek",
+            "paid_ore", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
+    if a.need_cells is None or not a.need_cells.num_rows:
+        return pd.DataFrame(columns=cols)
+    raw = area_table(a)
+    raw = raw[raw.category == "total"][["year", "area_code", "name", "income_sek", "listed", "per_listed_sek", "per_inhabitant_sek"]]
+    out = standardise(a.need_cells.to_pandas()).merge(raw, on=["year", "area_code"], how="left")
+    out["need_per_inhabitant_sek"] = out.need_per_inhabitant_ore.astype(float) / 100
     return out[cols].sort_values(["year", "area_code"]).reset_index(drop=True)
 
 
