@@ -991,6 +991,7 @@ def analyze(
     rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then, for every month"),
     passive_listing: bool = typer.Option(False, "--passive-listing", help="Scenario: unlisted residents listed at their area's clinic"),
     neutral: Optional[str] = typer.Option(None, "--neutral", help="COMPONENT: rescale its rate so the scenario's total equals the base's"),
+    need: bool = typer.Option(False, "--need", help="Also need-standardised pay by area (age, sex, ACG band) and its concentration index"),
     case_mix: str = typer.Option("acg", "--case-mix", help="acg | open: scenario paying the ACG component on the open (Charlson) case-mix index"),
     persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
     seed: int = typer.Option(2022, "--seed", help="Seed of the synthetic region"),
@@ -1018,7 +1019,7 @@ def analyze(
     try:
         with console.status("Analysing…") as status:
             result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
-                         passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, progress=lambda text: status.update(f"Analysing: {text}"))
+                         passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, need=need, progress=lambda text: status.update(f"Analysing: {text}"))
     except ErsattningError as exc:
         _fail(exc)
     # a scenario's tables are side by side; the summary shows the scenario's own shares

@@ -99,7 +99,7 @@ def run(tmp_path_factory):
                 af_region.contact("n-3", af_region.KB, af_region.P_OLD, date="2022-09-01", profession="nurse")]
     intake_table(engine, records_table(contacts), "need.jsonl", received_at=af_region.RECEIVED)
     engine.con.con.close()
-    return analyze([2022], folder / "out", db=db), folder / "out"
+    return analyze([2022], folder / "out", db=db, need=True), folder / "out"
 
 
 def test_the_persons_pay_adds_up_and_the_expected_to_the_paid(run):

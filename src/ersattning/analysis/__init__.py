@@ -51,7 +51,7 @@ class AnalyzeResult:
 def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
             progress: Callable[[str], None] | None = None, region: Path | None = None,
-            neutral: str | None = None, case_mix: str = "acg") -> AnalyzeResult:
+            neutral: str | None = None, case_mix: str = "acg", need: bool = False) -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook.
@@ -59,13 +59,13 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     before with the same persons, years and seed (the benchmark's cache). `neutral`: a component
     whose rate is rescaled so that the scenario's total equals the base's, each year, to the öre
     (`analysis.neutral`). `case_mix`: "open" pays the ACG component on the open case-mix index
-    instead of the ACG weights (`analysis.case_mix`), a scenario against the base."""
+    instead of the ACG weights (`analysis.case_mix`), a scenario against the base. `need`: also
+    the need-standardised pay by area (`analysis.need`)."""
+    from ersattning.analysis.case_mix import CASE_MIX, LABEL, case_mix_table, open_risk
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
     from ersattning.analysis.neutral import NeutralError, neutralise, single_rate
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
-
-    from ersattning.analysis.case_mix import CASE_MIX, LABEL, case_mix_table, open_risk
 
     if case_mix not in CASE_MIX:
         raise ValueError(f"case mix must be one of {', '.join(CASE_MIX)}, got {case_mix!r}")
@@ -73,6 +73,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     if neutral is not None:
         if not scenario:
             raise NeutralError("--neutral needs a scenario (--rules, --rules-as-of, --passive-listing or --case-mix open) to make budget-neutral")
+        if need:  # the rescale scales the lines by area, not the split by person
+            raise NeutralError("--neutral and --need together are not supported: run --need without --neutral")
         single_rate(choose_rulebook(rules, rules_as_of), neutral)  # refused before anything is computed
 
     started = time.perf_counter()
@@ -108,13 +110,13 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     neutral_table = None
     case_mix_out = None
     if scenario:
-        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"))
+        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), need=need)
         if passive_listing:
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
         if case_mix == "open":
             case_mix_out = case_mix_table(engine, years)
             engine.register({"risk": open_risk(engine, years)})
-        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"))
+        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"), need=need)
         if neutral is not None:
             analysis, neutral_table = neutralise(base, analysis, book, neutral)
             factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"
@@ -122,7 +124,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors}).")
     else:
         analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
-                                progress=say)
+                                progress=say, need=need)
     say("writing tables and report.html")
     out = make_tables(analysis, base, neutral_table)
     if case_mix_out is not None:

@@ -27,28 +27,9 @@ AGE_BANDS = (0, 7, 18, 35, 50, 65, 75, 85)
 #: ACG weight bands (upper bounds, exclusive): < 0.5, 0.5–1, 1–2, 2–4, ≥ 4; "none" without a weight.
 ACG_BANDS = (0.5, 1.0, 2.0, 4.0)
 
-PAY_SCHEMA = pa.schema([("area_code", pa.string()), ("person_id", pa.string()), ("amount_ore", pa.int64())])
-
-
-def person_pay(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table) -> pa.Table:
-    """(area_code, person_id, amount_ore): consecutive `months`' lines split over the persons they
-    paid for (capitation), the patients (visits) and the listed persons (other clinic lines), by
-    area of residence, in whole öre as `attribution.allocate` splits them. Lines with no person
-    (gone to the clinic's area) and out-of-county patients are left out."""
-    cap, _ = capitation_weights(engine, book, months, by_person=True)
-    vis, _ = visit_weights(engine, book, months, by_person=True)
-    allocated = allocate(engine, book, lines, pa.concat_tables([cap, vis]))
-    con = engine.con.con
-    con.register("_nd_alloc", allocated)
-    try:
-        out = con.sql("""
-            SELECT split_part(area_code, '|', 1) AS area_code, split_part(area_code, '|', 2) AS person_id,
-                   CAST(sum(amount_ore) AS BIGINT) AS amount_ore
-            FROM _nd_alloc WHERE contains(area_code, '|') GROUP BY ALL
-        """).to_arrow_table()
-    finally:
-        con.unregister("_nd_alloc")
-    return out.cast(PAY_SCHEMA)
+CELL_PAY_SCHEMA = pa.schema([("area_code", pa.string()), ("sex", pa.string()), ("age_band", pa.string()),
+                             ("acg_band", pa.string()), ("amount_ore", pa.int64())])
+PERSON_PAY_SCHEMA = pa.schema([("area_code", pa.string()), ("person_id", pa.string()), ("pay_ore", pa.float64())])
 
 
 def _band_sql(value: str, bounds, labels) -> str:
@@ -56,9 +37,89 @@ def _band_sql(value: str, bounds, labels) -> str:
     return f"CASE {cases} ELSE '{labels[-1]}' END"
 
 
-def need_cells(engine: Engine, months: list[str], pay: pa.Table, scale: int = 1) -> tuple[pa.Table, pa.Table]:
-    """(cells, within) of one year's `months` (the month-ends residents are counted on) and its
-    persons' `pay` (amounts × `scale`: a year from a few months):
+def person_cells(engine: Engine, months: list[str]) -> pa.Table:
+    """(person_id, sex, age_band, acg_band) of every person, for the year of `months`: age on the
+    last day of its last month, the ACG weight in force in that month (`none` without one)."""
+    end = last_day(months[-1])
+    age_labels = [f"{lo}-{hi - 1}" for lo, hi in zip(AGE_BANDS, AGE_BANDS[1:])] + [f"{AGE_BANDS[-1]}+"]
+    acg_labels = [f"<{ACG_BANDS[0]:g}"] + [f"{lo:g}-{hi:g}" for lo, hi in zip(ACG_BANDS, ACG_BANDS[1:])] + [f">={ACG_BANDS[-1]:g}"]
+    risk = ("(SELECT person_id, CAST(arg_max(acg_weight, month) AS DOUBLE) AS acg FROM risk "
+            f"WHERE month <= '{months[-1]}' GROUP BY person_id)") if "risk" in engine.table_names() else \
+        "(SELECT NULL::VARCHAR AS person_id, NULL::DOUBLE AS acg WHERE false)"
+    return engine.con.con.sql(f"""
+        WITH who AS (
+            SELECT person_id, arg_max(sex, coalesce(valid_from, DATE '0001-01-01')) AS sex,
+                   arg_max(birth_date, coalesce(valid_from, DATE '0001-01-01')) AS birth_date
+            FROM persons GROUP BY person_id),
+        p AS (SELECT w.person_id, coalesce(w.sex, 'unknown') AS sex, date_sub('year', w.birth_date, DATE '{end}') AS age, k.acg
+              FROM who w LEFT JOIN {risk} k USING (person_id))
+        SELECT person_id, sex, CASE WHEN age IS NULL THEN 'unknown' ELSE {_band_sql('age', AGE_BANDS[1:], age_labels)} END AS age_band,
+               CASE WHEN acg IS NULL THEN 'none' ELSE {_band_sql('acg', ACG_BANDS, acg_labels)} END AS acg_band
+        FROM p
+    """).to_arrow_table()
+
+
+def person_pay(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table, cells: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(cell_pay, person_pay) of consecutive `months`' lines split over the persons they paid for
+    (capitation), the patients (visits) and the listed persons (other clinic lines), by area of
+    residence: `cell_pay` (area_code, sex, age_band, acg_band, amount_ore) in whole öre as
+    `attribution.allocate` splits them, the persons' weights summed per cell of `cells`
+    (`person_cells`) first; `person_pay` (area_code, person_id, pay_ore) each person's share
+    unrounded (a float: it only feeds the within-area variance). Lines with no person (gone to
+    the clinic's area) and out-of-county patients are left out."""
+    from ersattning.products.capitation import capitation_components
+    from ersattning.products.visits import visit_components
+
+    cap, _ = capitation_weights(engine, book, months, by_person=True)
+    vis, _ = visit_weights(engine, book, months, by_person=True)
+    con = engine.con.con
+    con.register("_nd_w", pa.concat_tables([cap, vis]))
+    con.register("_nd_cells", cells)
+    con.register("_nd_lines", lines.select(["month", "clinic_id", "component", "product_code", "amount_ore"]))
+    visit_list = ", ".join(f"'{c}'" for c in visit_components(book)) or "''"
+    capitation_list = ", ".join(f"'{c}'" for c in capitation_components(book)) or "''"
+    try:
+        by_cell = con.sql("""
+            SELECT w.month, w.clinic_id, w.basis,
+                   split_part(w.area_code, '|', 1) || '|' || coalesce(c.sex, 'unknown') || '|' || coalesce(c.age_band, 'unknown')
+                     || '|' || coalesce(c.acg_band, 'none') AS area_code, w.listed, sum(w.w) AS w
+            FROM _nd_w w LEFT JOIN _nd_cells c ON c.person_id = split_part(w.area_code, '|', 2)
+            WHERE w.area_code IS NOT NULL GROUP BY ALL
+        """).to_arrow_table()
+        persons = con.sql(f"""
+            WITH l AS (
+                SELECT month, clinic_id, CASE WHEN component IN ({capitation_list}) THEN 'cap:' || component || ':' || product_code
+                            WHEN component IN ({visit_list}) THEN 'visit:' || component || ':' || product_code
+                            ELSE 'persons' END AS basis, sum(amount_ore) AS amount_ore
+                FROM _nd_lines GROUP BY ALL),
+            t AS (SELECT month, clinic_id, basis, sum(w) AS total FROM _nd_w GROUP BY ALL)
+            SELECT split_part(w.area_code, '|', 1) AS area_code, split_part(w.area_code, '|', 2) AS person_id,
+                   sum(l.amount_ore * w.w / t.total) AS pay_ore
+            FROM _nd_w w JOIN t USING (month, clinic_id, basis) JOIN l USING (month, clinic_id, basis)
+            WHERE t.total <> 0 AND w.area_code IS NOT NULL GROUP BY ALL
+        """).to_arrow_table()
+    finally:
+        for name in ("_nd_w", "_nd_cells", "_nd_lines"):
+            con.unregister(name)
+    allocated = allocate(engine, book, lines, by_cell)
+    con.register("_nd_alloc", allocated)
+    try:
+        cell_pay = con.sql("""
+            SELECT split_part(area_code, '|', 1) AS area_code, split_part(area_code, '|', 2) AS sex,
+                   split_part(area_code, '|', 3) AS age_band, split_part(area_code, '|', 4) AS acg_band,
+                   CAST(sum(amount_ore) AS BIGINT) AS amount_ore
+            FROM _nd_alloc WHERE contains(area_code, '|') GROUP BY ALL
+        """).to_arrow_table()
+    finally:
+        con.unregister("_nd_alloc")
+    return cell_pay.cast(CELL_PAY_SCHEMA), persons.cast(PERSON_PAY_SCHEMA)
+
+
+def need_cells(engine: Engine, months: list[str], cells: pa.Table, cell_pay: pa.Table, pay: pa.Table,
+               scale: int = 1) -> tuple[pa.Table, pa.Table]:
+    """(cells, within) of one year's `months` (the month-ends residents are counted on), its
+    persons' cells (`person_cells`) and the pay (`person_pay`'s, amounts × `scale`: a year from a
+    few months):
 
     - cells: area_code, sex, age_band, acg_band, person_months (county residents at the months'
       ends), months (their number), amount_ore (the pay for the cell's persons in the area);
@@ -66,52 +127,40 @@ def need_cells(engine: Engine, months: list[str], pay: pa.Table, scale: int = 1)
       residents of wᵢyᵢ², yᵢ their pay per person-year in SEK, wᵢ their person-years): the
       within-area variance of the concentration index's standard error.
     """
-    end = last_day(months[-1])
     con = engine.con.con
+    con.register("_nd_cells", cells)
+    con.register("_nd_cell_pay", cell_pay)
     con.register("_nd_pay", pay)
     con.register("_nd_months", pa.table({"month_end": pa.array([last_day(m) for m in months], pa.date32())}))
-    age_labels = [f"{lo}-{hi - 1}" for lo, hi in zip(AGE_BANDS, AGE_BANDS[1:])] + [f"{AGE_BANDS[-1]}+"]
-    age = _band_sql("age", AGE_BANDS[1:], age_labels)
-    acg_labels = [f"<{ACG_BANDS[0]:g}"] + [f"{lo:g}-{hi:g}" for lo, hi in zip(ACG_BANDS, ACG_BANDS[1:])] + [f">={ACG_BANDS[-1]:g}"]
-    acg = f"CASE WHEN acg IS NULL THEN 'none' ELSE {_band_sql('acg', ACG_BANDS, acg_labels)} END"
-    risk = ("(SELECT person_id, arg_max(acg_weight, month) AS acg FROM risk "
-            f"WHERE month <= '{months[-1]}' GROUP BY person_id)") if "risk" in engine.table_names() else \
-        "(SELECT NULL::VARCHAR AS person_id, NULL::DOUBLE AS acg WHERE false)"
     n = len(months)
     try:
         con.sql(f"""
-            CREATE OR REPLACE TEMP TABLE _nd_persons AS
-            WITH pay AS (SELECT area_code, person_id, sum(amount_ore) * {scale} AS amount_ore FROM _nd_pay GROUP BY ALL),
-            res AS (
-                SELECT p.person_id, p.area_code, count(*) AS pm FROM persons p JOIN _nd_months m
-                  ON (p.valid_from IS NULL OR p.valid_from <= m.month_end) AND (p.valid_to IS NULL OR p.valid_to >= m.month_end)
-                WHERE {county_resident_sql('p')} AND p.area_code IS NOT NULL GROUP BY ALL),
-            everyone AS (
-                SELECT area_code, person_id, coalesce(r.pm, 0) AS pm, coalesce(pay.amount_ore, 0) AS amount_ore
-                FROM res r FULL JOIN pay USING (area_code, person_id)),
-            who AS (
-                SELECT person_id, arg_max(sex, coalesce(valid_from, DATE '0001-01-01')) AS sex,
-                       arg_max(birth_date, coalesce(valid_from, DATE '0001-01-01')) AS birth_date
-                FROM persons GROUP BY person_id)
-            SELECT b.area_code, b.pm, b.amount_ore, coalesce(w.sex, 'unknown') AS sex,
-                   date_sub('year', w.birth_date, DATE '{end}') AS age, CAST(k.acg AS DOUBLE) AS acg
-            FROM everyone b LEFT JOIN who w USING (person_id) LEFT JOIN {risk} k USING (person_id)
+            CREATE OR REPLACE TEMP TABLE _nd_res AS
+            SELECT p.person_id, p.area_code, count(*) AS pm FROM persons p JOIN _nd_months m
+              ON (p.valid_from IS NULL OR p.valid_from <= m.month_end) AND (p.valid_to IS NULL OR p.valid_to >= m.month_end)
+            WHERE {county_resident_sql('p')} AND p.area_code IS NOT NULL GROUP BY ALL
         """)
-        cells = con.sql(f"""
-            SELECT area_code, sex, {age} AS age_band, {acg} AS acg_band, CAST(sum(pm) AS BIGINT) AS person_months,
-                   {n} AS months, CAST(sum(amount_ore) AS BIGINT) AS amount_ore
-            FROM _nd_persons GROUP BY ALL
+        out_cells = con.sql(f"""
+            WITH res AS (
+                SELECT r.area_code, coalesce(c.sex, 'unknown') AS sex, coalesce(c.age_band, 'unknown') AS age_band,
+                       coalesce(c.acg_band, 'none') AS acg_band, sum(r.pm) AS pm
+                FROM _nd_res r LEFT JOIN _nd_cells c USING (person_id) GROUP BY ALL),
+            pay AS (SELECT area_code, sex, age_band, acg_band, sum(amount_ore) * {scale} AS amount_ore FROM _nd_cell_pay GROUP BY ALL)
+            SELECT area_code, sex, age_band, acg_band, CAST(coalesce(res.pm, 0) AS BIGINT) AS person_months, {n} AS months,
+                   CAST(coalesce(pay.amount_ore, 0) AS BIGINT) AS amount_ore
+            FROM res FULL JOIN pay USING (area_code, sex, age_band, acg_band)
         """).to_arrow_table()
         within = con.sql(f"""
-            SELECT area_code, count(*) AS persons, CAST(sum(pm) AS BIGINT) AS person_months, {n} AS months,
-                   sum(amount_ore / 100.0) AS pay_sek, sum(power(amount_ore / 100.0, 2) * {n} / pm) AS pay2_sek
-            FROM _nd_persons WHERE pm > 0 GROUP BY ALL
+            WITH pay AS (SELECT area_code, person_id, sum(pay_ore) * {scale} AS pay_ore FROM _nd_pay GROUP BY ALL)
+            SELECT r.area_code, count(*) AS persons, CAST(sum(r.pm) AS BIGINT) AS person_months, {n} AS months,
+                   sum(coalesce(p.pay_ore, 0) / 100.0) AS pay_sek, sum(power(coalesce(p.pay_ore, 0) / 100.0, 2) * {n} / r.pm) AS pay2_sek
+            FROM _nd_res r LEFT JOIN pay p USING (area_code, person_id) GROUP BY ALL
         """).to_arrow_table()
     finally:
-        con.sql("DROP TABLE IF EXISTS _nd_persons")
-        con.unregister("_nd_pay")
-        con.unregister("_nd_months")
-    return cells, within
+        con.sql("DROP TABLE IF EXISTS _nd_res")
+        for name in ("_nd_cells", "_nd_cell_pay", "_nd_pay", "_nd_months"):
+            con.unregister(name)
+    return out_cells, within
 
 
 def _round(x: Fraction) -> int:

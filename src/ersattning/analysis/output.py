@@ -57,8 +57,8 @@ def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
         "calibration": pd.DataFrame(calibration_table(a)),
-        "need": need.need_table(a),
-        "need_concentration": need.need_concentration(a),
+        # with `need` (analyze --need): need-standardised pay by area and its concentration index
+        **({"need": need.need_table(a), "need_concentration": need.need_concentration(a)} if a.need_cells is not None else {}),
     }
 
 
@@ -96,7 +96,8 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
     if base is None:
         return run_tables(a)
     runs = {"base": run_tables(base), "scenario": run_tables(a)}
-    out: dict = {key: side_by_side(runs["base"][key], runs["scenario"][key], keys) for key, keys in KEYS.items()}
+    out: dict = {key: side_by_side(runs["base"][key], runs["scenario"][key], keys) for key, keys in KEYS.items()
+                 if key in runs["base"] and key in runs["scenario"]}
     out["components"] = pd.DataFrame(mapping_rows(sorted(set(a.lines["component"].to_pylist()) | set(base.lines["component"].to_pylist())),
                                                   {**measures.categories_of(base), **measures.categories_of(a)}))
     out["calibration"] = calibration_side_by_side(runs["base"]["calibration"], runs["scenario"]["calibration"])
