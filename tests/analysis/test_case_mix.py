@@ -123,3 +123,15 @@ def test_open_case_mix_pays_acg_on_the_index(open_run):
     shares = pd.read_csv(out / "shares.csv")
     acg = shares[shares.component == "capitation_acg"].iloc[0]
     assert acg.amount_sek_base == 4920 and acg.amount_sek_scenario == 3600
+
+
+def test_an_unknown_case_mix_and_need_with_neutral_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from ersattning.analysis.neutral import NeutralError
+    from ersattning.cli import app
+
+    result = CliRunner().invoke(app, ["analyze", "--synthetic", "--years", "2022", "--case-mix", "hcc", "--output", str(tmp_path)])
+    assert result.exit_code != 0 and "acg or open" in result.output
+    with pytest.raises(NeutralError, match="--need"):
+        analyze([2022], tmp_path, case_mix="open", neutral="capitation_cni", need=True)
