@@ -2,9 +2,10 @@
 by age band, sex and ACG weight band, and the concentration index (by area income rank) of raw
 and need-standardised pay per inhabitant, its standard error with the within-area term.
 
-The statement lines are split by person (`person_pay`, the attribution's split with the person as
-the key), summed per (area, cell) and per area (`need_cells`): small tables from which the
-measures are computed. Person numbers never leave this module's SQL.
+`person_pay` weighs the statement lines by person (the attribution's weights with the person as
+the key), sums the weights per (area, cell) and splits the lines over those exactly in öre; each
+person's unrounded share feeds only the within-area variance. `need_cells` keeps small tables per
+(area, cell) and per area: person numbers are in neither, nor in any output.
 """
 
 from __future__ import annotations
