@@ -94,7 +94,7 @@ def open_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-case-mix")
     db = folder / "tiny.duckdb"
     af_region.build(db, run=False).con.con.close()
-    return analyze([2022], folder / "out", db=db, case_mix="open"), folder / "out"
+    return analyze([2022], folder / "out", db=db, case_mix="open", need=True), folder / "out"
 
 
 def _total(a, component=None, exclude=None) -> int:
@@ -123,6 +123,17 @@ def test_open_case_mix_pays_acg_on_the_index(open_run):
     shares = pd.read_csv(out / "shares.csv")
     acg = shares[shares.component == "capitation_acg"].iloc[0]
     assert acg.amount_sek_base == 4920 and acg.amount_sek_scenario == 3600
+
+
+def test_need_side_by_side_keeps_the_acg_bands(open_run):
+    result, out = open_run
+    need = pd.read_csv(out / "need.csv")
+    assert {"ratio_base", "ratio_scenario", "need_per_inhabitant_ore_difference"} <= set(need.columns)
+    # the cells are the ACG bands of the base in both runs (the index is 1.0 for everyone here)
+    for a in (result.base, result.analysis):
+        assert sorted(set(a.need_cells["acg_band"].to_pylist())) == ["1-2", "2-4", "<0.5"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Base: Need-standardised pay by area" in page and "Scenario: Need-standardised pay by area" in page
 
 
 def test_an_unknown_case_mix_and_need_with_neutral_are_refused(tmp_path):

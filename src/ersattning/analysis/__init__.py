@@ -115,7 +115,10 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
         if case_mix == "open":
             case_mix_out = case_mix_table(engine, years)
-            engine.register({"risk": open_risk(engine, years)})
+            index = open_risk(engine, years)
+            if need and "risk" in engine.table_names():  # the need cells keep the ACG bands of the base
+                engine.register({"risk_acg": engine["risk"].to_pyarrow()})
+            engine.register({"risk": index})
         analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"), need=need)
         if neutral is not None:
             analysis, neutral_table = neutralise(base, analysis, book, neutral)

@@ -40,12 +40,15 @@ def _band_sql(value: str, bounds, labels) -> str:
 
 def person_cells(engine: Engine, months: list[str]) -> pa.Table:
     """(person_id, sex, age_band, acg_band) of every person, for the year of `months`: age on the
-    last day of its last month, the ACG weight in force in that month (`none` without one)."""
+    last day of its last month, the ACG weight in force in that month (`none` without one; the
+    ACG weights even when a scenario pays on the open index)."""
     end = last_day(months[-1])
     age_labels = [f"{lo}-{hi - 1}" for lo, hi in zip(AGE_BANDS, AGE_BANDS[1:])] + [f"{AGE_BANDS[-1]}+"]
     acg_labels = [f"<{ACG_BANDS[0]:g}"] + [f"{lo:g}-{hi:g}" for lo, hi in zip(ACG_BANDS, ACG_BANDS[1:])] + [f">={ACG_BANDS[-1]:g}"]
-    risk = ("(SELECT person_id, CAST(arg_max(acg_weight, month) AS DOUBLE) AS acg FROM risk "
-            f"WHERE month <= '{months[-1]}' GROUP BY person_id)") if "risk" in engine.table_names() else \
+    # `risk_acg`: the ACG weights kept aside when a scenario pays on another index (--case-mix open)
+    table = next((t for t in ("risk_acg", "risk") if t in engine.table_names()), None)
+    risk = ("(SELECT person_id, CAST(arg_max(acg_weight, month) AS DOUBLE) AS acg FROM " + table +
+            f" WHERE month <= '{months[-1]}' GROUP BY person_id)") if table else \
         "(SELECT NULL::VARCHAR AS person_id, NULL::DOUBLE AS acg WHERE false)"
     return engine.con.con.sql(f"""
         WITH who AS (
