@@ -87,7 +87,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     `months` (e.g. 3, 6, 9, 12) is a quick look for tests: only those months of each year are
     computed and their amounts and visits scaled to a year (× 12 / number of months, exact in
     öre); population means are over those month-ends. Default: all twelve months. `need`: also
-    split the lines by person for the need standardisation (`analysis.need`; about 35 s more a
+    split the lines by person for the need standardisation (`analysis.need`; about 20 s more a
     year at 50 000 persons)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
