@@ -203,19 +203,21 @@ def standardise(cells: pd.DataFrame) -> pd.DataFrame:
 
 def need_table(a) -> pd.DataFrame:
     """need.csv: per year and area, raw pay per listed person and per inhabitant (areas.csv,
-    total), the pay for its residents split by person (`paid_ore`), the pay expected from its
+    total), the pay for its residents split by person (`paid_ore`, and per resident), the pay expected from its
     residents' (age band, sex, ACG band) cells (`expected_ore`), the standardised ratio and the
     need-standardised pay per inhabitant (`standardise`; öre, and SEK to read)."""
     from ersattning.analysis.measures import area_table
 
     cols = ["year", "area_code", "name", "income_sek", "residents", "listed", "per_listed_sek", "per_inhabitant_sek",
-            "paid_ore", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
+            "paid_ore", "paid_per_inhabitant_sek", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
     if a.need_cells is None or not a.need_cells.num_rows:
         return pd.DataFrame(columns=cols)
     raw = area_table(a)
     raw = raw[raw.category == "total"][["year", "area_code", "name", "income_sek", "listed", "per_listed_sek", "per_inhabitant_sek"]]
     out = standardise(a.need_cells.to_pandas()).merge(raw, on=["year", "area_code"], how="left")
     out["need_per_inhabitant_sek"] = out.need_per_inhabitant_ore.astype(float) / 100
+    # the raw figure on the standardisation's own base: the pay split by person per resident
+    out["paid_per_inhabitant_sek"] = out.paid_ore / 100 / out.residents.where(out.residents > 0)
     return out[cols].sort_values(["year", "area_code"]).reset_index(drop=True)
 
 
@@ -287,7 +289,7 @@ def report_section(tables: dict, tag: str = "") -> list[str]:
              "<p>Indirect standardisation: expected pay = Σ over the area's residents of the region's mean pay per person "
              "in their (age band, sex, ACG weight band) cell; ratio = paid / expected; need-standardised pay per inhabitant "
              "= ratio × the region's mean. Areas by mean income, poorest first.</p>"]
-    parts.append(_table(n[["name", "income_sek", "residents", "per_listed_sek", "per_inhabitant_sek", "ratio",
+    parts.append(_table(n[["name", "income_sek", "residents", "per_listed_sek", "per_inhabitant_sek", "paid_per_inhabitant_sek", "ratio",
                            "need_per_inhabitant_sek"]].rename(columns={"ratio": "ratio (paid / expected)"}), digits=2))
     if conc is not None and len(conc):
         parts.append(f"<h3>{tag}Concentration index by area income rank: raw and need-standardised pay per inhabitant</h3>")
