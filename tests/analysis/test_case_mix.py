@@ -134,6 +134,9 @@ def test_need_side_by_side_keeps_the_acg_bands(open_run):
         assert sorted(set(a.need_cells["acg_band"].to_pylist())) == ["1-2", "2-4", "<0.5"]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Base: Need-standardised pay by area" in page and "Scenario: Need-standardised pay by area" in page
+    for path in [*out.glob("*.csv"), out / "report.html"]:
+        text = path.read_text(encoding="utf-8")
+        assert not any(p in text for p in (af_region.P_ADULT, af_region.P_OLD, af_region.P_CHILD)), path.name
 
 
 def test_an_unknown_case_mix_and_need_with_neutral_are_refused(tmp_path):
