@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from ersattning.analysis.attribution import attribution
 from ersattning.analysis.categories import component_categories
+from ersattning.analysis.need import need_cells, person_cells, person_pay
 from ersattning.engine import Engine
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
@@ -94,8 +95,6 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
         raise ValueError("months must be 1, 2, 3, 4, 6 or 12 distinct months of 1..12")
     scale = 12 // len(picked)
-    from ersattning.analysis.need import need_cells, person_cells, person_pay
-
     lines, allocated, population, visits, clinic_listed, cells, within = [], [], [], [], [], [], []
     reconciled: dict[int, list[pa.Table]] = {}
     for year in years:

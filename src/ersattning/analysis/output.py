@@ -113,7 +113,9 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
 
 #: How floats are written: SEK with two decimals; indices and correlations with six digits;
 #: the neutral factor and totals with all their digits.
-_FORMATS = {"concentration": "%.6g", "need_concentration": "%.6g", "need": "%.6f", "case_mix": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
+_FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
+#: need.csv with six decimals (its ratio; its money is in öre), the index and case mix with six digits.
+_FORMATS.update({"need": "%.6f", "need_concentration": "%.6g", "case_mix": "%.6g"})
 
 
 def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:
