@@ -991,6 +991,8 @@ def analyze(
     rules_as_of: Optional[str] = typer.Option(None, "--rules-as-of", help="YYYY-MM-DD: the rulebook as it stood then, for every month"),
     passive_listing: bool = typer.Option(False, "--passive-listing", help="Scenario: unlisted residents listed at their area's clinic"),
     neutral: Optional[str] = typer.Option(None, "--neutral", help="COMPONENT: rescale its rate so the scenario's total equals the base's"),
+    need: bool = typer.Option(False, "--need", help="Also need-standardised pay by area (age, sex, ACG band) and its concentration index"),
+    case_mix: str = typer.Option("acg", "--case-mix", help="acg | open: scenario paying the ACG component on the open (Charlson) case-mix index"),
     persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
     seed: int = typer.Option(2022, "--seed", help="Seed of the synthetic region"),
 ):
@@ -1007,6 +1009,8 @@ def analyze(
         raise typer.BadParameter("give one of --db PATH or --synthetic")
     if rules is not None and rules_as_of is not None:
         raise typer.BadParameter("give --rules or --rules-as-of, not both")
+    if case_mix not in ("acg", "open"):
+        raise typer.BadParameter("--case-mix is acg or open")
     try:
         year_list = parse_years(years)
         as_of = dt.date.fromisoformat(rules_as_of) if rules_as_of else None
@@ -1015,7 +1019,7 @@ def analyze(
     try:
         with console.status("Analysing…") as status:
             result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
-                         passive_listing=passive_listing, neutral=neutral, progress=lambda text: status.update(f"Analysing: {text}"))
+                         passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, need=need, progress=lambda text: status.update(f"Analysing: {text}"))
     except ErsattningError as exc:
         _fail(exc)
     # a scenario's tables are side by side; the summary shows the scenario's own shares

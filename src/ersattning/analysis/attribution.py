@@ -32,19 +32,22 @@ ALLOCATED_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string())
 BASE_VISITS = ("visit_fee", "visit_out_of_county")
 
 
-def capitation_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False) -> tuple[pa.Table, pa.Table]:
     """(weights, population) of consecutive `months`: what each capitation line counts per month,
     clinic and area of residence, from the persons the line paid for (`capitation.capitation_units`,
     the rows `capitation_rows` sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per
     clinic and area (`persons`, for lines with nothing of their own to split by); residents and
-    listed residents per month and area. All months' persons in one pass (`listed_units`)."""
+    listed residents per month and area. All months' persons in one pass (`listed_units`).
+    `by_person`: each weight's area_code is `AREA|PERSON_ID` (the need standardisation's split
+    by person, `analysis.need`; never written out)."""
     # Computed once for every per-listed component, released when the weights are read.
     listed = listed_units(engine, book, months).cache()
     paid = {m: paid_components(book, m) for m in months}
     parts = []
 
     def weigh(units: ibis.Table, basis) -> ibis.Table:
-        g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis(units), area_code=units.area_code).aggregate(
+        area = units.area_code.concat("|", units.person_id) if by_person else units.area_code
+        g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis(units), area_code=area).aggregate(
             w=units.contribution.sum())
         return g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
 
@@ -88,22 +91,23 @@ def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Tab
                      "listed": pc.cast(pc.fill_null(j["listed"], 0), pa.float64())})
 
 
-def visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+def visit_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False) -> tuple[pa.Table, pa.Table]:
     """(weights, visits) of consecutive `months`: each visit product's contacts per month, payee,
     patient's area of residence and listed or not; and base visits per month, performing clinic and
-    patient area. A pass per few months of contacts (`statements.months_per_pass`)."""
+    patient area. A pass per few months of contacts (`statements.months_per_pass`). `by_person`:
+    the patient area is `AREA|PERSON_ID` (as `capitation_weights`)."""
     from ersattning.statements import months_per_pass
 
     weights, visits = [], []
     step = months_per_pass(engine) if len(months) > 1 else 1
     for i in range(0, len(months), step):
-        w, v = _visit_weights(engine, book, months[i:i + step])
+        w, v = _visit_weights(engine, book, months[i:i + step], by_person)
         weights.append(w)
         visits.append(v)
     return pa.concat_tables(weights), pa.concat_tables(visits)
 
 
-def _visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[pa.Table, pa.Table]:
+def _visit_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False) -> tuple[pa.Table, pa.Table]:
     empty = (WEIGHT_SCHEMA.empty_table(), VISITS_SCHEMA.empty_table())
     start, end = first_day(months[0]), last_day(months[-1])
     contacts = engine.contacts(start, end)
@@ -118,7 +122,8 @@ def _visit_weights(engine: Engine, book: Rulebook, months: list[str]) -> tuple[p
     if not codes:
         return empty
     month = f.date.strftime("%Y-%m") if len(months) > 1 else ibis.literal(months[0])
-    counted = f.group_by(month=month, clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, patient_area=f.patient_area,
+    area = f.patient_area.concat("|", f.person_id) if by_person else f.patient_area
+    counted = f.group_by(month=month, clinic_id=f.clinic_id, listing_clinic=f.listing_clinic, patient_area=area,
                          **codes).aggregate(n=f.count()).to_pyarrow()
     return weights_from_counts(counted, list(codes))
 

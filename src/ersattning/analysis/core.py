@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from ersattning.analysis.attribution import attribution
 from ersattning.analysis.categories import component_categories
+from ersattning.analysis.need import need_cells, person_cells, person_pay
 from ersattning.engine import Engine
 from ersattning.period import months_of
 from ersattning.rulebook.loader import Rulebook
@@ -29,7 +30,9 @@ class Analysis:
     - `visits`: year, clinic_id, patient_area, n (base visits: production and consumption);
     - `clinic_listed`: year, clinic_id, listed (mean of month-ends);
     - `areas`: the report's areas (area_code, name, income_sek, cni, …); `clinics`: clinic_id, name, area_code;
-    - `categories`: component → report category, as the rulebook run declares them (empty: the packaged ones).
+    - `categories`: component → report category, as the rulebook run declares them (empty: the packaged ones);
+    - `need_cells`, `need_within`: pay and residents per year, area and (sex, age band, ACG band)
+      cell, and per area the within-area sums (`analysis.need`; None when not computed).
     """
 
     years: list[int]
@@ -44,6 +47,8 @@ class Analysis:
     label: str = ""
     notes: list[str] = field(default_factory=list)
     categories: dict[str, str] = field(default_factory=dict)
+    need_cells: pa.Table | None = None
+    need_within: pa.Table | None = None
 
     def year(self, table: str, year: int) -> pa.Table:
         t = getattr(self, table)
@@ -75,22 +80,25 @@ def _with_year(t: pa.Table, year: int) -> pa.Table:
 
 def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label: str = "",
                  stored_lines: Callable[[str], pa.Table | None] | None = None,
-                 progress: Callable[[str], None] | None = None, months: Sequence[int] | None = None) -> Analysis:
+                 progress: Callable[[str], None] | None = None, months: Sequence[int] | None = None,
+                 need: bool = False) -> Analysis:
     """Compute (or, with `stored_lines`, read) every month's statement lines of `years` and split
     them by area. A Python loop runs over months only; each month is whole-table queries.
 
     `months` (e.g. 3, 6, 9, 12) is a quick look for tests: only those months of each year are
     computed and their amounts and visits scaled to a year (× 12 / number of months, exact in
-    öre); population means are over those month-ends. Default: all twelve months."""
+    öre); population means are over those month-ends. Default: all twelve months. `need`: also
+    split the lines by person for the need standardisation (`analysis.need`; about 20 s more a
+    year at 50 000 persons)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
         raise ValueError("months must be 1, 2, 3, 4, 6 or 12 distinct months of 1..12")
     scale = 12 // len(picked)
-    lines, allocated, population, visits, clinic_listed = [], [], [], [], []
+    lines, allocated, population, visits, clinic_listed, cells, within = [], [], [], [], [], [], []
     reconciled: dict[int, list[pa.Table]] = {}
     for year in years:
-        y_lines, y_alloc, y_pop, y_vis, y_cl = [], [], [], [], []
+        y_lines, y_alloc, y_pop, y_vis, y_cl, y_cell_pay, y_pay = [], [], [], [], [], [], []
         # A whole year not read from a database is computed on the year path (the same lines as
         # twelve months, tests/statements/test_compute_year.py), as `run` does.
         whole, done = {}, None
@@ -115,6 +123,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         # The year's (or the picked months') lines split by area at once: one pass for all months
         # when they are consecutive, else one per month.
         runs = [picked_months] if len(picked_months) == 12 else [[m] for m in picked_months]
+        cells_of = person_cells(engine, picked_months) if need else None
         all_lines = pa.concat_tables(y_lines)
         for run in runs:
             in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
@@ -124,6 +133,10 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
             y_pop.append(parts["population"].drop_columns(["month"]))
             y_vis.append(parts["visits"].drop_columns(["month"]))
             y_cl.append(parts["clinic_listed"].drop_columns(["month"]))
+            if need:  # the same lines split by person, for the need standardisation
+                cell_pay, pay = person_pay(engine, book, run, in_run, cells_of)
+                y_cell_pay.append(cell_pay)
+                y_pay.append(pay)
         y_lines = [t.select(["clinic_id", "component", "product_code", "amount_ore"]) for t in y_lines]
         lines.append(_with_year(_sum(pa.concat_tables(y_lines), ["clinic_id", "component", "product_code"], "amount_ore", scale), year))
         allocated.append(_with_year(_sum(pa.concat_tables(y_alloc),
@@ -138,10 +151,15 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         visits.append(_with_year(_sum(pa.concat_tables(y_vis), ["clinic_id", "patient_area"], "n", scale), year))
         cl = _sum(pa.concat_tables(y_cl), ["clinic_id"], "listed")
         clinic_listed.append(_with_year(cl.set_column(1, "listed", pc.divide(cl["listed"], n)), year))
+        if need:
+            c, w = need_cells(engine, picked_months, cells_of, pa.concat_tables(y_cell_pay), pa.concat_tables(y_pay), scale)
+            cells.append(_with_year(c, year))
+            within.append(_with_year(w, year))
     clinics = engine["clinics"].select("clinic_id", "name", "area_code").to_pyarrow()
     return Analysis(years, book.origin, pa.concat_tables(lines), pa.concat_tables(allocated), pa.concat_tables(population),
                     pa.concat_tables(visits), load_area_table(), clinics, pa.concat_tables(clinic_listed), label=label,
-                    categories=component_categories(book))
+                    categories=component_categories(book), need_cells=pa.concat_tables(cells) if need else None,
+                    need_within=pa.concat_tables(within) if need else None)
 
 
 def _sum(t: pa.Table, keys: list[str], value: str, scale: int = 1) -> pa.Table:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ersattning.analysis import measures
+from ersattning.analysis import measures, need
 from ersattning.analysis.calibration import calibration_table
 from ersattning.analysis.categories import mapping_rows
 from ersattning.analysis.core import Analysis
@@ -23,6 +23,7 @@ CSV_FILES = {
     "correlations.csv": "correlations", "components.csv": "components", "calibration.csv": "calibration",
     "budget.csv": "budget", "neutral.csv": "neutral", "reform_bands.csv": "reform_bands",
     "reform_clinics.csv": "reform_clinics", "reform_areas.csv": "reform_areas", "reform_deciles.csv": "reform_deciles",
+    "need.csv": "need", "need_concentration.csv": "need_concentration", "case_mix.csv": "case_mix",
 }
 
 #: A scenario's tables side by side with the base's: the columns naming a row; every other
@@ -36,6 +37,8 @@ KEYS = {
     "production": ["year", "area_code", "name"],
     "concentration": ["year", "perspective", "category"],
     "correlations": ["year", "perspective", "category_a", "category_b"],
+    "need": ["year", "area_code", "name", "income_sek"],
+    "need_concentration": ["year", "measure"],
 }
 #: Amounts a run without the row pays 0 of (shares and ratios stay empty).
 _AMOUNTS = {"amount_sek", "listing_sek", "residence_sek", "produced", "consumed", *measures.CATEGORIES, *measures.SUMS}
@@ -54,6 +57,8 @@ def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
         "calibration": pd.DataFrame(calibration_table(a)),
+        # with `need` (analyze --need): need-standardised pay by area and its concentration index
+        **({"need": need.need_table(a), "need_concentration": need.need_concentration(a)} if a.need_cells is not None else {}),
     }
 
 
@@ -91,7 +96,8 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
     if base is None:
         return run_tables(a)
     runs = {"base": run_tables(base), "scenario": run_tables(a)}
-    out: dict = {key: side_by_side(runs["base"][key], runs["scenario"][key], keys) for key, keys in KEYS.items()}
+    out: dict = {key: side_by_side(runs["base"][key], runs["scenario"][key], keys) for key, keys in KEYS.items()
+                 if key in runs["base"] and key in runs["scenario"]}
     out["components"] = pd.DataFrame(mapping_rows(sorted(set(a.lines["component"].to_pylist()) | set(base.lines["component"].to_pylist())),
                                                   {**measures.categories_of(base), **measures.categories_of(a)}))
     out["calibration"] = calibration_side_by_side(runs["base"]["calibration"], runs["scenario"]["calibration"])
@@ -108,6 +114,8 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
 #: How floats are written: SEK with two decimals; indices and correlations with six digits;
 #: the neutral factor and totals with all their digits.
 _FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
+#: need.csv with six decimals (its ratio; its money is in öre), the index and case mix with six digits.
+_FORMATS.update({"need": "%.6f", "need_concentration": "%.6g", "case_mix": "%.6g"})
 
 
 def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:

@@ -122,6 +122,10 @@ def _comparison(tables: dict[str, pd.DataFrame]) -> list[str]:
         parts.append(_table(n[["year", "component", "parameter", "from", "to", "rate_scenario", "factor", "factor_exact",
                                "rate_rescaled", "component_before_sek", "component_after_sek", "base_total_sek", "scenario_total_sek"]]
                             .assign(year=n.year.astype(str), factor=n.factor.map(lambda f: f"{f:.9f}")), digits=2))
+    if "case_mix" in tables:
+        from ersattning.analysis.case_mix import report_section as case_mix_section
+
+        parts.extend(case_mix_section(tables["case_mix"]))
     cal = tables.get("calibration")
     if cal is not None and len(cal):
         parts.append("<h2>The report's region figures: base and scenario</h2>"
@@ -250,4 +254,7 @@ def _run(tables: dict[str, pd.DataFrame], run: str) -> list[str]:
         m = cr.pivot_table(index="category_a", columns="category_b", values="correlation")
         parts.append(f"<h2>{tag}Correlations between components over areas, {last} (report Table 5)</h2>" + _table(m.reset_index(), digits=2))
 
+    from ersattning.analysis.need import report_section
+
+    parts.extend(report_section(tables, tag))
     return parts
