@@ -51,14 +51,19 @@ class AnalyzeResult:
 def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
             progress: Callable[[str], None] | None = None, region: Path | None = None,
-            neutral: str | None = None) -> AnalyzeResult:
+            neutral: str | None = None, microdata: bool = False, microdata_key: Path | None = None,
+            lang: str = "sv") -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook.
     `region`: a folder to keep the synthetic region's files in, reused when generated there
     before with the same persons, years and seed (the benchmark's cache). `neutral`: a component
     whose rate is rescaled so that the scenario's total equals the base's, each year, to the öre
-    (`analysis.neutral`)."""
+    (`analysis.neutral`). `microdata`: also the pseudonymised person-month and contact tables
+    (Parquet, `analysis.microdata`) in `output`/microdata, pseudonyms keyed by the file
+    `microdata_key` (created when missing), else by the database's secret (`--db`, as the trace's
+    pseudonyms), else by a key of this run only. `lang`: report.html and analysis.xlsx in Swedish
+    ("sv") or English ("en"); the CSVs keep their column names."""
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
     from ersattning.analysis.neutral import NeutralError, neutralise, single_rate
@@ -69,6 +74,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         if not scenario:
             raise NeutralError("--neutral needs a scenario (--rules, --rules-as-of or --passive-listing) to make budget-neutral")
         single_rate(choose_rulebook(rules, rules_as_of), neutral)  # refused before anything is computed
+        if microdata:  # the person-level split is of the lines as computed, not of the rescaled ones
+            raise NeutralError("--microdata cannot be combined with --neutral")
 
     started = time.perf_counter()
     say = progress or (lambda _: None)
@@ -96,13 +103,37 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
     if passive_listing:
         notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
+    sink = {"base": None, "run": None}
+    if microdata:
+        import secrets
+
+        from ersattning.analysis.microdata import read_key, write_year, year_tables
+        from ersattning.trace import person_key
+
+        if microdata_key is not None:
+            key = read_key(microdata_key)
+        elif db is not None:
+            key = person_key(engine.con.con)
+        else:
+            key = secrets.token_bytes(32)
+            notes.append("Microdata: pseudonyms keyed for this run only (--microdata-key FILE keeps them across runs).")
+
+        def writer(folder: Path, book_of):
+            def write(year: int, months: list[str], lines):
+                say(f"microdata {year}")
+                files.extend(write_year(folder, year, *year_tables(engine, book_of, year, months, lines, key)))
+            return write
+
+        sink = {"base": writer(Path(output) / "microdata" / "base", base_book), "run": writer(Path(output) / "microdata", book)}
+    files: list[Path] = []
     base = None
     neutral_table = None
     if scenario:
-        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"))
+        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), microdata=sink["base"])
         if passive_listing:
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
-        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"))
+        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"),
+                                microdata=sink["run"])
         if neutral is not None:
             analysis, neutral_table = neutralise(base, analysis, book, neutral)
             factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"
@@ -110,12 +141,15 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors}).")
     else:
         analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
-                                progress=say)
+                                progress=say, microdata=sink["run"])
     say("writing tables and report.html")
     out = make_tables(analysis, base, neutral_table)
     run = sorted(set(years))  # the title names the years run: "2022", "2016–2022" or "2016, 2022"
     span = str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" if run == list(range(run[0], run[-1] + 1)) \
         else ", ".join(map(str, run))
-    title = f"Primary-care pay {span}, decomposed" + (" (base, scenario and difference)" if scenario else "")
-    files = write_outputs(out, Path(output), title, notes)
+    if lang == "sv":
+        title = f"Ersättning i primärvården {span}, uppdelad" + (" (bas, scenario och skillnad)" if scenario else "")
+    else:
+        title = f"Primary-care pay {span}, decomposed" + (" (base, scenario and difference)" if scenario else "")
+    files = write_outputs(out, Path(output), title, notes, lang=lang) + files
     return AnalyzeResult(analysis, base, out, files, time.perf_counter() - started, notes)

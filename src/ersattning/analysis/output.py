@@ -110,7 +110,7 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
 _FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
 
 
-def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:
+def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str], lang: str = "en") -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, key in CSV_FILES.items():
@@ -125,6 +125,6 @@ def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes:
                 out[key].to_excel(writer, sheet_name=name.removesuffix(".csv")[:31], index=False)
     written.append(xlsx)
     page = folder / "report.html"
-    page.write_text(report_html(out, title=title, notes=notes), encoding="utf-8")
+    page.write_text(report_html(out, title=title, notes=notes, lang=lang), encoding="utf-8")
     written.append(page)
     return written

@@ -79,7 +79,8 @@ def _areas_ranked(areas: pd.DataFrame, year: int, value: str, title: str, catego
     ).properties(width=480, height=14 * max(1, d.name.nunique()))
 
 
-def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None) -> str:
+def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None,
+                lang: str = "en") -> str:
     """The whole report as HTML (a string): the web app can serve it as it is. For a scenario
     (`tables` from `output.tables(scenario, base)`, holding `runs`): the budget effect, the
     report's figures, shares and pay per listed person side by side (base, scenario,
