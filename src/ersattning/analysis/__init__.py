@@ -80,29 +80,35 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     started = time.perf_counter()
     say = progress or (lambda _: None)
     notes = []
+    sv = lang == "sv"
     if db is not None:
         say("opening the database")
         engine = database_engine(db)
-        notes.append(f"Data: {db}.")
+        notes.append(f"Data: {db}." if not sv else f"Underlag: {db}.")
         from ersattning.store import sample_size
 
         sample = sample_size(engine)
     else:
         say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
         engine, summary = synthetic_engine(persons, years, seed=seed, folder=region, reuse=region is not None)
-        notes.append(f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
-                     f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
+        notes.append((f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
+                      f"{summary['rows'].get('contacts', 0):,} contact rows." if not sv else
+                      f"Underlag: den syntetiska regionen, {summary['persons']:,} invånare vid slutet av {max(years)} (frö {seed}), "
+                      f"{summary['rows'].get('contacts', 0):,} kontaktrader.").replace(",", " "))
         # A sample of the region shares the region-wide pots in proportion to its size.
         sample = summary["persons"]
     # The rulebooks as `run` decides them (core.choose_rulebook): a reform's pots are scaled too.
     base_book = choose_rulebook(sample_persons=sample)
     book = choose_rulebook(rules, rules_as_of, sample_persons=sample)
     if rules is not None:
-        notes.append(f"Scenario: reform file {rules} overlaid on the rulebook.")
+        notes.append(f"Scenario: reform file {rules} overlaid on the rulebook." if not sv else
+                     f"Scenario: reformfilen {rules} lagd över regelverket.")
     if rules_as_of is not None:
-        notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
+        notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}." if not sv else
+                     f"Scenario: varje månad beräknad med regelverket som det såg ut {rules_as_of.isoformat()}.")
     if passive_listing:
-        notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
+        notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents."
+                     if not sv else "Scenario: passiv listning — varje olistad invånare listad på mottagningen med flest listade i sitt område.")
     sink = {"base": None, "run": None}
     if microdata:
         import secrets
@@ -116,7 +122,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             key = person_key(engine.con.con)
         else:
             key = secrets.token_bytes(32)
-            notes.append("Microdata: pseudonyms keyed for this run only (--microdata-key FILE keeps them across runs).")
+            notes.append("Microdata: pseudonyms keyed for this run only (--microdata-key FILE keeps them across runs)." if not sv else
+                         "Mikrodata: pseudonymer med en nyckel för bara denna körning (--microdata-key FIL behåller dem mellan körningar).")
 
         def writer(folder: Path, book_of):
             def write(year: int, months: list[str], lines):
@@ -138,7 +145,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             analysis, neutral_table = neutralise(base, analysis, book, neutral)
             factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"
                                 for r in neutral_table.itertuples())
-            notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors}).")
+            notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors})." if not sv else
+                         f"Budgetneutralt: {neutral} omräknad så att varje års totala ersättning blir lika med basens på öret ({factors}).")
     else:
         analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
                                 progress=say, microdata=sink["run"])

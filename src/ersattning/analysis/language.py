@@ -83,7 +83,15 @@ VALUES_SV = {
     "pass": "godkänd", "FAIL": "UNDERKÄND", "not run": "ej körd", "listing": "listning", "residence": "bosättning",
     "loses > 5 %": "förlorar > 5 %", "loses < 5 %": "förlorar < 5 %", "unchanged": "oförändrad",
     "gains < 5 %": "vinner < 5 %", "gains > 5 %": "vinner > 5 %", "clinic": "mottagning", "area": "område",
-    "income decile": "inkomstdecil", "base": "bas", "scenario": "scenario",
+    "income decile": "inkomstdecil", "base": "bas", "scenario": "scenario", "produced": "producerade", "consumed": "konsumerade",
+    "Primary-care pay, decomposed": "Ersättning i primärvården, uppdelad",
+    # visit types (categories.VISIT_TYPES)
+    "doctor visit": "läkarbesök", "doctor home visit": "läkarbesök i hemmet", "doctor phone": "läkare, telefon",
+    "doctor video": "läkare, video", "psychosocial visit": "psykosocialt besök", "other staff visit": "besök, övrig personal",
+    "other staff home visit": "hembesök, övrig personal", "other staff phone": "övrig personal, telefon",
+    "other staff video": "övrig personal, video", "home-care visit": "hemsjukvårdsbesök", "team visit": "teambesök",
+    "group team visit": "gruppteambesök", "group visit": "gruppbesök", "base fee (any visit)": "grundersättning (alla besök)",
+    "psychologist visit": "psykologbesök", "out-of-county visit": "utomlänsbesök",
 }
 
 #: The report's texts in Swedish, by their English text (`report._`; {names} are filled in).

@@ -111,7 +111,7 @@ def tables(a: Analysis, base: Analysis | None = None, neutral: pd.DataFrame | No
 _FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6g", "neutral": "%.15g"}
 
 
-def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str], lang: str = "en") -> list[Path]:
+def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str], lang: str = "sv") -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, key in CSV_FILES.items():
@@ -140,7 +140,7 @@ def _kind(column: str) -> str | None:
     return None
 
 
-def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "en") -> None:
+def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "sv") -> None:
     """Every table a sheet, headings in `lang`; percent cells as fractions with a percent format
     (the CSVs hold percents as numbers 0–100), SEK as `#,##0.00`, counts as `#,##0`."""
     from ersattning.analysis.language import VALUES_SV, category_labels, column

@@ -19,7 +19,7 @@ _LANG = contextvars.ContextVar("report_language", default="en")
 def _(text: str, **values) -> str:
     """`text` in the page's language (language.TEXT_SV), with `values` filled in."""
     if _LANG.get() == "sv":
-        text = language.TEXT_SV.get(text, text)
+        text = language.TEXT_SV.get(text, language.VALUES_SV.get(text, text))
     return text.format(**values) if values else text
 
 
@@ -104,10 +104,12 @@ def _areas_ranked(areas: pd.DataFrame, year: int, value: str, title: str, catego
 
 
 def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None,
-                lang: str = "en") -> str:
-    """The whole report as HTML in `lang` ("sv" or "en"); see `_report_html`."""
+                lang: str = "sv") -> str:
+    """The whole report as HTML in `lang` (Swedish, "sv", by default, or "en"); see `_report_html`."""
     token = _LANG.set(lang if lang in language.LANGUAGES else "en")
     try:
+        if title == "Primary-care pay, decomposed":
+            title = _("Primary-care pay, decomposed")
         return _report_html(_relabelled(tables), title, notes)
     finally:
         _LANG.reset(token)
@@ -189,10 +191,10 @@ def _comparison(tables: dict[str, pd.DataFrame]) -> list[str]:
     table = pd.DataFrame(cols).reindex([x for x in _order() if x in set(wide.label)])
     parts.append(_table(table.reset_index().rename(columns={"label": "component"})))
     per = wide[wide.year == last]
-    long = pd.concat([per[["label"]].assign(run=run, sek=per[f"per_listed_sek_{run}"].values) for run in ("base", "scenario")])
+    long = pd.concat([per[["label"]].assign(run=_(run), sek=per[f"per_listed_sek_{run}"].values) for run in ("base", "scenario")])
     parts.append(_figure(alt.Chart(long, title=_("Base and scenario: SEK per listed person by component, {last}", last=last)).mark_bar().encode(
-        y=alt.Y("label:N", sort=_order(), title=None), yOffset=alt.YOffset("run:N", sort=["base", "scenario"]),
-        x=alt.X("sek:Q", title=_("SEK per listed person")), color=alt.Color("run:N", title=_("run"), sort=["base", "scenario"]),
+        y=alt.Y("label:N", sort=_order(), title=None), yOffset=alt.YOffset("run:N", sort=[_("base"), _("scenario")]),
+        x=alt.X("sek:Q", title=_("SEK per listed person")), color=alt.Color("run:N", title=_("run"), sort=[_("base"), _("scenario")]),
         tooltip=["label", "run", alt.Tooltip("sek:Q", format=",.0f")]).properties(width=480, height=30 * max(1, per.label.nunique())),
         _("Base: the rulebook; scenario: the reform. Each component's pay divided by the mean number of listed persons of its run.")))
     d = per[["label", "per_listed_sek_difference"]].fillna(0)
@@ -209,7 +211,8 @@ def _winners_and_losers(tables: dict[str, pd.DataFrame], year: int) -> list[str]
     from ersattning.analysis.scenarios import BANDS
 
     parts = []
-    colour = alt.Color("band:N", sort=list(BANDS), scale=alt.Scale(domain=list(BANDS), range=_BAND_COLOURS), title=_("change"))
+    shown = [_(b) for b in BANDS]  # the bands as the page names them, in their order
+    colour = alt.Color("band:N", sort=shown, scale=alt.Scale(domain=shown, range=_BAND_COLOURS), title=_("change"))
     bands = tables.get("reform_bands")
     for level, key, plural in (("clinic", "reform_clinics", "clinics"), ("area", "reform_areas", "areas"),
                                ("income decile", "reform_deciles", "income deciles")):
@@ -220,15 +223,16 @@ def _winners_and_losers(tables: dict[str, pd.DataFrame], year: int) -> list[str]
         parts.append(f"<h2>{_('Winners and losers by {level}, {year} (scenario − base)', level=_(level), year=year)}</h2>")
         if bands is not None and len(bands):
             bl = bands[(bands.level == level) & (bands.year == year)]
+            bl = bl.assign(band=bl.band.map(_))
             parts.append(_figure(alt.Chart(bl, title=_("Number of {plural} by change of pay, {year} (scenario − base)", plural=_(plural), year=year)).mark_bar().encode(
-                x=alt.X("band:N", sort=list(BANDS), title=None), y=alt.Y("count:Q", title=_(plural)), color=colour,
+                x=alt.X("band:N", sort=shown, title=None), y=alt.Y("count:Q", title=_(plural)), color=colour,
                 tooltip=["band", "count", alt.Tooltip("difference_sek:Q", format=",.0f")]).properties(width=420, height=200),
                 _("Change of each {level}'s pay, scenario − base, in % of its base pay: losses and gains of more or less than 5 %.", level=_(level))))
             parts.append(_table(bl.drop(columns=["level"]).assign(year=bl.year.astype(str)).rename(
                 columns={"base_sek": _("base SEK"), "scenario_sek": _("scenario SEK"), "difference_sek": _("difference SEK")}), digits=0))
         if level != "clinic":
             name = "name" if level == "area" else "decile"
-            p = d.assign(what=d[name].astype(str))[["what", "difference_pct", "band"]].dropna(subset=["difference_pct"])
+            p = d.assign(what=d[name].astype(str), band=d.band.map(_))[["what", "difference_pct", "band"]].dropna(subset=["difference_pct"])
             parts.append(_figure(alt.Chart(p, title=_("Difference (scenario − base) by {level}, {year}, % of base pay", level=_(level), year=year)).mark_bar().encode(
                 y=alt.Y("what:N", sort="-x" if level == "area" else None, title=None),
                 x=alt.X("difference_pct:Q", title=_("% of base pay, scenario − base")), color=colour,
@@ -260,7 +264,8 @@ def _run(tables: dict[str, pd.DataFrame], run: str) -> list[str]:
     wide = cat.pivot_table(index="label", columns="year", values="share_of_total").reindex([x for x in _order() if x in set(cat.label)])
     parts.append(_table(wide.reset_index().rename(columns={"label": tag + _("share of total (%)")})))
     if "visit_types" in tables and len(tables["visit_types"]):
-        vt = tables["visit_types"].pivot_table(index="visit_type", columns="year", values="share_of_total").reset_index()
+        vt = tables["visit_types"]
+        vt = vt.assign(visit_type=vt.visit_type.map(_)).pivot_table(index="visit_type", columns="year", values="share_of_total").reset_index()
         parts.append(f"<h3>{tag}{_('Visits by type (share of total, %)')}</h3>" + _table(vt))
 
     parts.append(f"<h2>{tag}{_('Areas')}</h2>")
@@ -274,6 +279,7 @@ def _run(tables: dict[str, pd.DataFrame], run: str) -> list[str]:
                          .mark_bar().encode(y=alt.Y("name:N", sort="-x", title=None), x=alt.X("unlisted_share:Q", title="%"))
                          .properties(width=480, height=14 * max(1, len(tot))), _("Share of inhabitants not listed at any clinic.")))
     p = prod[(prod.year == last) & prod.name.notna()].melt(id_vars=["name"], value_vars=["produced", "consumed"], var_name="what", value_name="visits")
+    p = p.assign(what=p.what.map(_))
     parts.append(_figure(alt.Chart(p, title=tag + _("Visits produced in vs consumed by each area, {last} (report Figure 11)", last=last)).mark_bar().encode(
         y=alt.Y("name:N", title=None), yOffset="what:N", x=alt.X("visits:Q", title=_("base visits")), color=alt.Color("what:N", title=None))
         .properties(width=480, height=24 * max(1, p.name.nunique())),
