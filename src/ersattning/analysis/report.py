@@ -9,7 +9,7 @@ import html
 import altair as alt
 import pandas as pd
 
-from ersattning.analysis import language
+from ersattning.analysis.language import LANGUAGES, TEXT_SV, VALUES_SV, category_labels, column
 from ersattning.analysis.categories import CATEGORIES, FIXED
 
 #: The language the page is being rendered in (report_html sets it for the call).
@@ -17,14 +17,14 @@ _LANG = contextvars.ContextVar("report_language", default="en")
 
 
 def _(text: str, **values) -> str:
-    """`text` in the page's language (language.TEXT_SV), with `values` filled in."""
+    """`text` in the page's language (TEXT_SV), with `values` filled in."""
     if _LANG.get() == "sv":
-        text = language.TEXT_SV.get(text, language.VALUES_SV.get(text, text))
+        text = TEXT_SV.get(text, VALUES_SV.get(text, text))
     return text.format(**values) if values else text
 
 
 def _labels() -> dict[str, str]:
-    return language.category_labels(_LANG.get())
+    return category_labels(_LANG.get())
 
 
 def _order() -> list[str]:
@@ -63,7 +63,7 @@ def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
         return "<p>(none)</p>"
     df = df.head(max_rows)
     lang = _LANG.get()
-    head = "".join(f"<th>{html.escape(language.column(str(c), lang))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html.escape(column(str(c), lang))}</th>" for c in df.columns)
     body = []
     for row in df.itertuples(index=False):
         cells = []
@@ -76,7 +76,7 @@ def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
                 number = f'{v:,.{digits}f}'.replace(',', ' ')
                 cells.append(f"<td>{'' if pd.isna(v) else number.replace('.', ',') if lang == 'sv' else number}</td>")
             else:
-                cells.append(f"<td>{html.escape(language.VALUES_SV.get(v, v) if lang == 'sv' and isinstance(v, str) else str(v))}</td>")
+                cells.append(f"<td>{html.escape(VALUES_SV.get(v, v) if lang == 'sv' and isinstance(v, str) else str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -106,7 +106,7 @@ def _areas_ranked(areas: pd.DataFrame, year: int, value: str, title: str, catego
 def report_html(tables: dict[str, pd.DataFrame], title: str = "Primary-care pay, decomposed", notes: list[str] | None = None,
                 lang: str = "sv") -> str:
     """The whole report as HTML in `lang` (Swedish, "sv", by default, or "en"); see `_report_html`."""
-    token = _LANG.set(lang if lang in language.LANGUAGES else "en")
+    token = _LANG.set(lang if lang in LANGUAGES else "en")
     try:
         if title == "Primary-care pay, decomposed":
             title = _("Primary-care pay, decomposed")
