@@ -156,28 +156,39 @@ def year_tables(engine: Engine, book: Rulebook, year: int, months: list[str], li
                             WHEN component IN ({visit_list}) THEN 'visit:' || component || ':' || product_code
                             ELSE 'persons' END AS basis
                 FROM _md_lines GROUP BY ALL),
-            u AS (SELECT * FROM _md_cap UNION ALL {contact_units}),
+            u AS (SELECT * FROM _md_cap WHERE basis <> 'persons' UNION ALL {contact_units}),
             -- the split of attribution.allocate, down to persons and contacts: weights as integer
             -- micro-units, each part floored, the öre left given to the largest remainders
-            j AS (
-                SELECT l.month, l.clinic_id, l.component, l.product_code, l.amount_ore, u.person_id, u.contact,
-                       CAST(round(u.w * 1000000) AS HUGEINT) AS wi
-                FROM l JOIN u ON l.month = u.month AND l.clinic_id = u.clinic_id AND l.basis = u.basis),
-            t AS (SELECT *, sum(wi) OVER (PARTITION BY month, clinic_id, component, product_code) AS total FROM j),
-            p AS (SELECT *, (abs(amount_ore)::HUGEINT * wi) // total AS part, (abs(amount_ore)::HUGEINT * wi) % total AS rem
-                  FROM t WHERE total <> 0),
+            uw AS (SELECT month, clinic_id, basis, person_id, contact, CAST(round(w * 1000000) AS HUGEINT) AS wi FROM u),
+            tot AS (SELECT month, clinic_id, basis, sum(wi) AS total FROM uw GROUP BY ALL HAVING sum(wi) <> 0),
+            p AS (SELECT l.month, l.clinic_id, l.component, l.product_code, l.amount_ore, uw.person_id, uw.contact,
+                         (abs(l.amount_ore)::HUGEINT * uw.wi) // tot.total AS part, (abs(l.amount_ore)::HUGEINT * uw.wi) % tot.total AS rem
+                  FROM l JOIN tot USING (month, clinic_id, basis) JOIN uw USING (month, clinic_id, basis)),
             q AS (SELECT *, abs(amount_ore) - sum(part) OVER (PARTITION BY month, clinic_id, component, product_code) AS left_over,
                          row_number() OVER (PARTITION BY month, clinic_id, component, product_code
                                             ORDER BY rem DESC, person_id, contact) AS rk
-                  FROM p)
+                  FROM p),
+            -- a line split by the clinic's listed persons: all weigh the same, so each gets the
+            -- amount // n and the first (amount % n) by person id one öre more — the largest
+            -- remainder split with equal weights, without sorting each line's persons
+            pr AS (SELECT month, clinic_id, person_id, row_number() OVER (PARTITION BY month, clinic_id ORDER BY person_id) AS rk,
+                          count(*) OVER (PARTITION BY month, clinic_id) AS n
+                   FROM _md_cap WHERE basis = 'persons')
             SELECT month, clinic_id, component, product_code, person_id, contact,
                    CAST(sign(amount_ore) * (part + CASE WHEN rk <= left_over THEN 1 ELSE 0 END) AS BIGINT) AS amount_ore
             FROM q
             UNION ALL
+            SELECT l.month, l.clinic_id, l.component, l.product_code, pr.person_id, NULL,
+                   CAST(sign(l.amount_ore) * (abs(l.amount_ore) // pr.n + CASE WHEN pr.rk <= abs(l.amount_ore) % pr.n THEN 1 ELSE 0 END)
+                        AS BIGINT)
+            FROM l JOIN pr ON l.month = pr.month AND l.clinic_id = pr.clinic_id WHERE l.basis = 'persons'
+            UNION ALL
             -- a line with nobody behind it (e.g. a manual line of a clinic with no listed persons)
             SELECT l.month, l.clinic_id, l.component, l.product_code, NULL, NULL, l.amount_ore
-            FROM l WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.month = l.month AND t.clinic_id = l.clinic_id
-                                     AND t.component = l.component AND t.product_code = l.product_code AND t.total <> 0)
+            FROM l WHERE CASE WHEN l.basis = 'persons'
+                              THEN NOT EXISTS (SELECT 1 FROM pr WHERE pr.month = l.month AND pr.clinic_id = l.clinic_id)
+                              ELSE NOT EXISTS (SELECT 1 FROM tot WHERE tot.month = l.month AND tot.clinic_id = l.clinic_id
+                                               AND tot.basis = l.basis) END
         """)
         person_months = _person_months(con, pseudo, year, months, contacts is not None)
         contact_rows = _contact_rows(con, pseudo) if contacts is not None else _EMPTY_CONTACTS.empty_table()
@@ -226,12 +237,16 @@ def _person_months(con, pseudo: str, year: int, months: list[str], with_contacts
                                                                     THEN 1 ELSE 0 END AS age
                 FROM k JOIN e USING (month)
                 LEFT JOIN _md_persons p ON p.person_id = k.person_id AND (p.valid_from IS NULL OR p.valid_from <= e.d)
-                                   AND (p.valid_to IS NULL OR p.valid_to >= e.d))
+                                   AND (p.valid_to IS NULL OR p.valid_to >= e.d)
+                -- one row per person-month whatever the register holds (amounts are joined to it)
+                QUALIFY row_number() OVER (PARTITION BY k.month, k.person_id ORDER BY p.valid_from DESC NULLS LAST) = 1),
+             s AS (SELECT month, person_id, min(listed_clinic) AS listed_clinic, min(acg_weight) AS acg_weight, min(cni) AS cni
+                   FROM _md_attrs GROUP BY month, person_id)
         SELECT {pseudo.replace("person_id", "pm.person_id")} AS pseudonym, CAST({year} AS INTEGER) AS year, CAST(right(pm.month, 2) AS INTEGER) AS month,
                {band} AS age_band, pm.sex, pm.area_code, s.listed_clinic, CAST(s.acg_weight AS DOUBLE) AS acg_weight,
                CAST(s.cni AS DOUBLE) AS cni {pm_amounts} {vcols}
         FROM pm
-        LEFT JOIN _md_attrs s ON s.month = pm.month AND s.person_id = pm.person_id
+        LEFT JOIN s ON s.month = pm.month AND s.person_id = pm.person_id
         LEFT JOIN a ON a.month = pm.month AND a.person_id = pm.person_id
         LEFT JOIN v ON v.month = pm.month AND v.person_id = pm.person_id
         UNION ALL
