@@ -39,6 +39,10 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def test_no_person_number_in_any_column(run):
     persons = {af_region.P_ADULT, af_region.P_OLD, af_region.P_CHILD, af_region.P_OUT}
+    # the check finds a person number in either written form
+    p = af_region.P_ADULT
+    for shape, text in ((PERSON_NUMBER[0], p), (PERSON_NUMBER[1], f"{p[:8]}-{p[8:]}"), (PERSON_NUMBER[2], f"{p[2:8]}-{p[8:]}")):
+        assert pc.any(pc.match_substring_regex(pa.chunked_array([["x", f"a {text} b"]]), shape)).as_py()
     for name in ("pm", "contacts"):
         t = run[name]
         assert t.num_rows > 0

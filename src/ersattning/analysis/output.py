@@ -161,6 +161,10 @@ def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "sv") -> No
             if lang == "sv":
                 if "label" in df and "category" in df:
                     df["label"] = df["category"].map(labels).fillna(df["label"])
+                else:  # a category named as the report names it
+                    for c in ("category", "category_a", "category_b"):
+                        if c in df:
+                            df[c] = df[c].map(lambda v: labels.get(v, v))
                 for c in df.columns:
                     if df[c].dtype == object and c not in ("name", "clinic_id", "area_code", "component", "key", "source"):
                         df[c] = df[c].map(lambda v: VALUES_SV.get(v, v) if isinstance(v, str) else v)
