@@ -7,6 +7,8 @@ database that a running `ersattning serve` holds is sent to that server and runs
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -995,6 +997,9 @@ def analyze(
     case_mix: str = typer.Option("acg", "--case-mix", help="acg | open: scenario paying the ACG component on the open (Charlson) case-mix index"),
     persons: int = typer.Option(50_000, "--persons", help="Size of the synthetic region"),
     seed: int = typer.Option(2022, "--seed", help="Seed of the synthetic region"),
+    microdata: bool = typer.Option(False, "--microdata", help="Also pseudonymised person-month and contact Parquet (OUTPUT/microdata)"),
+    microdata_key: Optional[Path] = typer.Option(None, "--microdata-key", help="File holding the pseudonym key (created when missing)"),
+    lang: str = typer.Option("sv", "--lang", help="Language of report.html and analysis.xlsx: sv or en"),
 ):
     """The StoCHE report's tables and charts (shares, areas, concentration index, correlations, reforms).
 
@@ -1011,15 +1016,31 @@ def analyze(
         raise typer.BadParameter("give --rules or --rules-as-of, not both")
     if case_mix not in ("acg", "open"):
         raise typer.BadParameter("--case-mix is acg or open")
+    if lang not in ("sv", "en"):
+        raise typer.BadParameter("--lang must be sv or en")
     try:
         year_list = parse_years(years)
         as_of = dt.date.fromisoformat(rules_as_of) if rules_as_of else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    # A batch job's log (stderr not a terminal) gets a line per year done instead of the spinner.
+    batch = not sys.stderr.isatty()
+
+    def progress(text: str, status=None) -> None:
+        done = re.fullmatch(r"(?:(base|scenario) )?done (\d{4}) \((\d+)/(\d+)\)", text)
+        if batch and done:
+            run_, year, i, n = done.groups()
+            run_ = {"base": "bas ", "scenario": "scenario "}.get(run_, "") if lang == "sv" else f"{run_} " if run_ else ""
+            print(f"analyze: {run_}{year} {'klar' if lang == 'sv' else 'done'} ({i}/{n})", file=sys.stderr, flush=True)
+        elif status is not None and not done:
+            status.update(f"Analysing: {text}")
+
     try:
-        with console.status("Analysing…") as status:
+        with console.status("Analysing…") if not batch else contextlib.nullcontext() as status:
             result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
-                         passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, need=need, progress=lambda text: status.update(f"Analysing: {text}"))
+                         passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, need=need,
+                         microdata=microdata, microdata_key=microdata_key, lang=lang,
+                         progress=lambda text: progress(text, status))
     except ErsattningError as exc:
         _fail(exc)
     # a scenario's tables are side by side; the summary shows the scenario's own shares

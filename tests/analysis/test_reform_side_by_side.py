@@ -48,9 +48,10 @@ def region(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def neutral(region):
-    """The ACG raise paid for by the CNI rate: `analyze --neutral capitation_cni`."""
+    """The ACG raise paid for by the CNI rate: `analyze --neutral capitation_cni` (the report in
+    English, `--lang en`: the texts checked below)."""
     db, reform, folder = region
-    return analyze([2022], folder / "neutral", db=db, rules=reform, neutral="capitation_cni"), folder / "neutral"
+    return analyze([2022], folder / "neutral", db=db, rules=reform, neutral="capitation_cni", lang="en"), folder / "neutral"
 
 
 def test_budget_neutral_total_equals_the_base_to_the_ore(neutral):

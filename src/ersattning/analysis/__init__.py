@@ -51,7 +51,8 @@ class AnalyzeResult:
 def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: int = DEFAULT_PERSONS, seed: int = 2022,
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
             progress: Callable[[str], None] | None = None, region: Path | None = None,
-            neutral: str | None = None, case_mix: str = "acg", need: bool = False) -> AnalyzeResult:
+            neutral: str | None = None, case_mix: str = "acg", need: bool = False, microdata: bool = False,
+            microdata_key: Path | None = None, lang: str = "sv") -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook.
@@ -60,7 +61,12 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     whose rate is rescaled so that the scenario's total equals the base's, each year, to the öre
     (`analysis.neutral`). `case_mix`: "open" pays the ACG component on the open case-mix index
     instead of the ACG weights (`analysis.case_mix`), a scenario against the base. `need`: also
-    the need-standardised pay by area (`analysis.need`)."""
+    the need-standardised pay by area (`analysis.need`).
+    `microdata`: also the pseudonymised person-month and contact tables
+    (Parquet, `analysis.microdata`) in `output`/microdata, pseudonyms keyed by the file
+    `microdata_key` (created when missing), else by the database's secret (`--db`, as the trace's
+    pseudonyms), else by a key of this run only. `lang`: report.html and analysis.xlsx in Swedish
+    ("sv") or English ("en"); the CSVs keep their column names."""
     from ersattning.analysis.case_mix import CASE_MIX, LABEL, case_mix_table, open_risk
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
@@ -76,41 +82,76 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         if need:  # the rescale scales the lines by area, not the split by person
             raise NeutralError("--neutral and --need together are not supported: run --need without --neutral")
         single_rate(choose_rulebook(rules, rules_as_of), neutral)  # refused before anything is computed
+        if microdata:  # the person-level split is of the lines as computed, not of the rescaled ones
+            raise NeutralError("--microdata cannot be combined with --neutral")
 
     started = time.perf_counter()
     say = progress or (lambda _: None)
     notes = []
+    sv = lang == "sv"
     if db is not None:
         say("opening the database")
         engine = database_engine(db)
-        notes.append(f"Data: {db}.")
+        notes.append(f"Data: {db}." if not sv else f"Underlag: {db}.")
         from ersattning.store import sample_size
 
         sample = sample_size(engine)
     else:
         say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
         engine, summary = synthetic_engine(persons, years, seed=seed, folder=region, reuse=region is not None)
-        notes.append(f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
-                     f"{summary['rows'].get('contacts', 0):,} contact rows.".replace(",", " "))
+        notes.append((f"Data: the synthetic region, {summary['persons']:,} residents at the end of {max(years)} (seed {seed}), "
+                      f"{summary['rows'].get('contacts', 0):,} contact rows." if not sv else
+                      f"Underlag: den syntetiska regionen, {summary['persons']:,} invånare vid slutet av {max(years)} (frö {seed}), "
+                      f"{summary['rows'].get('contacts', 0):,} kontaktrader.").replace(",", " "))
         # A sample of the region shares the region-wide pots in proportion to its size.
         sample = summary["persons"]
     # The rulebooks as `run` decides them (core.choose_rulebook): a reform's pots are scaled too.
     base_book = choose_rulebook(sample_persons=sample)
     book = choose_rulebook(rules, rules_as_of, sample_persons=sample)
     if rules is not None:
-        notes.append(f"Scenario: reform file {rules} overlaid on the rulebook.")
+        notes.append(f"Scenario: reform file {rules} overlaid on the rulebook." if not sv else
+                     f"Scenario: reformfilen {rules} lagd över regelverket.")
     if rules_as_of is not None:
-        notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}.")
+        notes.append(f"Scenario: every month evaluated with the rulebook as it stood on {rules_as_of.isoformat()}." if not sv else
+                     f"Scenario: varje månad beräknad med regelverket som det såg ut {rules_as_of.isoformat()}.")
     if passive_listing:
-        notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents.")
+        notes.append("Scenario: passive listing — every unlisted resident listed at the clinic of their area with the most listed residents."
+                     if not sv else "Scenario: passiv listning — varje olistad invånare listad på mottagningen med flest listade i sitt område.")
     if case_mix == "open":
         notes.append(f"Scenario: the ACG component paid on the {LABEL}, rescaled to a region mean of 1.0 each month, "
-                     "instead of the ACG weights (case_mix.csv).")
+                     "instead of the ACG weights (case_mix.csv)." if not sv else
+                     f"Scenario: ACG-ersättningen betald efter {LABEL}, omräknat till medelvärdet 1,0 i regionen varje månad, "
+                     "i stället för ACG-vikterna (case_mix.csv).")
+    sink = {"base": None, "run": None}
+    if microdata:
+        import secrets
+
+        from ersattning.analysis.microdata import read_key, write_year, year_tables
+        from ersattning.trace import person_key
+
+        if microdata_key is not None:
+            key = read_key(microdata_key)
+        elif db is not None:
+            key = person_key(engine.con.con)
+        else:
+            key = secrets.token_bytes(32)
+            notes.append("Microdata: pseudonyms keyed for this run only (--microdata-key FILE keeps them across runs)." if not sv else
+                         "Mikrodata: pseudonymer med en nyckel för bara denna körning (--microdata-key FIL behåller dem mellan körningar).")
+
+        def writer(folder: Path, book_of):
+            def write(year: int, months: list[str], lines):
+                say(f"microdata {year}")
+                files.extend(write_year(folder, year, *year_tables(engine, book_of, year, months, lines, key)))
+            return write
+
+        sink = {"base": writer(Path(output) / "microdata" / "base", base_book), "run": writer(Path(output) / "microdata", book)}
+    files: list[Path] = []
     base = None
     neutral_table = None
     case_mix_out = None
     if scenario:
-        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), need=need)
+        base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), need=need,
+                            microdata=sink["base"])
         if passive_listing:
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
         if case_mix == "open":
@@ -119,15 +160,17 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             if need and "risk" in engine.table_names():  # the need cells keep the ACG bands of the base
                 engine.register({"risk_acg": engine["risk"].to_pyarrow()})
             engine.register({"risk": index})
-        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"), need=need)
+        analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"), need=need,
+                                microdata=sink["run"])
         if neutral is not None:
             analysis, neutral_table = neutralise(base, analysis, book, neutral)
             factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"
                                 for r in neutral_table.itertuples())
-            notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors}).")
+            notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors})." if not sv else
+                         f"Budgetneutralt: {neutral} omräknad så att varje års totala ersättning blir lika med basens på öret ({factors}).")
     else:
         analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
-                                progress=say, need=need)
+                                progress=say, need=need, microdata=sink["run"])
     say("writing tables and report.html")
     out = make_tables(analysis, base, neutral_table)
     if case_mix_out is not None:
@@ -135,6 +178,9 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     run = sorted(set(years))  # the title names the years run: "2022", "2016–2022" or "2016, 2022"
     span = str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" if run == list(range(run[0], run[-1] + 1)) \
         else ", ".join(map(str, run))
-    title = f"Primary-care pay {span}, decomposed" + (" (base, scenario and difference)" if scenario else "")
-    files = write_outputs(out, Path(output), title, notes)
+    if lang == "sv":
+        title = f"Ersättning i primärvården {span}, uppdelad" + (" (bas, scenario och skillnad)" if scenario else "")
+    else:
+        title = f"Primary-care pay {span}, decomposed" + (" (base, scenario and difference)" if scenario else "")
+    files = write_outputs(out, Path(output), title, notes, lang=lang) + files
     return AnalyzeResult(analysis, base, out, files, time.perf_counter() - started, notes)

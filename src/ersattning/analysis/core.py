@@ -81,7 +81,7 @@ def _with_year(t: pa.Table, year: int) -> pa.Table:
 def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label: str = "",
                  stored_lines: Callable[[str], pa.Table | None] | None = None,
                  progress: Callable[[str], None] | None = None, months: Sequence[int] | None = None,
-                 need: bool = False) -> Analysis:
+                 need: bool = False, microdata: Callable[[int, list[str], pa.Table], None] | None = None) -> Analysis:
     """Compute (or, with `stored_lines`, read) every month's statement lines of `years` and split
     them by area. A Python loop runs over months only; each month is whole-table queries.
 
@@ -89,7 +89,10 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     computed and their amounts and visits scaled to a year (× 12 / number of months, exact in
     öre); population means are over those month-ends. Default: all twelve months. `need`: also
     split the lines by person for the need standardisation (`analysis.need`; about 20 s more a
-    year at 50 000 persons)."""
+    year at 50 000 persons).
+
+    `microdata(year, months, lines)` is given each year's statement lines (month by month, not
+    scaled), the lines every table is made from (`analysis.microdata` splits them to persons)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
@@ -97,7 +100,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     scale = 12 // len(picked)
     lines, allocated, population, visits, clinic_listed, cells, within = [], [], [], [], [], [], []
     reconciled: dict[int, list[pa.Table]] = {}
-    for year in years:
+    for i, year in enumerate(years, 1):
         y_lines, y_alloc, y_pop, y_vis, y_cl, y_cell_pay, y_pay = [], [], [], [], [], [], []
         # A whole year not read from a database is computed on the year path (the same lines as
         # twelve months, tests/statements/test_compute_year.py), as `run` does.
@@ -125,6 +128,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         runs = [picked_months] if len(picked_months) == 12 else [[m] for m in picked_months]
         cells_of = person_cells(engine, picked_months) if need else None
         all_lines = pa.concat_tables(y_lines)
+        if microdata is not None:
+            microdata(year, picked_months, all_lines)
         for run in runs:
             in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
             # The visit pass counted the year's contacts per patient area too: not counted again.
@@ -155,6 +160,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
             c, w = need_cells(engine, picked_months, cells_of, pa.concat_tables(y_cell_pay), pa.concat_tables(y_pay), scale)
             cells.append(_with_year(c, year))
             within.append(_with_year(w, year))
+        if progress:
+            progress(f"done {year} ({i}/{len(years)})")
     clinics = engine["clinics"].select("clinic_id", "name", "area_code").to_pyarrow()
     return Analysis(years, book.origin, pa.concat_tables(lines), pa.concat_tables(allocated), pa.concat_tables(population),
                     pa.concat_tables(visits), load_area_table(), clinics, pa.concat_tables(clinic_listed), label=label,

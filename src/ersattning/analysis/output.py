@@ -5,6 +5,7 @@ Outputs hold clinic ids, area codes and sums only: never a person number.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -118,7 +119,7 @@ _FORMATS = {"concentration": "%.6g", "correlations": "%.6g", "calibration": "%.6
 _FORMATS.update({"need": "%.6f", "need_concentration": "%.6g", "case_mix": "%.6g"})
 
 
-def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str]) -> list[Path]:
+def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes: list[str], lang: str = "sv") -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, key in CSV_FILES.items():
@@ -127,12 +128,57 @@ def write_outputs(out: dict[str, pd.DataFrame], folder: Path, title: str, notes:
             out[key].to_csv(path, index=False, float_format=_FORMATS.get(key, "%.2f"))
             written.append(path)
     xlsx = folder / "analysis.xlsx"
-    with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
-        for name, key in CSV_FILES.items():
-            if key in out:
-                out[key].to_excel(writer, sheet_name=name.removesuffix(".csv")[:31], index=False)
+    write_xlsx(out, xlsx, lang)
     written.append(xlsx)
     page = folder / "report.html"
-    page.write_text(report_html(out, title=title, notes=notes), encoding="utf-8")
+    page.write_text(report_html(out, title=title, notes=notes, lang=lang), encoding="utf-8")
     written.append(page)
     return written
+
+
+def _kind(column: str) -> str | None:
+    """How a column's numbers are shown in the workbook: percent, SEK, a count, or as they are."""
+    stem = re.sub(r"_(base|scenario|difference)$", "", column)
+    if "share" in stem or stem.endswith("_pct"):
+        return "percent"
+    if stem.endswith("_sek") or stem in measures.CATEGORIES or stem in measures.SUMS:
+        return "sek"
+    if stem.endswith("_ore") or stem in ("residents", "listed", "produced", "consumed", "count", "persons", "areas"):
+        return "count"
+    return None
+
+
+def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "sv") -> None:
+    """Every table a sheet, headings in `lang`; percent cells as fractions with a percent format
+    (the CSVs hold percents as numbers 0–100), SEK as `#,##0.00`, counts as `#,##0`."""
+    from ersattning.analysis.language import VALUES_SV, category_labels, column
+
+    labels = category_labels(lang)
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        formats = {"percent": writer.book.add_format({"num_format": "0.0%"}),
+                   "sek": writer.book.add_format({"num_format": "#,##0.00"}),
+                   "count": writer.book.add_format({"num_format": "#,##0"})}
+        for name, key in CSV_FILES.items():
+            if key not in out:
+                continue
+            df = out[key].copy()
+            kinds = {c: _kind(c) if pd.api.types.is_numeric_dtype(df[c]) else None for c in df.columns}
+            for c, k in kinds.items():
+                if k == "percent":
+                    df[c] = df[c] / 100.0
+            if lang == "sv":
+                if "label" in df and "category" in df:
+                    df["label"] = df["category"].map(labels).fillna(df["label"])
+                else:  # a category named as the report names it
+                    for c in ("category", "category_a", "category_b"):
+                        if c in df:
+                            df[c] = df[c].map(lambda v: labels.get(v, v))
+                for c in df.columns:
+                    if df[c].dtype == object and c not in ("name", "clinic_id", "area_code", "component", "key", "source"):
+                        df[c] = df[c].map(lambda v: VALUES_SV.get(v, v) if isinstance(v, str) else v)
+            df.columns = [column(c, lang) for c in df.columns]
+            sheet = name.removesuffix(".csv")[:31]
+            df.to_excel(writer, sheet_name=sheet, index=False)
+            ws = writer.sheets[sheet]
+            for i, (c, k) in enumerate(kinds.items()):
+                ws.set_column(i, i, max(10, len(column(c, lang)) + 2), formats.get(k))
