@@ -22,6 +22,7 @@ from ersattning import remote
 from ersattning.errors import ErsattningError, InputError
 from ersattning.money import sek_text
 from ersattning.period import parse_month
+from ersattning.region import STOCKHOLM_COUNTY
 
 #: Commands never sent to a server: they need no database, or make a fresh one (or are the server).
 LOCAL_ONLY = {"serve", "demo", "bench", "bench-api", "statements"}
@@ -691,7 +692,7 @@ def calculate(
     action: list[str] = typer.Option([], "--action", help="A KVÅ code (repeat for more)"),
     diagnosis: list[str] = typer.Option([], "--diagnosis", help="An ICD-10-SE code (repeat for more)"),
     listing: str = typer.Option("here", "--listing", help="here | group | other | none: where the patient is listed"),
-    county_code: str = typer.Option("01", "--county", help="County of residence (01 = Stockholm)"),
+    county_code: str = typer.Option(STOCKHOLM_COUNTY, "--county", help="County of residence (01 = Stockholm)"),
     area_code: str = typer.Option("0180-04", "--area", help="The patient's residence area"),
     clinic_area_code: Optional[str] = typer.Option(None, "--clinic-area", help="The clinic's area (default: the patient's)"),
     assignment: str = typer.Option("hlv", "--assignment", help="The kombika's assignment: hlv | psy_child_320"),

@@ -44,7 +44,7 @@ def choose_rulebook(reform: str | Path | None = None, as_of: dt.date | None = No
         raise ValueError("a reform file or the rules as of a date, not both")
     book = base or rulebook_mod.load()
     if reform is not None:
-        book = book.with_reform(reform)
+        book = rulebook_mod.apply_reform(book, reform)
     elif as_of is not None:
         book = book.frozen_at(as_of)
     return book.for_sample(sample_persons) if sample_persons else book

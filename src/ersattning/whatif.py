@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ersattning.errors import InputError
 from ersattning.ids import make_personnummer
+from ersattning.lines import LINE
 from ersattning.region import STOCKHOLM_COUNTY
 from ersattning.register.schema import CONTACT_TYPES, PROFESSIONS
 from ersattning.register.validate import _ICD10, _KVA
@@ -235,9 +236,13 @@ def case_lines(lines: pa.Table, components: tuple[str, ...]) -> pa.Table:
     return lines.filter(pc.is_in(lines["component"], value_set=pa.array(list(components), pa.string())))
 
 
+#: A case's line as answered: the statement line's columns but the rulebook snapshot's id (the
+#: case's rulebook is not stored) and the correction's columns (a case corrects nothing).
+_SHOWN = tuple(n for n in LINE.names if n not in ("snapshot", "corrects_month", "corrects_line_id"))
+
+
 def _plain_lines(lines: pa.Table) -> list[dict]:
-    keep = ("line_id", "clinic_id", "month", "component", "product_code", "quantity", "unit_price_ore", "amount_ore",
-            "persons", "rule", "reference", "illustrative")
+    keep = _SHOWN
     return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items() if k in keep}
             for row in lines.to_pylist()]
 

@@ -25,6 +25,7 @@ LAYERS = [
     {"store", "jobs"},                          # the database: inputs, computed, issued and adjusted months; job history
     {"export", "trace"},                        # VF's files of a stored month; AF: the paying expressions, filtered
     {"core"},                                   # the one entry point: a database and the rulebook that applies
+    {"whatif"},                                 # one hypothetical case priced by the core on inputs of its own
     {"analysis", "api", "bench", "cli", "demo", "remote", "spark", "spark_bench"},  # interfaces over all of the above
 ]
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
+from ersattning.rulebook import apply_reform
 from ersattning.errors import StatementError
 from ersattning.pricing import capitation_prices
 
@@ -39,7 +40,7 @@ def test_default_uplift_is_zero_in_every_band_and_named_in_the_rule(book):
 
 
 def test_uplift_per_band_adds_to_its_own_band(book, tmp_path):
-    reformed = book.with_reform(_reform(tmp_path, {"0-5": 60, "6-64": 14, "65-74": 83, "75-": 103}))
+    reformed = apply_reform(book, _reform(tmp_path, {"0-5": 60, "6-64": 14, "65-74": 83, "75-": 103}))
     prices = _age_prices(reformed, dt.date(2022, 6, 30))
     # 390 + 60 = 450; 310 + 14 = 324; 1117 + 83 = 1200; 1217 + 103 = 1320
     assert {c: p.unit_price for c, p in prices.items()} == {
@@ -50,6 +51,6 @@ def test_uplift_per_band_adds_to_its_own_band(book, tmp_path):
 
 def test_uplift_with_other_bands_is_refused(book, tmp_path):
     # 65- as one band does not match 2022's 65-74 and 75-: no silent guess at which uplift applies.
-    reformed = book.with_reform(_reform(tmp_path, {"0-5": 60, "6-64": 14, "65-": 83}))
+    reformed = apply_reform(book, _reform(tmp_path, {"0-5": 60, "6-64": 14, "65-": 83}))
     with pytest.raises(StatementError, match="capitation_age.temporary_uplift.*no band 65-74"):
         capitation_prices(reformed.at(dt.date(2022, 3, 31)))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ersattning.rulebook import apply_reform
 from ersattning import rulebook
 from ersattning.errors import RulebookError
 from ersattning.products.visits import price_list_table
@@ -37,7 +38,7 @@ def test_a_reform_of_the_share_changes_the_raise(book, tmp_path):
     reform = tmp_path / "share.yml"
     reform.write_text(yaml.safe_dump({"description": "d", "reference": "test", "parameters": {
         "new_clinic.base_fee_uplift_share": {"values": {"2021-01-01": {"value": 0.6, "reference": "test"}}}}}), encoding="utf-8")
-    p = _new_clinic_prices(book.with_reform(reform), dt.date(2021, 10, 1))
+    p = _new_clinic_prices(apply_reform(book, reform), dt.date(2021, 10, 1))
     assert p["NEW_CLINIC_BASE_2021"]["unit_price_ore"] == 6600    # 0.6 × 110 = 66.00
     assert p["NEW_CLINIC_PSY_2021"]["unit_price_ore"] == 25500    # 0.6 × 425 = 255.00
 

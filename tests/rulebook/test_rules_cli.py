@@ -9,6 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from ersattning.rulebook import apply_reform
 from ersattning import rulebook
 from ersattning.cli import app
 from ersattning.rulebook.catalogue import parameter_detail, parameter_list
@@ -163,7 +164,7 @@ def test_loading_a_reform_reports_every_problem_at_once(tmp_path):
     bad.write_text(BAD, encoding="utf-8")
     base = rulebook.load()
     with pytest.raises(ReformError) as info:
-        base.with_reform(bad)
+        apply_reform(base, bad)
     assert {(p.parameter, p.key) for p in info.value.problems} == EXPECTED
     # The command line's --rules reads the reform the same way: every problem in one message.
     result = runner.invoke(app, ["statements", "--input", str(tmp_path), "--month", "2022-03", "--output",
@@ -176,7 +177,7 @@ def test_loading_a_reform_reports_every_problem_at_once(tmp_path):
 
 
 def test_an_inline_reform_applies_like_a_file():
-    book = rulebook.load().with_reform("inline", text=GOOD)
+    book = apply_reform(rulebook.load(), "inline", text=GOOD)
     assert book.at(dt.date(2022, 6, 30)).value("capitation_acg.rate") == 1500
     assert book.at(dt.date(2023, 6, 30)).value("capitation_acg.rate") == 1300  # the base's later value
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from support import duckdb_engine, typed_tables
+from ersattning.rulebook import apply_reform
 from ersattning.statements import compute_month
 
 HERE = Path(__file__).parent
@@ -41,7 +42,7 @@ def _rows(spec: dict) -> dict[str, list[dict]]:
 def test_scenario(path: Path, book):
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert spec.get("rule") and spec.get("source"), f"{path.name}: a scenario names its rule and source"
-    scenario_book = book.with_reform(path.parent / spec["reform"]) if spec.get("reform") else book
+    scenario_book = apply_reform(book, path.parent / spec["reform"]) if spec.get("reform") else book
     engine = duckdb_engine(typed_tables(**_rows(spec)))
     for month, expected in spec["expected"].items():
         result = compute_month(engine, scenario_book, str(month))

@@ -61,7 +61,7 @@ def test_rules_changing_within_the_year_and_passes_of_a_few_months(monkeypatch, 
         "  new_clinic.window_months:\n    values:\n      2022-05-01: {value: 3, reference: test}\n"
         "  goal_care_guarantee.assessment_days:\n    values:\n      2022-09-01: {value: 1, reference: test}\n",
         encoding="utf-8")
-    book = rulebook.load().for_sample(summary["persons"]).with_reform(reform)
+    book = rulebook.apply_reform(rulebook.load().for_sample(summary["persons"]), reform)
     months, _ = compute_year(engine, book, 2022)
     for result, month in zip(months, months_of(2022)):
         assert _sorted(result.lines) == _sorted(compute_month(engine, book, month).lines), month

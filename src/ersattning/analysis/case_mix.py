@@ -176,11 +176,10 @@ def case_mix_table(engine: Engine, years: list[int]) -> pd.DataFrame:
     return out[["year", "group", "label", "weight", "window_months", "residents_with", "share_pct", "mean_raw"]]
 
 
-def report_section(table: pd.DataFrame) -> list[str]:
-    """report.html's section on the open index (with `--case-mix open`): the groups found, the last year."""
+def report_section(table: pd.DataFrame, _table) -> list[str]:
+    """report.html's section on the open index (with `--case-mix open`): the groups found, the last
+    year. `_table` draws a table the report's way (given by analysis.report, which imports this)."""
     import html
-
-    from ersattning.analysis.report import _table
 
     if not len(table):
         return []

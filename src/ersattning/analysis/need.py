@@ -201,18 +201,18 @@ def standardise(cells: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def need_table(a) -> pd.DataFrame:
+def need_table(a, raw: pd.DataFrame) -> pd.DataFrame:
     """need.csv: per year and area, raw pay per listed person and per inhabitant (areas.csv,
     total), the pay for its residents split by person (`paid_ore`, and per resident), the pay expected from its
     residents' (age band, sex, ACG band) cells (`expected_ore`), the standardised ratio and the
-    need-standardised pay per inhabitant (`standardise`; öre, and SEK to read)."""
-    from ersattning.analysis.measures import area_table
+    need-standardised pay per inhabitant (`standardise`; öre, and SEK to read). `raw`: the
+    report's area table (`measures.area_table(a)`, given by the caller: measures imports
+    analysis.core, which imports this module)."""
 
     cols = ["year", "area_code", "name", "income_sek", "residents", "listed", "per_listed_sek", "per_inhabitant_sek",
             "paid_ore", "paid_per_inhabitant_sek", "expected_ore", "ratio", "need_per_inhabitant_ore", "need_per_inhabitant_sek"]
     if a.need_cells is None or not a.need_cells.num_rows:
         return pd.DataFrame(columns=cols)
-    raw = area_table(a)
     raw = raw[raw.category == "total"][["year", "area_code", "name", "income_sek", "listed", "per_listed_sek", "per_inhabitant_sek"]]
     out = standardise(a.need_cells.to_pandas()).merge(raw, on=["year", "area_code"], how="left")
     out["need_per_inhabitant_sek"] = out.need_per_inhabitant_ore.astype(float) / 100
@@ -245,13 +245,12 @@ def concentration_index_within(y, w, rank, var_within, n: float) -> tuple[float,
     return C, math.sqrt(max(between / len(y), 0.0)), math.sqrt(max((between + within) / n, 0.0))
 
 
-def need_concentration(a) -> pd.DataFrame:
+def need_concentration(a, t: pd.DataFrame) -> pd.DataFrame:
     """need_concentration.csv: per year, the concentration index over areas ranked by mean income
     of raw pay per inhabitant (the pay split by person) and of need-standardised pay per
     inhabitant, each with `std_error_areas` (between areas, n = areas) and `std_error_persons`
-    (with the within-area term, n = residents)."""
+    (with the within-area term, n = residents). `t`: `need_table`'s result."""
     cols = ["year", "measure", "index", "std_error_areas", "std_error_persons", "areas", "residents"]
-    t = need_table(a)
     if not len(t) or a.need_within is None:
         return pd.DataFrame(columns=cols)
     wv = a.need_within.to_pandas()
@@ -275,11 +274,10 @@ def need_concentration(a) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def report_section(tables: dict, tag: str = "") -> list[str]:
+def report_section(tables: dict, _table, tag: str = "") -> list[str]:
     """report.html's section: need-standardised pay by area beside the raw figures (the last year)
-    and the concentration index of both."""
-    from ersattning.analysis.report import _table
-
+    and the concentration index of both. `_table` draws a table the report's way (given by
+    analysis.report, which imports this module)."""
     need, conc = tables.get("need"), tables.get("need_concentration")
     if need is None or not len(need):
         return []

@@ -47,7 +47,7 @@ _AMOUNTS = {"amount_sek", "listing_sek", "residence_sek", "produced", "consumed"
 
 def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
     """Every output table of one analysis (one run)."""
-    return {
+    out = {
         "shares": measures.shares(a),
         "categories": measures.categories(a),
         "visit_types": measures.visit_types(a),
@@ -58,9 +58,11 @@ def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
         "calibration": pd.DataFrame(calibration_table(a)),
-        # with `need` (analyze --need): need-standardised pay by area and its concentration index
-        **({"need": need.need_table(a), "need_concentration": need.need_concentration(a)} if a.need_cells is not None else {}),
     }
+    if a.need_cells is not None:  # with `need` (analyze --need): need-standardised pay by area and its concentration index
+        out["need"] = need.need_table(a, out["areas"])
+        out["need_concentration"] = need.need_concentration(a, out["need"])
+    return out
 
 
 def side_by_side(base: pd.DataFrame, scenario: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -534,11 +534,12 @@ def _rulebook(request: Request):
 @api.post("/calculate", tags=["rules"], responses=JSON_BODY_ERRORS,
           summary="What-if: price one hypothetical contact or a listed person's month (base rulebook or a reform); nothing stored")
 def post_calculate(request: Request, who: Who, body: CaseIn):
+    from ersattning.rulebook import apply_reform
     from ersattning.whatif import calculate
 
     book = _rulebook(request)
     if body.reform is not None:
-        book = book.with_reform("reform", text=body.reform)
+        book = apply_reform(book, "reform", text=body.reform)
     return calculate(book, body.case(), trace=body.trace)
 
 

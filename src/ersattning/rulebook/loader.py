@@ -196,10 +196,6 @@ class Rulebook:
             day = month_end + dt.timedelta(days=1)
         return pieces
 
-    def with_reform(self, path: str | Path, text: str | None = None) -> "Rulebook":
-        """This rulebook with a reform file (or its `text`) overlaid; the file is checked whole first."""
-        return apply_reform(self, path, text)
-
     def for_sample(self, persons: int, region_persons: int = REGION_PERSONS) -> "Rulebook":
         """The rulebook for a sample of the region (the synthetic region at a smaller size):
         region-wide yearly amounts (unit `SEK/year`, the health-promotion pots) scaled by
@@ -468,14 +464,3 @@ def _decision_table(raw: Any, file: str, where: str) -> tuple[tuple[dict, str | 
     return tuple(rows)
 
 
-# ---- reforms ----------------------------------------------------------------------------
-
-def apply_reform(book: Rulebook, path: str | Path, text: str | None = None) -> Rulebook:
-    """Overlay a reform file: `parameters: {name: {values: {date: {value, reference}}}}`.
-
-    Checked whole by `reform.check_reform` (every problem at once, `ReformError`); nothing is
-    applied unless the whole file checks. `text`: the reform's YAML given inline (`path` names it).
-    """
-    from ersattning.rulebook.reform import apply_reform as apply
-
-    return apply(book, path, text)

@@ -1,6 +1,6 @@
 """Reform files checked whole: every problem of a reform overlay at once, each naming the parameter and the key.
 
-`check_reform` is the one checker: `ersattning rules check`, `Rulebook.with_reform` (run, analyze,
+`check_reform` is the one checker: `ersattning rules check`, `apply_reform` (run, analyze,
 statements `--rules`) and the what-if calculation all use it, so a reform either applies whole or is
 refused with the complete list of what to fix (`ReformError.problems`).
 """
