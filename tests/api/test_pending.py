@@ -109,3 +109,32 @@ def test_a_corrected_rejection_is_listed_but_not_summed(core, tmp_path):
     after = queries.pending_fixes(core, "A1", "2022-03")
     a4 = next(c for c in after["contacts"] if c["contact_id"] == "a-4")
     assert a4["fixed"] and a4["amount_ore"] is None and after["total_ore"] == before - 11000
+
+
+def test_contact_ids_shown_masked_stay_separate_contacts_and_are_never_shown(tmp_path):
+    """Two rejected contacts whose ids are 12-digit numbers (a PAS's numeric ids; the error row
+    shows them masked, as anything that may be a person number): two rows on /fel, not one,
+    the later version of one of them marks it corrected, and no id appears as sent."""
+    import datetime as dt
+
+    from af_region import contact
+
+    from ersattning.register import intake_table, records_table
+
+    db = tmp_path / "why.duckdb"
+    build_why(db).con.disconnect()
+    c = Core.open(db)
+    try:
+        ids = ("202203000001", "202203000002")
+        bad = [contact(i, KA, P_ADULT, date="2022-03-14", contact_type="letter") for i in ids]
+        intake_table(c.engine, records_table(bad), "pas-numeric.csv", received_at=dt.datetime(2022, 4, 2, 8))
+        p = queries.pending_fixes(c, "A1", "2022-03", "bad_contact_type")
+        numeric = [x for x in p["contacts"] if x["source"] == "pas-numeric.csv"]
+        assert len(numeric) == 2 and all("[personnummer]" in x["contact_id"] for x in numeric)
+        assert not any(i in repr(p) for i in ids)
+        intake_table(c.engine, records_table([contact(ids[0], KA, P_ADULT, date="2022-03-14")]), "pas-fixed.csv",
+                     received_at=dt.datetime(2022, 4, 3, 8))
+        p = queries.pending_fixes(c, "A1", "2022-03", "bad_contact_type")
+        assert sorted(x["fixed"] for x in p["contacts"] if x["source"] == "pas-numeric.csv") == [False, True]
+    finally:
+        c.engine.con.disconnect()

@@ -379,20 +379,23 @@ def product_fields(book) -> set[str]:
 _REJECTED_ATTEMPTS = """
 WITH k AS (SELECT DISTINCT kombika, clinic_id FROM kombika),
 e AS (
-    SELECT e.*, k.clinic_id,
-           CASE WHEN e.kombika IS NULL OR e.contact_id IS NULL THEN 'rad:' || e.batch_id || ':' || e.line
-                ELSE e.kombika || ':' || e.contact_id END AS contact_key
-    FROM contact_errors e LEFT JOIN k ON k.kombika = e.kombika {where}),
+    -- The contact is its key as sent (contact_rejected_rows), not as the error row shows it: a
+    -- contact id that looks like a person number is shown masked, and masked ids would merge.
+    SELECT e.*, k.clinic_id, coalesce(v0.contact_id, e.contact_id) AS raw_id,
+           CASE WHEN e.kombika IS NULL OR coalesce(v0.contact_id, e.contact_id) IS NULL THEN 'rad:' || e.batch_id || ':' || e.line
+                ELSE e.kombika || ':' || coalesce(v0.contact_id, e.contact_id) END AS contact_key
+    FROM contact_errors e LEFT JOIN k ON k.kombika = e.kombika
+         LEFT JOIN contact_rejected_rows v0 ON v0.batch_id = e.batch_id AND v0.line = e.line {where}),
 attempts AS (
-    SELECT contact_key, batch_id, any_value(kombika) AS kombika, any_value(contact_id) AS contact_id,
+    SELECT contact_key, batch_id, any_value(kombika) AS kombika, any_value(contact_id) AS contact_id, any_value(raw_id) AS raw_id,
            any_value(clinic_id) AS clinic_id, any_value(received_at) AS received_at, any_value(source) AS source,
            min(line) AS line, list(DISTINCT code ORDER BY code) AS codes, list(DISTINCT field ORDER BY field) AS fields,
            list({{'code': code, 'field': field, 'message': message}} ORDER BY code, field) AS errors
     FROM e GROUP BY contact_key, batch_id),
 ranked AS (SELECT *, row_number() OVER (PARTITION BY contact_key ORDER BY batch_id DESC) AS attempt FROM attempts)
-SELECT r.contact_key, r.batch_id, r.kombika, r.contact_id, r.clinic_id, r.received_at, r.source, r.line, r.codes, r.fields,
+SELECT r.contact_key, r.raw_id, r.batch_id, r.kombika, r.contact_id, r.clinic_id, r.received_at, r.source, r.line, r.codes, r.fields,
        r.errors, v.date, v.record_type, v.person_id IS NOT NULL AS has_person, v.line IS NOT NULL AS has_row,
-       EXISTS (SELECT 1 FROM contact_events x WHERE x.kombika = r.kombika AND x.contact_id = r.contact_id
+       EXISTS (SELECT 1 FROM contact_events x WHERE x.kombika = r.kombika AND x.contact_id = r.raw_id
                AND x.received_at > r.received_at) AS fixed,
        (SELECT list({{'batch_id': o.batch_id, 'received_at': o.received_at, 'line': o.line, 'codes': o.codes,
                       'errors': o.errors}} ORDER BY o.batch_id DESC)
@@ -506,7 +509,7 @@ def pending_fixes(core, clinic_id: str | None, month: str | None = None, code: s
                         WHEN coalesce(a.record_type, 'report') <> 'report' THEN 'cancel'
                         WHEN NOT a.has_person THEN 'blocking' END AS not_priceable,
                    p.amount_ore, coalesce(p.products, 0) AS products
-            FROM {name} a LEFT JOIN _pending_priced p ON p.kombika = a.kombika AND p.contact_id = a.contact_id
+            FROM {name} a LEFT JOIN _pending_priced p ON p.kombika = a.kombika AND p.contact_id = a.raw_id
                  AND NOT a.fixed AND len(a.blocking) = 0
             ORDER BY a.batch_id DESC, a.line""")
         held_out = []
