@@ -133,7 +133,10 @@ def test_need_side_by_side_keeps_the_acg_bands(open_run):
     for a in (result.base, result.analysis):
         assert sorted(set(a.need_cells["acg_band"].to_pylist())) == ["1-2", "2-4", "<0.5"]
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Base: Need-standardised pay by area" in page and "Scenario: Need-standardised pay by area" in page
+    # the report is in Swedish by default (analysis.language): the need section's headings too
+    assert "Bas: Behovsstandardiserad ersättning per område" in page
+    assert "Scenario: Behovsstandardiserad ersättning per område" in page
+    assert "Scenario: ACG-ersättningen betald efter ett öppet case-mix-index" in page
     for path in [*out.glob("*.csv"), out / "report.html"]:
         text = path.read_text(encoding="utf-8")
         assert not any(p in text for p in (af_region.P_ADULT, af_region.P_OLD, af_region.P_CHILD)), path.name

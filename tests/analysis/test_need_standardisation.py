@@ -131,7 +131,7 @@ def test_concentration_of_raw_and_standardised_and_the_report(run):
     assert set(conc.measure) == {"raw_per_inhabitant", "need_per_inhabitant"}
     assert conc["index"].between(-1, 1).all() and (conc.std_error_persons >= 0).all() and (conc.areas == 2).all()
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Need-standardised pay by area" in page and "ratio (paid / expected)" in page
+    assert "Behovsstandardiserad ersättning per område" in page and "ratio (paid / expected)" in page  # Swedish by default
     # the split by person leaves no person number in any output
     for path in [*out.glob("*.csv"), out / "report.html"]:
         text = path.read_text(encoding="utf-8")

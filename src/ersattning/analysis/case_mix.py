@@ -176,7 +176,14 @@ def case_mix_table(engine: Engine, years: list[int]) -> pd.DataFrame:
     return out[["year", "group", "label", "weight", "window_months", "residents_with", "share_pct", "mean_raw"]]
 
 
-def report_section(table: pd.DataFrame, _table) -> list[str]:
+#: The report section's texts (analysis.language has them in Swedish).
+SECTION_HEADING = "Scenario: the ACG component paid on an {label}"
+SECTION_TEXT = ("Charlson groups found in the register's diagnoses in the 18 months before each month paid (36 for "
+                "chronic conditions); index = (1 + the weights' sum) / its mean over the county's residents, so the region's "
+                "mean is 1.0. The base pays on the ACG weights. Residents with each group, {year} (mean of month-ends):")
+
+
+def report_section(table: pd.DataFrame, _table, _=lambda text, **v: text.format(**v)) -> list[str]:
     """report.html's section on the open index (with `--case-mix open`): the groups found, the last
     year. `_table` draws a table the report's way (given by analysis.report, which imports this)."""
     import html
@@ -185,8 +192,5 @@ def report_section(table: pd.DataFrame, _table) -> list[str]:
         return []
     last = table.year.max()
     t = table[table.year == last]
-    return [f"<h2>Scenario: the ACG component paid on an {html.escape(LABEL)}</h2>",
-            "<p>Charlson groups found in the register's diagnoses in the 18 months before each month paid (36 for "
-            "chronic conditions); index = (1 + the weights' sum) / its mean over the county's residents, so the region's "
-            f"mean is 1.0. The base pays on the ACG weights. Residents with each group, {last} (mean of month-ends):</p>",
+    return [f"<h2>{html.escape(_(SECTION_HEADING, label=_(LABEL)))}</h2>", f"<p>{html.escape(_(SECTION_TEXT, year=last))}</p>",
             _table(t[["group", "label", "weight", "window_months", "residents_with", "share_pct", "mean_raw"]], digits=3)]

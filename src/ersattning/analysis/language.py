@@ -96,6 +96,26 @@ VALUES_SV = {
 
 #: The report's texts in Swedish, by their English text (`report._`; {names} are filled in).
 TEXT_SV = {
+    # analysis.need's and analysis.case_mix's report sections
+    "Need-standardised pay by area, {year} (age band, sex, ACG band)":
+        "Behovsstandardiserad ersättning per område, {year} (åldersgrupp, kön, ACG-grupp)",
+    "Indirect standardisation: expected pay = Σ over the area's residents of the region's mean pay per person "
+    "in their (age band, sex, ACG weight band) cell; ratio = paid / expected; need-standardised pay per inhabitant "
+    "= ratio × the region's mean. Areas by mean income, poorest first.":
+        "Indirekt standardisering: förväntad ersättning = Σ över områdets invånare av regionens medelersättning per person "
+        "i deras cell (åldersgrupp, kön, ACG-viktgrupp); kvot = utbetalt / förväntat; behovsstandardiserad ersättning per "
+        "invånare = kvoten × regionens medelvärde. Områdena efter medelinkomst, lägst först.",
+    "Concentration index by area income rank: raw and need-standardised pay per inhabitant":
+        "Koncentrationsindex efter områdenas inkomstrang: faktisk och behovsstandardiserad ersättning per invånare",
+    "Scenario: the ACG component paid on an {label}": "Scenario: ACG-ersättningen betald efter ett {label}",
+    "open case-mix index (Charlson, Swedish ICD-10 adaptation, Ludvigsson et al. 2021; not ACG)":
+        "öppet case-mix-index (Charlson, svensk ICD-10-anpassning, Ludvigsson m.fl. 2021; inte ACG)",
+    "Charlson groups found in the register's diagnoses in the 18 months before each month paid (36 for "
+    "chronic conditions); index = (1 + the weights' sum) / its mean over the county's residents, so the region's "
+    "mean is 1.0. The base pays on the ACG weights. Residents with each group, {year} (mean of month-ends):":
+        "Charlsongrupper i registrets diagnoser de 18 månaderna före varje betald månad (36 för kroniska tillstånd); "
+        "index = (1 + viktsumman) / dess medelvärde över länets invånare, så regionens medelvärde är 1,0. Basen betalar "
+        "efter ACG-vikterna. Invånare med varje grupp, {year} (medel av månadsskiften):",
     "year": "år", "share (%)": "andel (%)", "component": "komponent", "SEK": "kr", "run": "körning", "change": "förändring",
     "base": "bas", "scenario": "scenario", "difference": "skillnad", "total": "totalt",
     "pass": "godkänd", "FAIL": "UNDERKÄND", "not run": "ej körd",

@@ -274,7 +274,15 @@ def need_concentration(a, t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def report_section(tables: dict, _table, tag: str = "") -> list[str]:
+#: The report section's texts (analysis.language has them in Swedish).
+NEED_HEADING = "Need-standardised pay by area, {year} (age band, sex, ACG band)"
+NEED_TEXT = ("Indirect standardisation: expected pay = Σ over the area's residents of the region's mean pay per person "
+             "in their (age band, sex, ACG weight band) cell; ratio = paid / expected; need-standardised pay per inhabitant "
+             "= ratio × the region's mean. Areas by mean income, poorest first.")
+NEED_CONCENTRATION_HEADING = "Concentration index by area income rank: raw and need-standardised pay per inhabitant"
+
+
+def report_section(tables: dict, _table, tag: str = "", _=lambda text, **v: text.format(**v)) -> list[str]:
     """report.html's section: need-standardised pay by area beside the raw figures (the last year)
     and the concentration index of both. `_table` draws a table the report's way (given by
     analysis.report, which imports this module)."""
@@ -283,13 +291,10 @@ def report_section(tables: dict, _table, tag: str = "") -> list[str]:
         return []
     last = need.year.max()
     n = need[need.year == last].sort_values("income_sek")
-    parts = [f"<h2>{tag}Need-standardised pay by area, {last} (age band, sex, ACG band)</h2>",
-             "<p>Indirect standardisation: expected pay = Σ over the area's residents of the region's mean pay per person "
-             "in their (age band, sex, ACG weight band) cell; ratio = paid / expected; need-standardised pay per inhabitant "
-             "= ratio × the region's mean. Areas by mean income, poorest first.</p>"]
+    parts = [f"<h2>{tag}{_(NEED_HEADING, year=last)}</h2>", f"<p>{_(NEED_TEXT)}</p>"]
     parts.append(_table(n[["name", "income_sek", "residents", "per_listed_sek", "per_inhabitant_sek", "paid_per_inhabitant_sek", "ratio",
                            "need_per_inhabitant_sek"]].rename(columns={"ratio": "ratio (paid / expected)"}), digits=2))
     if conc is not None and len(conc):
-        parts.append(f"<h3>{tag}Concentration index by area income rank: raw and need-standardised pay per inhabitant</h3>")
+        parts.append(f"<h3>{tag}{_(NEED_CONCENTRATION_HEADING)}</h3>")
         parts.append(_table(conc.assign(year=conc.year.astype(str)), digits=4))
     return parts

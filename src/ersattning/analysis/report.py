@@ -176,7 +176,7 @@ def _comparison(tables: dict[str, pd.DataFrame]) -> list[str]:
     if "case_mix" in tables:
         from ersattning.analysis.case_mix import report_section as case_mix_section
 
-        parts.extend(case_mix_section(tables["case_mix"], _table))
+        parts.extend(case_mix_section(tables["case_mix"], _table, _))
     cal = tables.get("calibration")
     if cal is not None and len(cal):
         parts.append("<h2>" + _("The report's region figures: base and scenario") + f"</h2><p>{_(CHECK_TEXT)}</p>")
@@ -310,5 +310,5 @@ def _run(tables: dict[str, pd.DataFrame], run: str) -> list[str]:
 
     from ersattning.analysis.need import report_section
 
-    parts.extend(report_section(tables, _table, tag))
+    parts.extend(report_section(tables, _table, tag, _))
     return parts
