@@ -115,16 +115,23 @@ def _months_of(years: list[int]) -> list[str]:
     return [f"{y:04d}-{m:02d}" for y in sorted(set(years)) for m in range(1, 13)]
 
 
-def open_risk(engine: Engine, years: list[int]) -> pa.Table:
-    """The risk table with `acg_weight` replaced by the open index: one row per person (of
-    `persons`) and month of `years`, the CNI in force that month kept as it was (the latest risk
-    row at or before the month; null before a person's first row)."""
+def _registered(engine: Engine, years: list[int]):
+    """The raw connection with the groups, the months of `years` and the contacts of their
+    look-back windows registered for `_PRESENT` (unregister `_UNREGISTER` after)."""
     months = _months_of(years)
     groups = charlson_groups()
     first = _month_number(months[0]) - max(g["window"] for g in groups)
     contacts = _contacts(engine, dt.date(first // 12, first % 12 + 1, 1), dt.date(max(years), 12, 31))
     con = engine.con.con
     _register(con, groups, months, contacts)
+    return con
+
+
+def open_risk(engine: Engine, years: list[int]) -> pa.Table:
+    """The risk table with `acg_weight` replaced by the open index: one row per person (of
+    `persons`) and month of `years`, the CNI in force that month kept as it was (the latest risk
+    row at or before the month; null before a person's first row)."""
+    con = _registered(engine, years)
     # without a risk table there is no CNI to keep
     risk = "risk" if "risk" in engine.table_names() else \
         "(SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS month, NULL::DECIMAL(18, 6) AS cni WHERE false)"
@@ -148,12 +155,7 @@ def case_mix_table(engine: Engine, years: list[int]) -> pd.DataFrame:
     """case_mix.csv: per year and Charlson group, its weight and window, the county's residents
     with it (mean of the month-ends) and their share, and the year's mean raw score (1 + weights,
     mean of the month-ends) the index divides by."""
-    months = _months_of(years)
-    groups = charlson_groups()
-    first = _month_number(months[0]) - max(g["window"] for g in groups)
-    contacts = _contacts(engine, dt.date(first // 12, first % 12 + 1, 1), dt.date(max(years), 12, 31))
-    con = engine.con.con
-    _register(con, groups, months, contacts)
+    con = _registered(engine, years)
     try:
         by_group = con.sql(_PRESENT + """
             , held AS (SELECT k.* FROM kept k JOIN residents r USING (person_id, m))
@@ -169,7 +171,7 @@ def case_mix_table(engine: Engine, years: list[int]) -> pd.DataFrame:
     finally:
         for name in _UNREGISTER:
             con.unregister(name)
-    labels = {g["group"]: g["label"] for g in groups}
+    labels = {g["group"]: g["label"] for g in charlson_groups()}
     out = by_group.merge(means, on="year", how="left")
     out["label"] = out["group"].map(labels)
     out["share_pct"] = 100.0 * out.residents_with / out.residents.where(out.residents > 0)
