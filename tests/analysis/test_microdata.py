@@ -10,6 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import af_region
@@ -111,3 +113,20 @@ def test_pseudonyms_are_the_keyed_hash_stable_across_runs(run):
 def test_progress_line_per_year_when_not_a_terminal(run):
     text = run["result"].output + (run["result"].stderr if run["result"].stderr_bytes is not None else "")
     assert "analyze: 2022 klar (1/1)" in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.binary(min_size=16, max_size=80),
+       ids=st.lists(st.text(alphabet="0123456789", min_size=12, max_size=12), min_size=1, max_size=20))
+def test_pseudonym_has_no_digit_and_sql_equals_python(key, ids):
+    """A pseudonym never holds a digit (so never a run that reads as a person number: hex did,
+    about one person in 50), and the column-wise SQL gives what the trace's function gives."""
+    import duckdb
+
+    from ersattning.analysis.microdata import pseudonym_sql
+    from ersattning.trace import pseudonym
+
+    con = duckdb.connect()
+    got = [r[0] for r in con.execute(f"SELECT {pseudonym_sql(key, 'p')} FROM unnest(?) t(p)", [ids]).fetchall()]
+    assert got == [pseudonym(key, p) for p in ids]
+    assert all(len(g) == 17 and g[0] == "p" and not re.search(r"\d", g) for g in got)

@@ -27,6 +27,7 @@ from ersattning.products.capitation import (
 from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.rulebook.loader import Rulebook
+from ersattning.trace import PSEUDONYM_LETTERS
 
 #: Base visits (as the analysis counts them, `attribution.BASE_VISITS`): counted by contact type.
 BASE_VISITS = ("visit_fee", "visit_out_of_county")
@@ -53,14 +54,15 @@ def read_key(path: Path) -> bytes:
 
 
 def pseudonym_sql(key: bytes, column: str) -> str:
-    """A DuckDB expression computing `trace.pseudonym(key, column)` (HMAC-SHA256, "p" + 16 hex
-    characters) for a whole column at once: HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m))."""
+    """A DuckDB expression computing `trace.pseudonym(key, column)` (HMAC-SHA256, "p" + 16
+    consonants) for a whole column at once: HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m))."""
     k = hashlib.sha256(key).digest() if len(key) > 64 else key
     k = k.ljust(64, b"\0")
     inner = bytes(b ^ 0x36 for b in k).hex()
     outer = bytes(b ^ 0x5C for b in k).hex()
-    return (f"CASE WHEN {column} IS NULL THEN NULL ELSE 'p' || left(sha256(unhex('{outer}') || "
-            f"unhex(sha256(unhex('{inner}') || encode({column})))), 16) END")
+    return (f"CASE WHEN {column} IS NULL THEN NULL ELSE 'p' || translate(left(sha256(unhex('{outer}') || "
+            f"unhex(sha256(unhex('{inner}') || encode({column})))), 16), '0123456789abcdef', "
+            f"'{PSEUDONYM_LETTERS}') END")
 
 
 def _contacts(engine: Engine, book: Rulebook, months: list[str]) -> pa.Table | None:
