@@ -27,7 +27,7 @@ demo: $(VENV)/.base
 test: $(VENV)/.test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(VENV)/bin/ruff check --select F --output-format concise src tests
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 
 bench: $(VENV)/.base
 	$(VENV)/bin/ersattning bench --json out/bench.json

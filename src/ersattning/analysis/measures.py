@@ -34,7 +34,7 @@ def _with_category(df: pd.DataFrame, a: Analysis) -> pd.DataFrame:
     undeclared = sorted(set(df["component"]) - set(declared))
     if undeclared:
         raise KeyError(f"components the rulebook does not declare (rules/COMPONENT/component.yaml): {', '.join(undeclared)}")
-    df["category"] = [declared[c] for c in df["component"]]
+    df["category"] = df["component"].map(declared)
     return df
 
 
@@ -84,7 +84,7 @@ def visit_types(a: Analysis) -> pd.DataFrame:
     """Base visit pay by visit type (product) and year: the report's 'visits by type'."""
     df = a.lines.to_pandas()
     df = df[df.component.isin(["visit_fee", "visit_out_of_county"])]
-    df = df.assign(visit_type=[visit_type(p) for p in df.product_code])
+    df = df.assign(visit_type=df.product_code.map({p: visit_type(p) for p in df.product_code.unique()}))
     g = df.groupby(["year", "visit_type"], as_index=False)["amount_ore"].sum()
     total = a.lines.to_pandas().groupby("year")["amount_ore"].sum()
     g["amount_sek"] = _sek(g.amount_ore)
