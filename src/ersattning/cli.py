@@ -1009,7 +1009,6 @@ def analyze(
     import datetime as dt
 
     from ersattning.analysis import analyze as run, parse_years
-    from ersattning.analysis.categories import report_group
 
     if (db is None) == (not synthetic):
         raise typer.BadParameter("give one of --db PATH or --synthetic")
@@ -1044,30 +1043,69 @@ def analyze(
                          progress=lambda text: progress(text, status))
     except ErsattningError as exc:
         _fail(exc)
+    _analysis_summary(result, output, lang)
+
+
+#: `analyze`'s summary on the console in the report's language (`--lang`), by its English text.
+_SUMMARY_SV = {
+    "year": "år", "capitation %": "kapitering %", "variable %": "rörlig %", "goal-based %": "målrelaterad %",
+    "total SEK": "totalt (kr)",
+    "budget {year}: base {base}, scenario {scenario}, difference {difference} SEK ({pct} %)":
+        "budget {year}: bas {base}, scenario {scenario}, skillnad {difference} kr ({pct} %)",
+    "neutral {year}: {parameter} × {factor} ({exact}) → {rate} (neutral.csv)":
+        "budgetneutralt {year}: {parameter} × {factor} ({exact}) → {rate} (neutral.csv)",
+    "report vs engine{on}: {passed} of {run} figures within tolerance, {skipped} not run for these years (calibration.csv)":
+        "rapporten mot motorn{on}: {passed} av {run} mått inom tolerans, {skipped} ej körda för dessa år (calibration.csv)",
+    " (base rulebook)": " (basens regelverk)",
+    "{n} files in {output} ({seconds} s): report.html, analysis.xlsx, shares.csv, areas.csv, …":
+        "{n} filer i {output} ({seconds} s): report.html, analysis.xlsx, shares.csv, areas.csv, …",
+}
+
+
+def _analysis_summary(result, output: Path, lang: str) -> None:
+    """The shares per year, the budget effect, the neutral factor and the report check, in `lang`
+    (Swedish: the words of _SUMMARY_SV and a decimal comma)."""
+    from ersattning.analysis.categories import report_group
+
+    def say(text: str, **values) -> str:
+        return (_SUMMARY_SV.get(text, text) if lang == "sv" else text).format(**values)
+
+    def number(x: float, digits: int) -> str:
+        shown = f"{x:+.{digits}f}" if digits == 2 else f"{x:.{digits}f}"
+        return shown.replace(".", ",") if lang == "sv" else shown
+
+    def money(ore: int) -> str:
+        return sek_text(ore).replace(".", ",") if lang == "sv" else sek_text(ore)
+
     # a scenario's tables are side by side; the summary shows the scenario's own shares
     groups = result.tables["runs"]["scenario"]["categories"] if result.base is not None else result.tables["categories"]
-    table = Table("year", "capitation %", "variable %", "goal-based %", "total SEK")
+    table = Table(*(say(h) for h in ("year", "capitation %", "variable %", "goal-based %", "total SEK")))
     for year, part in groups.groupby("year"):
         # the categories the components declare, summed by the report's groups
         share = part.assign(group=part.category.map(report_group)).groupby("group").share_of_total.sum()
         fixed, variable, goal = (share.get(g, 0.0) for g in ("fixed", "variable", "goal_based"))
-        table.add_row(str(year), f"{fixed:.1f}", f"{variable:.1f}", f"{goal:.1f}", sek_text(int(round(part.amount_sek.sum() * 100))))
+        table.add_row(str(year), number(fixed, 1), number(variable, 1), number(goal, 1),
+                      money(int(round(part.amount_sek.sum() * 100))))
     console.print(table)
     if result.base is not None:
         for r in result.tables["budget"].itertuples():
-            console.print(f"budget {r.year}: base {sek_text(round(r.base_sek * 100))}, scenario {sek_text(round(r.scenario_sek * 100))}, "
-                          f"difference {sek_text(r.difference_ore)} SEK ({r.difference_pct:+.2f} %)")
+            console.print(say("budget {year}: base {base}, scenario {scenario}, difference {difference} SEK ({pct} %)",
+                              year=r.year, base=money(round(r.base_sek * 100)), scenario=money(round(r.scenario_sek * 100)),
+                              difference=money(r.difference_ore), pct=number(r.difference_pct, 2)))
         neutral_rows = result.tables["neutral"].itertuples() if "neutral" in result.tables else ()
         for r in neutral_rows:
-            console.print(f"neutral {r.year}: {r.parameter} × {r.factor:.9f} ({r.factor_exact}) → {r.rate_rescaled:.2f} (neutral.csv)")
+            console.print(say("neutral {year}: {parameter} × {factor} ({exact}) → {rate} (neutral.csv)",
+                              year=r.year, parameter=r.parameter, factor=number(r.factor, 9).lstrip("+"),
+                              exact=r.factor_exact, rate=number(r.rate_rescaled, 2).lstrip("+")))
     cal = result.tables["calibration"]
     status = cal["status_base"] if result.base is not None else cal["status"]
     if len(cal):
-        on = " (base rulebook)" if result.base is not None else ""
         run_ = int((status != "not run").sum())
-        console.print(f"report vs engine{on}: {int((status == 'pass').sum())} of {run_} figures within tolerance, "
-                      f"{len(cal) - run_} not run for these years (calibration.csv)")
-    console.print(f"{len(result.files)} files in {output} ({result.seconds:.0f} s): report.html, analysis.xlsx, shares.csv, areas.csv, …")
+        console.print(say("report vs engine{on}: {passed} of {run} figures within tolerance, {skipped} not run for these years (calibration.csv)",
+                          on=say(" (base rulebook)") if result.base is not None else "", passed=int((status == "pass").sum()),
+                          run=run_, skipped=len(cal) - run_))
+    console.print(say("{n} files in {output} ({seconds} s): report.html, analysis.xlsx, shares.csv, areas.csv, …",
+                      n=len(result.files), output=output, seconds=f"{result.seconds:.0f}"))
 
 
 def main():  # pragma: no cover - console entry point

@@ -24,6 +24,10 @@ def test_rules_as_of_writes_the_tables_and_the_differences(tmp_path):
     result = runner.invoke(app, ["analyze", "--synthetic", "--persons", "2000", "--years", "2022",
                                  "--rules-as-of", "2020-06-30", "--output", str(out)])
     assert result.exit_code == 0, result.output
+    # the console summary speaks the report's language (Swedish by default), decimal comma
+    said = " ".join(result.output.split())
+    assert re.search(r"budget 2022: bas [\d ]+,\d\d, scenario [\d ]+,\d\d, skillnad -?[\d ]+,\d\d kr \([+-]\d+,\d\d %\)", said), said
+    assert "rapporten mot motorn (basens regelverk)" in said and "filer i" in said and "files in" not in said
     for name in ("shares.csv", "areas.csv", "concentration.csv", "correlations.csv", "analysis.xlsx", "report.html",
                  "reform_clinics.csv", "reform_areas.csv", "reform_deciles.csv"):
         assert (out / name).is_file(), name
