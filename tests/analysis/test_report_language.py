@@ -84,3 +84,23 @@ def test_workbook_formats_and_headings(runs, tmp_path):
     assert "andel av totalt, skillnad" in head and "belopp (kr), bas" in head
     assert "%" in ws[2][head.index("andel av totalt, skillnad")].number_format
     assert ws[2][head.index("belopp (kr), bas")].number_format == "#,##0.00"
+
+
+def test_the_report_figures_table_in_swedish_in_the_report_and_the_workbook(runs, tmp_path):
+    """The calibration table's descriptions, the report's worded values and the tolerances are
+    Swedish (each target's own figure_sv), in report.html and analysis.xlsx alike."""
+    from ersattning.analysis.calibration import TARGETS
+
+    sv = report_html(runs["one"], lang="sv")
+    en = report_html(runs["one"], lang="en")
+    for t in TARGETS:
+        assert t.figure_sv in sv and t.figure not in sv, t.key
+        assert t.figure in en
+    assert "knappt 20" in sv and "just under 20" not in sv and "och &lt; 0" in sv and "and &lt; 0" not in sv
+    write_xlsx(runs["one"], tmp_path / "cal.xlsx", "sv")
+    ws = openpyxl.load_workbook(tmp_path / "cal.xlsx")["calibration"]
+    head = [c.value for c in ws[1]]
+    cells = {ws.cell(row=r, column=head.index("mått") + 1).value for r in range(2, ws.max_row + 1)}
+    assert cells == {t.figure_sv for t in TARGETS}
+    tolerances = {ws.cell(row=r, column=head.index("tolerans") + 1).value for r in range(2, ws.max_row + 1)}
+    assert "-0,026 ± 0,02 och < 0" in tolerances

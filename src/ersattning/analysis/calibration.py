@@ -22,30 +22,37 @@ class Target:
     tolerance: float
     source: str
     negative: bool = False  # the sign is the finding: the engine's value must also be below 0
+    figure_sv: str = ""  # the figure in Swedish (report.html and analysis.xlsx in Swedish)
+    report_sv: str = ""  # the report's value in Swedish words, when it has words
+
+    def in_swedish(self) -> dict[str, str]:
+        """The Swedish text of this target's English `figure` and `report` cells."""
+        return {self.figure: self.figure_sv or self.figure,
+                self.report: self.report_sv or self.report.replace(".", ",")}
 
 
 TARGETS = (
-    Target("cap_2016", "capitation share of total, 2016 (%)", "~60", 60, 5, "003 Sammanfattning, §5.3"),
-    Target("cap_2022", "capitation share of total, 2022 (%)", "~80", 80, 4, "003 Sammanfattning, §5.3"),
-    Target("age_cap_2016", "age share of capitation, 2016 (%)", "76", 76, 6, "003 §5.1 Figure 2"),
-    Target("age_cap_2022", "age share of capitation, 2022 (%)", "22", 22, 4, "003 §5.1 Figure 2"),
-    Target("acg_cap_2017", "ACG share of capitation, 2017 (%)", "19", 19, 4, "003 §5.1 Figure 2"),
-    Target("acg_cap_2022", "ACG share of capitation, 2022 (%)", "57", 57, 4, "003 §5.1 Figure 2"),
-    Target("acg_tot_2017", "ACG share of total, 2017 (%)", "12", 12, 3, "003 §5.3 Figure 5"),
-    Target("acg_tot_2022", "ACG share of total, 2022 (%)", "~45", 45, 4, "003 §5.3 Figure 5"),
-    Target("cni_cap", "CNI share of capitation, mean 2016–2022 (%)", "~20", 20, 3, "003 §5.1"),
-    Target("cni_tot", "CNI share of total, mean 2016–2022 (%)", "~15", 15, 3, "003 §5.3"),
-    Target("var_2016", "variable share of total, 2016 (%)", "35–40", 37.5, 4, "003 §5.3"),
-    Target("var_2022", "variable share of total, 2022 (%)", "just under 20", 19, 4, "003 §5.3"),
-    Target("home_care_cap", "home-care enrolment share of capitation, mean (%)", "~3", 3, 1.5, "003 §5.1"),
-    Target("on_call_hp_cap", "on-call + health promotion share of capitation, mean (%)", "just under 2", 1.8, 1.2, "003 §5.1"),
-    Target("unlisted_2022", "unlisted share of inhabitants, 2022 (%)", "~8", 8, 1.5, "003 §6.1 Figure 10"),
-    Target("ci_2016", "concentration index of total pay (listing), 2016", "−0.023", -0.023, 0.02, "003 §6.2 Figure 16", True),
-    Target("ci_2022", "concentration index of total pay (listing), 2022", "−0.026", -0.026, 0.02, "003 §6.2 Figure 16", True),
-    Target("corr_acg_age", "correlation over areas, ACG–age (per listed, last year)", "0.60", 0.60, 0.3, "003 §6.3 Table 5"),
-    Target("corr_age_cni", "correlation over areas, age–CNI (per listed, last year)", "−0.67", -0.67, 0.3, "003 §6.3 Table 5"),
+    Target("cap_2016", "capitation share of total, 2016 (%)", "~60", 60, 5, "003 Sammanfattning, §5.3", figure_sv="kapiteringens andel av totalt, 2016 (%)"),
+    Target("cap_2022", "capitation share of total, 2022 (%)", "~80", 80, 4, "003 Sammanfattning, §5.3", figure_sv="kapiteringens andel av totalt, 2022 (%)"),
+    Target("age_cap_2016", "age share of capitation, 2016 (%)", "76", 76, 6, "003 §5.1 Figure 2", figure_sv="åldersersättningens andel av kapiteringen, 2016 (%)"),
+    Target("age_cap_2022", "age share of capitation, 2022 (%)", "22", 22, 4, "003 §5.1 Figure 2", figure_sv="åldersersättningens andel av kapiteringen, 2022 (%)"),
+    Target("acg_cap_2017", "ACG share of capitation, 2017 (%)", "19", 19, 4, "003 §5.1 Figure 2", figure_sv="ACG-ersättningens andel av kapiteringen, 2017 (%)"),
+    Target("acg_cap_2022", "ACG share of capitation, 2022 (%)", "57", 57, 4, "003 §5.1 Figure 2", figure_sv="ACG-ersättningens andel av kapiteringen, 2022 (%)"),
+    Target("acg_tot_2017", "ACG share of total, 2017 (%)", "12", 12, 3, "003 §5.3 Figure 5", figure_sv="ACG-ersättningens andel av totalt, 2017 (%)"),
+    Target("acg_tot_2022", "ACG share of total, 2022 (%)", "~45", 45, 4, "003 §5.3 Figure 5", figure_sv="ACG-ersättningens andel av totalt, 2022 (%)"),
+    Target("cni_cap", "CNI share of capitation, mean 2016–2022 (%)", "~20", 20, 3, "003 §5.1", figure_sv="CNI-ersättningens andel av kapiteringen, medel 2016–2022 (%)"),
+    Target("cni_tot", "CNI share of total, mean 2016–2022 (%)", "~15", 15, 3, "003 §5.3", figure_sv="CNI-ersättningens andel av totalt, medel 2016–2022 (%)"),
+    Target("var_2016", "variable share of total, 2016 (%)", "35–40", 37.5, 4, "003 §5.3", figure_sv="rörlig ersättnings andel av totalt, 2016 (%)"),
+    Target("var_2022", "variable share of total, 2022 (%)", "just under 20", 19, 4, "003 §5.3", figure_sv="rörlig ersättnings andel av totalt, 2022 (%)", report_sv="knappt 20"),
+    Target("home_care_cap", "home-care enrolment share of capitation, mean (%)", "~3", 3, 1.5, "003 §5.1", figure_sv="basal hemsjukvårds andel av kapiteringen, medel (%)"),
+    Target("on_call_hp_cap", "on-call + health promotion share of capitation, mean (%)", "just under 2", 1.8, 1.2, "003 §5.1", figure_sv="husläkarjour + hälsofrämjandes andel av kapiteringen, medel (%)", report_sv="knappt 2"),
+    Target("unlisted_2022", "unlisted share of inhabitants, 2022 (%)", "~8", 8, 1.5, "003 §6.1 Figure 10", figure_sv="andel olistade invånare, 2022 (%)"),
+    Target("ci_2016", "concentration index of total pay (listing), 2016", "−0.023", -0.023, 0.02, "003 §6.2 Figure 16", True, figure_sv="koncentrationsindex för total ersättning (listning), 2016"),
+    Target("ci_2022", "concentration index of total pay (listing), 2022", "−0.026", -0.026, 0.02, "003 §6.2 Figure 16", True, figure_sv="koncentrationsindex för total ersättning (listning), 2022"),
+    Target("corr_acg_age", "correlation over areas, ACG–age (per listed, last year)", "0.60", 0.60, 0.3, "003 §6.3 Table 5", figure_sv="korrelation över områden, ACG–ålder (per listad, sista året)"),
+    Target("corr_age_cni", "correlation over areas, age–CNI (per listed, last year)", "−0.67", -0.67, 0.3, "003 §6.3 Table 5", figure_sv="korrelation över områden, ålder–CNI (per listad, sista året)"),
     Target("total_2022_msek", "total pay 2022, extrapolated to 2 440 027 inhabitants (MSEK)", "6 669 (budget)", 6669, 1000,
-           "RULES.md §9 (budget 2022)"),
+           "RULES.md §9 (budget 2022)", figure_sv="total ersättning 2022, uppräknad till 2 440 027 invånare (mnkr)"),
 )
 
 

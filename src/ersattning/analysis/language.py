@@ -94,6 +94,24 @@ VALUES_SV = {
     "psychologist visit": "psykologbesök", "out-of-county visit": "utomlänsbesök",
 }
 
+def value_sv(name: str, v: str) -> str:
+    """A text cell of column `name` in Swedish, for report.html and analysis.xlsx alike: a known
+    value, a report figure's description or value (the calibration targets' own Swedish), a
+    tolerance's words, a category key by its label; anything else as it is."""
+    from ersattning.analysis.calibration import TARGETS  # calibration reads the measures, which read this module
+
+    if v in VALUES_SV:
+        return VALUES_SV[v]
+    for t in TARGETS:
+        if v in (t.figure, t.report):
+            return t.in_swedish()[v]
+    if name == "tolerance":
+        return v.replace(".", ",").replace(", and < 0", " och < 0")
+    if name.startswith("category"):
+        return category_labels("sv").get(v, v)
+    return v
+
+
 #: The report's texts in Swedish, by their English text (`report._`; {names} are filled in).
 TEXT_SV = {
     # analysis.need's and analysis.case_mix's report sections

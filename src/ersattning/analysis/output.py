@@ -153,7 +153,7 @@ def _kind(column: str) -> str | None:
 def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "sv") -> None:
     """Every table a sheet, headings in `lang`; percent cells as fractions with a percent format
     (the CSVs hold percents as numbers 0–100), SEK as `#,##0.00`, counts as `#,##0`."""
-    from ersattning.analysis.language import VALUES_SV, category_labels, column
+    from ersattning.analysis.language import category_labels, column, value_sv
 
     labels = category_labels(lang)
     with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
@@ -171,13 +171,12 @@ def write_xlsx(out: dict[str, pd.DataFrame], path: Path, lang: str = "sv") -> No
             if lang == "sv":
                 if "label" in df and "category" in df:
                     df["label"] = df["category"].map(labels).fillna(df["label"])
-                else:  # a category named as the report names it
-                    for c in ("category", "category_a", "category_b"):
-                        if c in df:
-                            df[c] = df[c].map(lambda v: labels.get(v, v))
+                # identifiers stay as they are; a category key beside its label too
+                kept = {"name", "clinic_id", "area_code", "component", "key", "source", "label"} | ({"category"} if "label" in df else set())
                 for c in df.columns:
-                    if df[c].dtype == object and c not in ("name", "clinic_id", "area_code", "component", "key", "source"):
-                        df[c] = df[c].map(lambda v: VALUES_SV.get(v, v) if isinstance(v, str) else v)
+                    if (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])) and c not in kept:
+                        # the same words as report.html's cells (a category key by its label)
+                        df[c] = df[c].map(lambda v, c=c: value_sv(c, v) if isinstance(v, str) else v)
             df.columns = [column(c, lang) for c in df.columns]
             sheet = name.removesuffix(".csv")[:31]
             df.to_excel(writer, sheet_name=sheet, index=False)

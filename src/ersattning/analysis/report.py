@@ -9,7 +9,7 @@ import html
 import altair as alt
 import pandas as pd
 
-from ersattning.analysis.language import LANGUAGES, TEXT_SV, VALUES_SV, category_labels, column
+from ersattning.analysis.language import LANGUAGES, TEXT_SV, VALUES_SV, category_labels, column, value_sv
 from ersattning.analysis.categories import CATEGORIES, FIXED
 
 #: The language the page is being rendered in (report_html sets it for the call).
@@ -67,7 +67,7 @@ def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
     body = []
     for row in df.itertuples(index=False):
         cells = []
-        for v in row:
+        for name, v in zip(df.columns, row):
             if v in _STATUS:
                 cells.append(f"<td class={_STATUS[v]}>{_(v)}</td>")
             elif isinstance(v, bool):
@@ -76,7 +76,7 @@ def _table(df: pd.DataFrame, digits: int = 1, max_rows: int = 60) -> str:
                 number = f'{v:,.{digits}f}'.replace(',', ' ')
                 cells.append(f"<td>{'' if pd.isna(v) else number.replace('.', ',') if lang == 'sv' else number}</td>")
             else:
-                cells.append(f"<td>{html.escape(VALUES_SV.get(v, v) if lang == 'sv' and isinstance(v, str) else str(v))}</td>")
+                cells.append(f"<td>{html.escape(value_sv(name, v) if lang == 'sv' and isinstance(v, str) else str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
