@@ -1070,8 +1070,8 @@ def _analysis_summary(result, output: Path, lang: str) -> None:
     def say(text: str, **values) -> str:
         return (_SUMMARY_SV.get(text, text) if lang == "sv" else text).format(**values)
 
-    def number(x: float, digits: int) -> str:
-        shown = f"{x:+.{digits}f}" if digits == 2 else f"{x:.{digits}f}"
+    def number(x: float, digits: int, signed: bool = False) -> str:
+        shown = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
         return shown.replace(".", ",") if lang == "sv" else shown
 
     def money(ore: int) -> str:
@@ -1091,12 +1091,12 @@ def _analysis_summary(result, output: Path, lang: str) -> None:
         for r in result.tables["budget"].itertuples():
             console.print(say("budget {year}: base {base}, scenario {scenario}, difference {difference} SEK ({pct} %)",
                               year=r.year, base=money(round(r.base_sek * 100)), scenario=money(round(r.scenario_sek * 100)),
-                              difference=money(r.difference_ore), pct=number(r.difference_pct, 2)))
+                              difference=money(r.difference_ore), pct=number(r.difference_pct, 2, signed=True)))
         neutral_rows = result.tables["neutral"].itertuples() if "neutral" in result.tables else ()
         for r in neutral_rows:
             console.print(say("neutral {year}: {parameter} × {factor} ({exact}) → {rate} (neutral.csv)",
-                              year=r.year, parameter=r.parameter, factor=number(r.factor, 9).lstrip("+"),
-                              exact=r.factor_exact, rate=number(r.rate_rescaled, 2).lstrip("+")))
+                              year=r.year, parameter=r.parameter, factor=number(r.factor, 9),
+                              exact=r.factor_exact, rate=number(r.rate_rescaled, 2)))
     cal = result.tables["calibration"]
     status = cal["status_base"] if result.base is not None else cal["status"]
     if len(cal):

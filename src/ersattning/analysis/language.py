@@ -8,6 +8,7 @@ their Swedish name here. Identifiers (CSV columns, category keys) stay English.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ersattning.analysis.categories import LABELS
@@ -94,17 +95,22 @@ VALUES_SV = {
     "psychologist visit": "psykologbesök", "out-of-county visit": "utomlänsbesök",
 }
 
+@functools.cache
+def _targets_sv() -> dict[str, str]:
+    """Every report figure's English description and value → its Swedish (the targets' own)."""
+    from ersattning.analysis.calibration import TARGETS  # calibration reads the measures, which read this module
+
+    return {english: swedish for t in TARGETS for english, swedish in t.in_swedish().items()}
+
+
 def value_sv(name: str, v: str) -> str:
     """A text cell of column `name` in Swedish, for report.html and analysis.xlsx alike: a known
     value, a report figure's description or value (the calibration targets' own Swedish), a
     tolerance's words, a category key by its label; anything else as it is."""
-    from ersattning.analysis.calibration import TARGETS  # calibration reads the measures, which read this module
-
     if v in VALUES_SV:
         return VALUES_SV[v]
-    for t in TARGETS:
-        if v in (t.figure, t.report):
-            return t.in_swedish()[v]
+    if v in _targets_sv():
+        return _targets_sv()[v]
     if name == "tolerance":
         return v.replace(".", ",").replace(", and < 0", " och < 0")
     if name.startswith("category"):
