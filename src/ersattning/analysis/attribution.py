@@ -32,14 +32,19 @@ ALLOCATED_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string())
 BASE_VISITS = ("visit_fee", "visit_out_of_county")
 
 
-def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False) -> tuple[pa.Table, pa.Table]:
+def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False,
+                       listed_areas: pa.Table | None = None) -> tuple[pa.Table, pa.Table]:
     """(weights, population) of consecutive `months`: what each capitation line counts per month,
     clinic and area of residence, from the persons the line paid for (`capitation.capitation_units`,
     the rows `capitation_rows` sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per
     clinic and area (`persons`, for lines with nothing of their own to split by); residents and
     listed residents per month and area. All months' persons in one pass (`listed_units`).
     `by_person`: each weight's area_code is `AREA|PERSON_ID` (the need standardisation's split
-    by person, `analysis.need`; never written out)."""
+    by person, `analysis.need`; never written out). `listed_areas`: the months' statements'
+    own per-band sums by area (`statements.YearPass.listed_areas`), which the per-listed
+    components' weights are read from instead of the persons being listed again."""
+    if listed_areas is not None and not by_person:
+        return _weights_from_pass(engine, book, months, listed_areas)
     # Computed once for every per-listed component, released when the weights are read.
     listed = listed_units(engine, book, months).cache()
     paid = {m: paid_components(book, m) for m in months}
@@ -77,6 +82,56 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_per
     finally:
         listed.release()
     return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_at(engine, months, listed_per_area)
+
+
+def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed_areas: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """`capitation_weights` with the per-listed components' weights, the `persons` weights and the
+    listed residents per area summed from the statements' per-band table cut by area (each person
+    is in one (month, clinic, band, area) group, so these are the same sums as over the persons):
+    only the enrolled persons and the children are counted here."""
+    paid = {m: paid_components(book, m) for m in months}
+    selects = []
+    for component, decl in PER_LISTED.items():
+        paid_in = [m for m in months if component in paid[m]]
+        if not paid_in:
+            continue
+        code = "product_code" if decl.by_band else _sql_text(book.code(component))
+        # What the persons add: one each (of those with the `only` flag: its per-band sum), else
+        # the per-band sum of their contribution (a null sum: no person with a value, 0 each).
+        w = decl.only or ("persons" if decl.contribution == "persons" else f"coalesce({decl.contribution}, 0)")
+        in_months = ", ".join(_sql_text(m) for m in paid_in)
+        selects.append(f"SELECT month, clinic_id, {_sql_text(f'cap:{component}:')} || {code} AS basis, area_code, "
+                       f"sum({w}) AS w FROM _an_bands WHERE month IN ({in_months}) GROUP BY ALL"
+                       + (f" HAVING sum({decl.only}) > 0" if decl.only else ""))
+    selects.append("SELECT month, clinic_id, 'persons' AS basis, area_code, sum(persons) AS w FROM _an_bands GROUP BY ALL")
+    con = engine.con.con
+    con.register("_an_bands", listed_areas)
+    try:
+        union = " UNION ALL ".join(f"({q})" for q in selects)
+        weights = con.sql(f"SELECT month, clinic_id, basis, area_code, true AS listed, CAST(w AS DOUBLE) AS w "
+                          f"FROM ({union})").to_arrow_table()
+        on_list = con.sql("SELECT month, area_code, CAST(sum(persons) AS BIGINT) AS listed FROM _an_bands GROUP BY ALL").to_arrow_table()
+    finally:
+        con.unregister("_an_bands")
+    parts = [weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA)]
+    for component in capitation_components(book):  # enrolled persons and children: their own units
+        if component in PER_LISTED:
+            continue
+        for run in consecutive_runs([m for m in months if component in paid[m]]):
+            units, _ = capitation_units(engine, book, run, component)
+            if "r_area" not in units.columns:
+                units = resident_on(engine, units)
+            g = units.group_by(month=units.month, clinic_id=units.clinic_id,
+                               basis=ibis.literal(f"cap:{component}:") + units.product_code,
+                               area_code=units.r_area).aggregate(w=units.contribution.sum())
+            g = g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
+            parts.append(g.to_pyarrow().select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA))
+    return pa.concat_tables(parts), population_at(engine, months, on_list)
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal (rulebook codes and months: no quote in them, doubled if there were)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Table:
@@ -211,12 +266,13 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
 
 
 def attribution(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table,
-                areas: pa.Table | None = None) -> dict[str, pa.Table]:
+                areas: pa.Table | None = None, listed_areas: pa.Table | None = None) -> dict[str, pa.Table]:
     """allocated lines, population by area, base visits and listed persons per clinic of consecutive
     `months` (each table with its `month`): `lines` are the months' statement lines; `areas`: their
     visit pass's contacts per patient area (`statements.year_pass(with_areas=True)`), else the
-    contacts are counted here."""
-    cap, population = capitation_weights(engine, book, months)
+    contacts are counted here; `listed_areas`: that pass's listed persons per area
+    (`YearPass.listed_areas`), else they are listed here."""
+    cap, population = capitation_weights(engine, book, months, listed_areas=listed_areas)
     if areas is not None:
         vis, visits = weights_from_counts(areas, list(visit_components(book)))
     else:

@@ -133,7 +133,8 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
         for run in runs:
             in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
             # The visit pass counted the year's contacts per patient area too: not counted again.
-            parts = attribution(engine, book, run, in_run, areas=done.areas if done is not None else None)
+            parts = attribution(engine, book, run, in_run, areas=done.areas if done is not None else None,
+                                listed_areas=done.listed_areas if done is not None else None)
             y_alloc.append(parts["allocated"].drop_columns(["month"]))
             y_pop.append(parts["population"].drop_columns(["month"]))
             y_vis.append(parts["visits"].drop_columns(["month"]))

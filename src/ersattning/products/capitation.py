@@ -301,22 +301,25 @@ def capitation_units(engine: Engine, book: Rulebook, month: str | list[str], com
 
 
 def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str],
-                    min_ages: dict[str, int] | None = None) -> tuple[ibis.Table, ibis.Table]:
+                    min_ages: dict[str, int] | None = None, by_area: bool = False) -> tuple[ibis.Table, ibis.Table]:
     """All capitation product rows of `month` (one or several consecutive months) as one table
     (quantity = persons or weight sums), and the per-band table they are cut from.
 
     The per-listed components are summed from one pass over `listed_units`: per month, clinic and
     age band, the persons and their ACG, CNI and sick-leave sums, a small table each line is cut
     from (the sum of the persons' contributions, as `capitation_units` lists them). `min_ages`:
-    also the persons aged at least each (`age_ge_<name>`), for `listed_in_months`.
+    also the persons aged at least each (`age_ge_<name>`), for `listed_in_months`. `by_area`: the
+    per-band table is also cut by the persons' area of residence (`area_code`), the split the
+    analysis weighs these lines by (`analysis.attribution.per_listed_weights`); the lines are the same.
     """
     months = _months(month)
     paid = {m: paid_components(book, m) for m in months}
     parts: list[ibis.Table] = []
     u = listed_units(engine, book, months)
     aged = {f"age_ge_{name}": (u.age >= age).ifelse(1, 0).sum() for name, age in (min_ages or {}).items()}
+    area = {"area_code": u.area_code} if by_area else {}
     per_band = engine.cache(
-        u.group_by(month=u.month, snapshot=u.snapshot, clinic_id=u.clinic_id, product_code=u.band).aggregate(
+        u.group_by(month=u.month, snapshot=u.snapshot, clinic_id=u.clinic_id, product_code=u.band, **area).aggregate(
             persons=u.count(), acg_weight=u.acg_weight.sum(), cni=u.cni.sum(), sick=u.sick.sum(),
             born_abroad=u.born_abroad.cast("int64").sum(), **aged)
     )

@@ -117,6 +117,9 @@ class MonthsPass:
     listed: pa.Table | None = None
     #: with_areas: the visit pass's contacts per patient area (`visits.VisitPass.areas`)
     areas: pa.Table | None = None
+    #: with_areas: the listed persons' sums per month, clinic, age band and area of residence
+    #: (`capitation.capitation_rows`' per-band table cut by area), the capitation lines' split
+    listed_areas: pa.Table | None = None
 
 
 def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
@@ -130,13 +133,15 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
     `min_ages`: also the listed sums of `listed_in_year` over the months' ends; `posted`: a
     January's reconciliation of the year before, when the caller computed it already (the same
     `reconcile_year` lines, not counted again); `with_areas`: also the contacts per patient area
-    the analysis splits visit lines by."""
+    the analysis splits visit lines by, and the listed persons' sums per area its capitation
+    lines are split by."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
-        rows, per_band = capitation_rows(engine, book, months, min_ages)
+        rows, per_band = capitation_rows(engine, book, months, min_ages, by_area=with_areas)
         capitation = price_rows(rows, prices).select(*ENGINE_PRICED.names).to_pyarrow()
         listed = listed_in_months(per_band, min_ages) if min_ages is not None else None
+        listed_areas = per_band.to_pyarrow() if with_areas else None
         parts = [capitation.cast(ENGINE_PRICED)]
         contacts = engine.contacts(first_day(months[0]), last_day(months[-1]))
         visits = None
@@ -174,7 +179,7 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
     finally:
         engine.release_cached()
     return MonthsPass(results, visits.usage if visits is not None else {}, listed,
-                      visits.areas if visits is not None else None)
+                      visits.areas if visits is not None else None, listed_areas)
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -256,6 +261,8 @@ class YearPass:
     results: list[MonthResult]
     reconciled: list[pa.Table]
     areas: pa.Table | None = None
+    #: with_areas: `MonthsPass.listed_areas`
+    listed_areas: pa.Table | None = None
 
 
 def year_pass(engine: Engine, book: Rulebook, year: int, previous: list[pa.Table] | None = None,
@@ -274,7 +281,8 @@ def year_pass(engine: Engine, book: Rulebook, year: int, previous: list[pa.Table
     # The caps' visit counts came with the months' visit lines (all twelve, or count anew), the
     # average listed with their capitation.
     used = usage_of_months([done.usage[m] for m in months_of(year)], year) if len(done.usage) == 12 else None
-    return YearPass(done.results, reconcile_year(engine, book, year, used=used, listed=done.listed), done.areas)
+    return YearPass(done.results, reconcile_year(engine, book, year, used=used, listed=done.listed), done.areas,
+                    done.listed_areas)
 
 
 def reconcile_year(engine: Engine, book: Rulebook, year: int, month: str | None = None, goals: pa.Table | None = None,
