@@ -72,6 +72,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     from ersattning.core import choose_rulebook
     from ersattning.analysis.neutral import NeutralError, neutralise, single_rate
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
+    from ersattning.products.visits import PassMemo
 
     if case_mix not in CASE_MIX:
         raise ValueError(f"case mix must be one of {', '.join(CASE_MIX)}, got {case_mix!r}")
@@ -150,8 +151,11 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     neutral_table = None
     case_mix_out = None
     if scenario:
+        # The scenario's visit passes are the base's where the rules they read are unchanged (a
+        # reform of capitation rates); a scenario that replaces inputs below computes its own.
+        memo = PassMemo()
         base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), need=need,
-                            microdata=sink["base"])
+                            microdata=sink["base"], memo=memo)
         if passive_listing:
             engine.register({"listings": passive_listings(engine, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31))})
         if case_mix == "open":
@@ -161,7 +165,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
                 engine.register({"risk_acg": engine["risk"].to_pyarrow()})
             engine.register({"risk": index})
         analysis = run_analysis(engine, book, years, label="scenario", progress=lambda m: say(f"scenario {m}"), need=need,
-                                microdata=sink["run"])
+                                microdata=sink["run"], memo=memo)
         if neutral is not None:
             analysis, neutral_table = neutralise(base, analysis, book, neutral)
             factors = ", ".join(f"{r.year}: × {r.factor:.6f} ({r.parameter} {r.rate_scenario:g} → {r.rate_rescaled:.2f})"

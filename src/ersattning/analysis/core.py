@@ -16,6 +16,7 @@ from ersattning.analysis.categories import component_categories
 from ersattning.analysis.need import need_cells, person_cells, person_pay
 from ersattning.engine import Engine
 from ersattning.period import months_of
+from ersattning.products.visits import PassMemo
 from ersattning.rulebook.loader import Rulebook
 from ersattning.statements import compute_month, year_pass
 
@@ -81,7 +82,8 @@ def _with_year(t: pa.Table, year: int) -> pa.Table:
 def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label: str = "",
                  stored_lines: Callable[[str], pa.Table | None] | None = None,
                  progress: Callable[[str], None] | None = None, months: Sequence[int] | None = None,
-                 need: bool = False, microdata: Callable[[int, list[str], pa.Table], None] | None = None) -> Analysis:
+                 need: bool = False, microdata: Callable[[int, list[str], pa.Table], None] | None = None,
+                 memo: PassMemo | None = None) -> Analysis:
     """Compute (or, with `stored_lines`, read) every month's statement lines of `years` and split
     them by area. A Python loop runs over months only; each month is whole-table queries.
 
@@ -92,7 +94,9 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     year at 50 000 persons).
 
     `microdata(year, months, lines)` is given each year's statement lines (month by month, not
-    scaled), the lines every table is made from (`analysis.microdata` splits them to persons)."""
+    scaled), the lines every table is made from (`analysis.microdata` splits them to persons).
+    `memo`: the visit passes of another run on the same engine (a scenario's base), given again
+    where the rules they read are the same (`visits.PassMemo`)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
@@ -110,7 +114,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
             if progress:
                 progress(f"{year} (the year's statements)")
             # The year before's reconciliation, posted on this January, is the one just computed.
-            done = year_pass(engine, book, year, previous=reconciled.get(year - 1), with_areas=True)
+            done = year_pass(engine, book, year, previous=reconciled.get(year - 1), with_areas=True, memo=memo)
             reconciled = {year: done.reconciled}
             whole = {r.month: r.lines for r in done.results}
         picked_months = [m for m in months_of(year) if int(m[5:]) in picked]

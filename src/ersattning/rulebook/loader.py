@@ -217,6 +217,14 @@ class Rulebook:
             scaled[name] = replace(param, values=values)
         return self._copy({**self.parameters, **scaled}, f"{self.origin} for a sample of {persons} persons")
 
+    def recording(self) -> tuple["Rulebook", set[str]]:
+        """This rulebook, and the names of the parameters read through it (`ALL_READ` among them
+        when something went over all of them): what a computation on it depended on."""
+        seen: set[str] = set()
+        copy = self._copy(self.parameters, self.origin)
+        copy.parameters = _Reads(copy.parameters, seen)
+        return copy, seen
+
     def frozen_at(self, date: dt.date) -> "Rulebook":
         """The rulebook as it stood on `date`, for every date: each parameter holds the value
         in force on `date` (or none) from the beginning of time (`--rules-as-of`, analysis)."""
@@ -229,6 +237,46 @@ class Rulebook:
                 held = replace(v, start=_ALWAYS, reference=f"{v.reference} (as of {date.isoformat()})")
             frozen[name] = replace(param, values=(held,))
         return self._copy(frozen, f"{self.origin} as of {date.isoformat()}")
+
+
+#: In `Rulebook.recording`'s names: the parameters were gone over as a whole (any may matter).
+ALL_READ = "*"
+
+
+class _Reads(dict):
+    """A rulebook's parameters that note each name looked up (or `ALL_READ` when iterated)."""
+
+    def __init__(self, parameters: dict[str, Parameter], seen: set[str]):
+        super().__init__(parameters)
+        self.seen = seen
+
+    def __getitem__(self, name):
+        self.seen.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name):
+        self.seen.add(name)
+        return super().__contains__(name)
+
+    def get(self, name, default=None):
+        self.seen.add(name)
+        return super().get(name, default)
+
+    def __iter__(self):
+        self.seen.add(ALL_READ)
+        return super().__iter__()
+
+    def keys(self):
+        self.seen.add(ALL_READ)
+        return super().keys()
+
+    def values(self):
+        self.seen.add(ALL_READ)
+        return super().values()
+
+    def items(self):
+        self.seen.add(ALL_READ)
+        return super().items()
 
 
 @dataclass(frozen=True)

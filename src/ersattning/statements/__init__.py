@@ -28,7 +28,7 @@ from ersattning.products.claims import medical_service_lines, requisition_lines
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
 from ersattning.products.new_clinic import new_clinic_lines
-from ersattning.products.visits import check_visit_prices, visit_pass
+from ersattning.products.visits import PassMemo, check_visit_prices, visit_pass
 from ersattning.rulebook.components import Component, packaged_components
 from ersattning.rulebook.loader import Rulebook
 
@@ -124,7 +124,7 @@ class MonthsPass:
 
 def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
                    min_ages: dict[str, int] | None = None, posted: dict[str, list[pa.Table]] | None = None,
-                   with_areas: bool = False) -> MonthsPass:
+                   with_areas: bool = False, memo: PassMemo | None = None) -> MonthsPass:
     """`compute_month` for consecutive `months` at once: the capitation of all their month-ends is
     one query, their visits one pass over their contacts (each month's
     rules as in force in that month), then each month's statement is cut from the few thousand
@@ -134,7 +134,8 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
     January's reconciliation of the year before, when the caller computed it already (the same
     `reconcile_year` lines, not counted again); `with_areas`: also the contacts per patient area
     the analysis splits visit lines by, and the listed persons' sums per area its capitation
-    lines are split by."""
+    lines are split by. `memo`: visit passes computed before on the same inputs and rule values
+    are taken from it (`visits.PassMemo`: an analysis's scenario after its base)."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
@@ -151,8 +152,11 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             step = months_per_pass(engine) if len(months) > 1 else 1
             for i in range(0, len(months), step):
                 chunk = months[i:i + step]
-                part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage,
-                                  with_areas)
+                if memo is not None:
+                    part = memo.visit_pass(engine, book, chunk, with_usage, with_areas)
+                else:
+                    part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage,
+                                      with_areas)
                 visits = part if visits is None else visits.merge(part)
                 engine.release_cached()
             parts.append(visits.lines)
@@ -266,7 +270,7 @@ class YearPass:
 
 
 def year_pass(engine: Engine, book: Rulebook, year: int, previous: list[pa.Table] | None = None,
-              with_areas: bool = False) -> YearPass:
+              with_areas: bool = False, memo: PassMemo | None = None) -> YearPass:
     """The twelve months of `year` and the year's reconciliation (caps, quality goals; posted on
     January of year + 1) in one pass (`compute_months`): the capitation of the twelve month-ends
     is one query, the year's contacts are read once, and the caps' visit counts come with the
@@ -277,7 +281,8 @@ def year_pass(engine: Engine, book: Rulebook, year: int, previous: list[pa.Table
     from ersattning.period import months_of
 
     done = compute_months(engine, book, months_of(year), with_usage=True, min_ages=min_ages(book, year),
-                          posted={f"{year}-01": previous} if previous is not None else None, with_areas=with_areas)
+                          posted={f"{year}-01": previous} if previous is not None else None, with_areas=with_areas,
+                          memo=memo)
     # The caps' visit counts came with the months' visit lines (all twelve, or count anew), the
     # average listed with their capitation.
     used = usage_of_months([done.usage[m] for m in months_of(year)], year) if len(done.usage) == 12 else None
