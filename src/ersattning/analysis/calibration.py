@@ -56,9 +56,12 @@ TARGETS = (
 )
 
 
-def engine_figures(a: Analysis) -> dict[str, float]:
-    """The engine's value of each target the analysed years allow (missing years are left out)."""
-    cat = categories(a)
+def engine_figures(a: Analysis, made: dict | None = None) -> dict[str, float]:
+    """The engine's value of each target the analysed years allow (missing years are left out).
+    `made`: tables of `a` made already (`output.run_tables`' categories, areas, concentration,
+    correlations), read instead of being made again."""
+    made = made or {}
+    cat = made["categories"] if "categories" in made else categories(a)
     grp = groups(a)
     years = set(a.years)
     out: dict[str, float] = {}
@@ -86,19 +89,19 @@ def engine_figures(a: Analysis) -> dict[str, float]:
         out["cni_tot"] = sum(share("cni", y, "share_of_total") for y in span) / len(span)
         out["home_care_cap"] = sum(share("home_care", y, "share_of_capitation") for y in span) / len(span)
         out["on_call_hp_cap"] = sum(share("on_call_health_promotion", y, "share_of_capitation") for y in span) / len(span)
-    areas = area_table(a)
+    areas = made["areas"] if "areas" in made else area_table(a)
     tot = areas[areas.category == "total"]
     last = max(years)
     if 2022 in years:
         t = tot[tot.year == 2022]
         out["unlisted_2022"] = float(100.0 * (1 - t.listed.sum() / t.residents.sum()))
         out["total_2022_msek"] = extrapolated_total_msek(a, 2022)
-    ci = concentration(a)
+    ci = made["concentration"] if "concentration" in made else concentration(a)
     for y in (2016, 2022):
         v = ci[(ci.year == y) & (ci.perspective == "listing") & (ci.category == "total")]["index"]
         if len(v):
             out[f"ci_{y}"] = float(v.iloc[0])
-    corr = correlations(a)
+    corr = made["correlations"] if "correlations" in made else correlations(a)
     c = corr[corr.year == last]
     for key, (i, j) in (("corr_acg_age", ("acg", "age")), ("corr_age_cni", ("age", "cni"))):
         v = c[(c.category_a == i) & (c.category_b == j)].correlation
@@ -107,10 +110,11 @@ def engine_figures(a: Analysis) -> dict[str, float]:
     return out
 
 
-def calibration_table(a: Analysis) -> list[dict]:
+def calibration_table(a: Analysis, made: dict | None = None) -> list[dict]:
     """Rows: figure, report, engine value, target ± tolerance, passes and status, one per
-    target; a figure that needs years not run has no value, `passes` None and status "not run"."""
-    figures = engine_figures(a)
+    target; a figure that needs years not run has no value, `passes` None and status "not run".
+    `made`: as `engine_figures`."""
+    figures = engine_figures(a, made)
     rows = []
     for t in TARGETS:
         v = figures.get(t.key, math.nan)

@@ -57,8 +57,8 @@ def run_tables(a: Analysis) -> dict[str, pd.DataFrame]:
         "concentration": measures.concentration(a),
         "correlations": measures.correlations(a),
         "components": pd.DataFrame(mapping_rows(a.lines["component"].to_pylist(), measures.categories_of(a))),
-        "calibration": pd.DataFrame(calibration_table(a)),
     }
+    out["calibration"] = pd.DataFrame(calibration_table(a, out))  # the figures from the tables above
     if a.need_cells is not None:  # with `need` (analyze --need): need-standardised pay by area and its concentration index
         out["need"] = need.need_table(a, out["areas"])
         out["need_concentration"] = need.need_concentration(a, out["need"])
