@@ -72,7 +72,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     from ersattning.core import choose_rulebook
     from ersattning.analysis.neutral import NeutralError, neutralise, single_rate
     from ersattning.analysis.scenarios import database_engine, passive_listings, stored_lines, synthetic_engine
-    from ersattning.products.visits import PassMemo
+    from ersattning.statements.memo import PassMemo
 
     if case_mix not in CASE_MIX:
         raise ValueError(f"case mix must be one of {', '.join(CASE_MIX)}, got {case_mix!r}")

@@ -22,6 +22,7 @@ from ersattning.products.facts import contact_facts
 from ersattning.products.visits import BILLED_TO_LISTING_CLINIC, product_code, visit_components
 from ersattning.region import county_resident
 from ersattning.rulebook.loader import Rulebook
+from ersattning.statements.memo import PassMemo
 
 WEIGHT_SCHEMA = pa.schema([("month", pa.string()), ("clinic_id", pa.string()), ("basis", pa.string()), ("area_code", pa.string()),
                            ("listed", pa.bool_()), ("w", pa.float64())])
@@ -33,7 +34,7 @@ BASE_VISITS = ("visit_fee", "visit_out_of_county")
 
 
 def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_person: bool = False,
-                       listed_areas: pa.Table | None = None) -> tuple[pa.Table, pa.Table]:
+                       listed_areas: pa.Table | None = None, memo: PassMemo | None = None) -> tuple[pa.Table, pa.Table]:
     """(weights, population) of consecutive `months`: what each capitation line counts per month,
     clinic and area of residence, from the persons the line paid for (`capitation.capitation_units`,
     the rows `capitation_rows` sums; basis `cap:COMPONENT:PRODUCT`) and the listed persons per
@@ -42,9 +43,10 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_per
     `by_person`: each weight's area_code is `AREA|PERSON_ID` (the need standardisation's split
     by person, `analysis.need`; never written out). `listed_areas`: the months' statements'
     own per-band sums by area (`statements.YearPass.listed_areas`), which the per-listed
-    components' weights are read from instead of the persons being listed again."""
+    components' weights are read from instead of the persons being listed again; `memo`: with
+    them, the enrolled persons' and residents' counts of another run (`statements.memo.PassMemo`)."""
     if listed_areas is not None and not by_person:
-        return _weights_from_pass(engine, book, months, listed_areas)
+        return _weights_from_pass(engine, book, months, listed_areas, memo)
     # Computed once for every per-listed component, released when the weights are read.
     listed = listed_units(engine, book, months).cache()
     paid = {m: paid_components(book, m) for m in months}
@@ -84,11 +86,12 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_per
     return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_at(engine, months, listed_per_area)
 
 
-def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed_areas: pa.Table) -> tuple[pa.Table, pa.Table]:
+def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed_areas: pa.Table,
+                       memo: PassMemo | None = None) -> tuple[pa.Table, pa.Table]:
     """`capitation_weights` with the per-listed components' weights, the `persons` weights and the
     listed residents per area summed from the statements' per-band table cut by area (each person
     is in one (month, clinic, band, area) group, so these are the same sums as over the persons):
-    only the enrolled persons and the children are counted here."""
+    only the enrolled persons and the children are counted here (given again by `memo` when the same)."""
     paid = {m: paid_components(book, m) for m in months}
     selects = []
     for component, decl in PER_LISTED.items():
@@ -113,20 +116,27 @@ def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed
         on_list = con.sql("SELECT month, area_code, CAST(sum(persons) AS BIGINT) AS listed FROM _an_bands GROUP BY ALL").to_arrow_table()
     finally:
         con.unregister("_an_bands")
-    parts = [weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA)]
-    for component in capitation_components(book):  # enrolled persons and children: their own units
-        if component in PER_LISTED:
-            continue
-        for run in consecutive_runs([m for m in months if component in paid[m]]):
-            units, _ = capitation_units(engine, book, run, component)
-            if "r_area" not in units.columns:
-                units = resident_on(engine, units)
-            g = units.group_by(month=units.month, clinic_id=units.clinic_id,
-                               basis=ibis.literal(f"cap:{component}:") + units.product_code,
-                               area_code=units.r_area).aggregate(w=units.contribution.sum())
-            g = g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
-            parts.append(g.to_pyarrow().select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA))
-    return pa.concat_tables(parts), population_at(engine, months, on_list)
+    def compute(b: Rulebook) -> tuple[list[pa.Table], pa.Table]:
+        parts = []
+        for component in capitation_components(b):  # enrolled persons and children: their own units
+            if component in PER_LISTED:
+                continue
+            for run in consecutive_runs([m for m in months if component in paid[m]]):
+                units, _ = capitation_units(engine, b, run, component)
+                if "r_area" not in units.columns:
+                    units = resident_on(engine, units)
+                g = units.group_by(month=units.month, clinic_id=units.clinic_id,
+                                   basis=ibis.literal(f"cap:{component}:") + units.product_code,
+                                   area_code=units.r_area).aggregate(w=units.contribution.sum())
+                g = g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
+                parts.append(g.to_pyarrow().select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA))
+        return parts, residents_at(engine, months)
+
+    # A scenario that pays the same components takes the base's (the inputs alone decide them).
+    key = ("enrolled_and_residents", tuple(months), tuple((m, tuple(paid[m])) for m in months))
+    enrolled, residents = compute(book) if memo is None else memo.call(key, engine, book, compute)
+    parts = [weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), *enrolled]
+    return pa.concat_tables(parts), population_at(engine, months, on_list, residents)
 
 
 def _sql_text(value: str) -> str:
@@ -134,13 +144,19 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def population_at(engine: Engine, months: list[str], listed: pa.Table) -> pa.Table:
-    """Residents of the county (who may earn capitation) and those listed (`listed`: month,
-    area_code, listed), per month-end and area: (month, area_code, residents, listed)."""
+def residents_at(engine: Engine, months: list[str]) -> pa.Table:
+    """Residents of the county (who may earn capitation) per month-end and area: (month, area_code, residents)."""
     p = engine["persons"]
     p = spells(p.filter(county_resident(p)), last_day(months[0]), last_day(months[-1]))
     at = at_month_ends(p.select("area_code", "start", "end"), months)
-    res = at.group_by("month", "area_code").aggregate(residents=at.count()).to_pyarrow()
+    return at.group_by("month", "area_code").aggregate(residents=at.count()).to_pyarrow()
+
+
+def population_at(engine: Engine, months: list[str], listed: pa.Table, residents: pa.Table | None = None) -> pa.Table:
+    """Residents of the county (who may earn capitation) and those listed (`listed`: month,
+    area_code, listed), per month-end and area: (month, area_code, residents, listed).
+    `residents`: `residents_at` of the months, when computed already."""
+    res = residents if residents is not None else residents_at(engine, months)
     j = res.join(listed, ["month", "area_code"], join_type="left outer")
     return pa.table({"month": j["month"], "area_code": j["area_code"], "residents": pc.cast(j["residents"], pa.float64()),
                      "listed": pc.cast(pc.fill_null(j["listed"], 0), pa.float64())})
@@ -266,13 +282,14 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
 
 
 def attribution(engine: Engine, book: Rulebook, months: list[str], lines: pa.Table,
-                areas: pa.Table | None = None, listed_areas: pa.Table | None = None) -> dict[str, pa.Table]:
+                areas: pa.Table | None = None, listed_areas: pa.Table | None = None,
+                memo: PassMemo | None = None) -> dict[str, pa.Table]:
     """allocated lines, population by area, base visits and listed persons per clinic of consecutive
     `months` (each table with its `month`): `lines` are the months' statement lines; `areas`: their
     visit pass's contacts per patient area (`statements.year_pass(with_areas=True)`), else the
     contacts are counted here; `listed_areas`: that pass's listed persons per area
     (`YearPass.listed_areas`), else they are listed here."""
-    cap, population = capitation_weights(engine, book, months, listed_areas=listed_areas)
+    cap, population = capitation_weights(engine, book, months, listed_areas=listed_areas, memo=memo)
     if areas is not None:
         vis, visits = weights_from_counts(areas, list(visit_components(book)))
     else:

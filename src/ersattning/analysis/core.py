@@ -16,7 +16,7 @@ from ersattning.analysis.categories import component_categories
 from ersattning.analysis.need import need_cells, person_cells, person_pay
 from ersattning.engine import Engine
 from ersattning.period import months_of
-from ersattning.products.visits import PassMemo
+from ersattning.statements.memo import PassMemo
 from ersattning.rulebook.loader import Rulebook
 from ersattning.statements import compute_month, year_pass
 
@@ -96,7 +96,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
     `microdata(year, months, lines)` is given each year's statement lines (month by month, not
     scaled), the lines every table is made from (`analysis.microdata` splits them to persons).
     `memo`: the visit passes of another run on the same engine (a scenario's base), given again
-    where the rules they read are the same (`visits.PassMemo`)."""
+    where the rules they read are the same (`statements.memo.PassMemo`)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):
@@ -138,7 +138,7 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
             in_run = all_lines.filter(pc.is_in(all_lines["month"], value_set=pa.array(run)))
             # The visit pass counted the year's contacts per patient area too: not counted again.
             parts = attribution(engine, book, run, in_run, areas=done.areas if done is not None else None,
-                                listed_areas=done.listed_areas if done is not None else None)
+                                listed_areas=done.listed_areas if done is not None else None, memo=memo)
             y_alloc.append(parts["allocated"].drop_columns(["month"]))
             y_pop.append(parts["population"].drop_columns(["month"]))
             y_vis.append(parts["visits"].drop_columns(["month"]))

@@ -301,7 +301,8 @@ def capitation_units(engine: Engine, book: Rulebook, month: str | list[str], com
 
 
 def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str],
-                    min_ages: dict[str, int] | None = None, by_area: bool = False) -> tuple[ibis.Table, ibis.Table]:
+                    min_ages: dict[str, int] | None = None, by_area: bool = False,
+                    paid: dict[str, list[str]] | None = None) -> tuple[ibis.Table, ibis.Table]:
     """All capitation product rows of `month` (one or several consecutive months) as one table
     (quantity = persons or weight sums), and the per-band table they are cut from.
 
@@ -310,10 +311,11 @@ def capitation_rows(engine: Engine, book: Rulebook, month: str | list[str],
     from (the sum of the persons' contributions, as `capitation_units` lists them). `min_ages`:
     also the persons aged at least each (`age_ge_<name>`), for `listed_in_months`. `by_area`: the
     per-band table is also cut by the persons' area of residence (`area_code`), the split the
-    analysis weighs these lines by (`analysis.attribution.per_listed_weights`); the lines are the same.
+    analysis weighs these lines by (`analysis.attribution.capitation_weights`); the lines are the same.
+    `paid`: `paid_components` of each month, when the caller read them already.
     """
     months = _months(month)
-    paid = {m: paid_components(book, m) for m in months}
+    paid = paid if paid is not None else {m: paid_components(book, m) for m in months}
     parts: list[ibis.Table] = []
     u = listed_units(engine, book, months)
     aged = {f"age_ge_{name}": (u.age >= age).ifelse(1, 0).sum() for name, age in (min_ages or {}).items()}

@@ -261,53 +261,6 @@ class VisitPass:
                          self.care_guarantee | other.care_guarantee, areas)
 
 
-@dataclass
-class _Done:
-    engine: Engine
-    tables: dict[str, ibis.Table]
-    contacts_between: object
-    components: dict
-    reads: dict[str, Parameter | None]
-    result: VisitPass
-
-
-class PassMemo:
-    """The visit passes of one analysis, kept for its scenario run: a reform of capitation rates
-    leaves every visit product, price and count as they were, so the scenario's pass over the
-    same contacts is the base's. A pass is given again only when it is provably the same: the
-    same engine with the very same input table objects (a scenario that replaces the listings
-    or the risk table gets new ones), the same component declarations, and every rule parameter
-    the pass read (`Rulebook.recording`) equal in the asking rulebook; anything else computes.
-    Lives as long as the analysis that made it (its inputs do not change while it runs)."""
-
-    def __init__(self):
-        self._done: dict[tuple, _Done] = {}
-        #: passes given again (the tests and the progress line count them)
-        self.hits = 0
-
-    def visit_pass(self, engine: Engine, book: Rulebook, months: list[str], with_usage: bool = False,
-                   with_areas: bool = False) -> VisitPass:
-        """`visit_pass` over the engine's contacts of `months`, or the same pass computed before
-        on the same inputs and rule values."""
-        from ersattning.rulebook.loader import ALL_READ
-
-        key = (tuple(months), with_usage, with_areas)
-        done = self._done.get(key)
-        if (done is not None and done.engine is engine and done.contacts_between is engine.contacts_between
-                and done.tables.keys() == engine.tables.keys() and all(t is engine.tables[n] for n, t in done.tables.items())
-                and done.components == book.components
-                and all(book.parameters.get(name) == param for name, param in done.reads.items())):
-            self.hits += 1
-            return done.result
-        recording, seen = book.recording()
-        contacts = engine.contacts(first_day(months[0]), last_day(months[-1]))
-        result = visit_pass(engine, recording, contacts, months, with_usage, with_areas)
-        if ALL_READ not in seen:
-            self._done[key] = _Done(engine, dict(engine.tables), engine.contacts_between, book.components,
-                                    {name: book.parameters.get(name) for name in seen}, result)
-        return result
-
-
 def visit_pass(engine: Engine, book: Rulebook, contacts: ibis.Table, months: list[str], with_usage: bool = False,
                with_areas: bool = False) -> VisitPass:
     """Priced visit lines per (month, clinic, component, product, price version) for `months`

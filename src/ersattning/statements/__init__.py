@@ -23,12 +23,13 @@ from ersattning.period import first_day, last_day
 from ersattning.lines import ENGINE_PRICED, GROUPS, LINE, PRICED, STATEMENT
 from ersattning.pricing import capitation_prices, check_priced, price_rows, price_table
 from ersattning.products.cap_reduction import cap_lines, cap_rules_in_force, min_ages, usage_of_months
-from ersattning.products.capitation import capitation_rows, listed_in_months, listed_in_year
+from ersattning.products.capitation import capitation_rows, listed_in_months, listed_in_year, paid_components
 from ersattning.products.claims import medical_service_lines, requisition_lines
 from ersattning.products.goals import goals_table, monthly_goal_lines, yearly_goal_lines
 from ersattning.products.health_promotion import health_promotion_lines
 from ersattning.products.new_clinic import new_clinic_lines
-from ersattning.products.visits import PassMemo, check_visit_prices, visit_pass
+from ersattning.products.visits import VisitPass, check_visit_prices, visit_pass
+from ersattning.statements.memo import PassMemo
 from ersattning.rulebook.components import Component, packaged_components
 from ersattning.rulebook.loader import Rulebook
 
@@ -137,14 +138,12 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
     `reconcile_year` lines, not counted again); `with_areas`: also the contacts per patient area
     the analysis splits visit lines by, and the listed persons' sums per area its capitation
     lines are split by. `memo`: visit passes computed before on the same inputs and rule values
-    are taken from it (`visits.PassMemo`: an analysis's scenario after its base)."""
+    are taken from it (`statements.memo.PassMemo`: an analysis's scenario after its base)."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
-        rows, per_band = capitation_rows(engine, book, months, min_ages, by_area=with_areas)
-        capitation = price_rows(rows, prices).select(*ENGINE_PRICED.names).to_pyarrow()
-        listed = listed_in_months(per_band, min_ages) if min_ages is not None else None
-        listed_areas = per_band.to_pyarrow() if with_areas else None
+        rows, listed, listed_areas = _capitation_counts(engine, book, months, min_ages, with_areas, memo)
+        capitation = price_rows(ibis.memtable(rows), prices).select(*ENGINE_PRICED.names).to_pyarrow()
         parts = [capitation.cast(ENGINE_PRICED)]
         contacts = engine.contacts(first_day(months[0]), last_day(months[-1]))
         visits = None
@@ -154,11 +153,7 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             step = months_per_pass(engine) if len(months) > 1 else 1
             for i in range(0, len(months), step):
                 chunk = months[i:i + step]
-                if memo is not None:
-                    part = memo.visit_pass(engine, book, chunk, with_usage, with_areas)
-                else:
-                    part = visit_pass(engine, book, engine.contacts(first_day(chunk[0]), last_day(chunk[-1])), chunk, with_usage,
-                                      with_areas)
+                part = _visit_pass(engine, book, chunk, with_usage, with_areas, memo)
                 visits = part if visits is None else visits.merge(part)
                 engine.release_cached()
             parts.append(visits.lines)
@@ -176,7 +171,7 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
             lines = engine_lines.filter(pc.equal(engine_lines["month"], month))
             clinics = open_in.filter(pc.equal(open_in["month"], month)).drop_columns(["month"])
             care = visits.care_guarantee.get(month, {}) if visits is not None else {}
-            items = _other_items(engine, book, month, lines, clinics, goals, care, (posted or {}).get(month))
+            items = _other_items(engine, book, month, lines, clinics, goals, care, (posted or {}).get(month), memo)
             items.append(claims.filter(pc.equal(claims["month"], month)))
             lines = _finish_lines(pa.concat_tables([lines, *items]))
             # The visit pass counted the held contacts; none without contacts (None: not counted).
@@ -186,6 +181,41 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
         engine.release_cached()
     return MonthsPass(results, visits.usage if visits is not None else {}, listed,
                       visits.areas if visits is not None else None, listed_areas)
+
+
+def _capitation_counts(engine: Engine, book: Rulebook, months: list[str], min_ages: dict[str, int] | None, with_areas: bool,
+                       memo: PassMemo | None) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+    """The months' capitation rows before pricing (`capitation.capitation_rows`), the listed sums of
+    `listed_in_year` (with `min_ages`) and the per-band sums by area (`with_areas`), computed (or
+    given again by `memo`: a scenario that changed no band, age or paid component counts the same)."""
+    # Which components are paid is read here, not inside: a rate's value does not change the
+    # counts, only whether the component is paid does (so a reform of a rate counts nothing again).
+    paid = {m: paid_components(book, m) for m in months}
+
+    def compute(b: Rulebook):
+        rows, per_band = capitation_rows(engine, b, months, min_ages, by_area=with_areas, paid=paid)
+        try:
+            return (rows.to_pyarrow(), listed_in_months(per_band, min_ages) if min_ages is not None else None,
+                    per_band.to_pyarrow() if with_areas else None)
+        finally:
+            engine.release_cached()
+
+    if memo is None:
+        return compute(book)
+    key = ("capitation", tuple(months), tuple(sorted((min_ages or {}).items())) if min_ages is not None else None, with_areas,
+           tuple((m, tuple(paid[m])) for m in months))
+    return memo.call(key, engine, book, compute)
+
+
+def _visit_pass(engine: Engine, book: Rulebook, months: list[str], with_usage: bool, with_areas: bool,
+                memo: PassMemo | None) -> VisitPass:
+    """`visits.visit_pass` over the engine's contacts of `months` (given again by `memo` when the same)."""
+    def compute(b: Rulebook) -> VisitPass:
+        return visit_pass(engine, b, engine.contacts(first_day(months[0]), last_day(months[-1])), months, with_usage, with_areas)
+
+    if memo is None:
+        return compute(book)
+    return memo.call(("visit_pass", tuple(months), with_usage, with_areas), engine, book, compute)
 
 
 def _typed(raw: pa.Table) -> pa.Table:
@@ -202,7 +232,8 @@ def listed_by_clinic(lines: pa.Table) -> dict[str, int]:
 
 
 def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, clinics: pa.Table, goals: pa.Table,
-                 care: dict[str, tuple[int, int]], reconciled: list[pa.Table] | None = None) -> list[pa.Table]:
+                 care: dict[str, tuple[int, int]], reconciled: list[pa.Table] | None = None,
+                 memo: PassMemo | None = None) -> list[pa.Table]:
     """Items priced per clinic rather than per person or contact: goals (`care`: the care
     guarantee's counts from the month's contacts), pots, the new-clinic amount and, in January,
     the previous year's caps and quality goals. (The claims of master data, medical service and
@@ -213,8 +244,14 @@ def _other_items(engine: Engine, book: Rulebook, month: str, lines: pa.Table, cl
         health_promotion_lines(book, month, listed),
         new_clinic_lines(book, month, clinics),
     ]
-    if month.endswith("-01"):
-        items += reconciled if reconciled is not None else reconcile_year(engine, book, int(month[:4]) - 1, month, goals)
+    if month.endswith("-01") and reconciled is not None:
+        items += reconciled
+    elif month.endswith("-01"):  # the year before's, computed here (given again by `memo` when the same)
+        year = int(month[:4]) - 1
+        def compute(b: Rulebook) -> list[pa.Table]:
+            return reconcile_year(engine, b, year, month, goals)
+
+        items += compute(book) if memo is None else memo.call(("reconcile_year", year, month), engine, book, compute)
     return items
 
 
