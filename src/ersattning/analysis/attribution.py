@@ -51,31 +51,18 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_per
     listed = listed_units(engine, book, months).cache()
     paid = {m: paid_components(book, m) for m in months}
     parts = []
-
-    def weigh(units: ibis.Table, basis) -> ibis.Table:
-        area = units.area_code.concat("|", units.person_id) if by_person else units.area_code
-        g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis(units), area_code=area).aggregate(
-            w=units.contribution.sum())
-        return g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
-
-    per_listed = {c for c in capitation_components(book) if c in PER_LISTED}
     for component in capitation_components(book):
         paid_in = [m for m in months if component in paid[m]]
         if not paid_in:
             continue
-        basis = (lambda u, c=component: ibis.literal(f"cap:{c}:") + u.product_code)
-        if component in per_listed:
+        if component in PER_LISTED:
             rows = listed if len(paid_in) == len(months) else listed.filter(listed.month.isin(paid_in))
             units, _ = capitation_units(engine, book, paid_in[0], component, listed=rows)
-            parts.append(weigh(units, basis))
-        else:  # enrolled persons and children: the area of their residence on the month's last day
-            for run in consecutive_runs(paid_in):
-                units, _ = capitation_units(engine, book, run, component)
-                if "r_area" not in units.columns:
-                    units = resident_on(engine, units)
-                parts.append(weigh(units.mutate(area_code=units.r_area), basis))
+            parts.append(_weigh(units, _basis(component, units), by_person))
+        else:
+            parts.extend(_enrolled_weights(engine, book, component, paid_in, by_person))
     everyone = listed.mutate(contribution=ibis.literal(1))
-    parts.append(weigh(everyone, lambda u: ibis.literal("persons")))
+    parts.append(_weigh(everyone, ibis.literal("persons"), by_person))
     # Listed residents per area: the persons listed for capitation (resident in the county, as the residents below).
     on_list = listed.group_by("month", "area_code").aggregate(listed=listed.count())
     try:
@@ -84,6 +71,32 @@ def capitation_weights(engine: Engine, book: Rulebook, months: list[str], by_per
     finally:
         listed.release()
     return weights.select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA), population_at(engine, months, listed_per_area)
+
+
+def _basis(component: str, units: ibis.Table) -> ibis.Value:
+    """The weight basis of a capitation line's units: `cap:COMPONENT:PRODUCT` (`allocate` joins on it)."""
+    return ibis.literal(f"cap:{component}:") + units.product_code
+
+
+def _weigh(units: ibis.Table, basis: ibis.Value, by_person: bool = False) -> ibis.Table:
+    """`units`' contributions summed per month, clinic, basis and area (`AREA|PERSON_ID` with `by_person`)."""
+    area = units.area_code.concat("|", units.person_id) if by_person else units.area_code
+    g = units.group_by(month=units.month, clinic_id=units.clinic_id, basis=basis, area_code=area).aggregate(
+        w=units.contribution.sum())
+    return g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
+
+
+def _enrolled_weights(engine: Engine, book: Rulebook, component: str, paid_in: list[str], by_person: bool = False) -> list[ibis.Table]:
+    """The weights of a component paid for enrolled persons or children (not per listed person) in
+    the months `paid_in`: its units by the area of their residence on the month's last day."""
+    parts = []
+    for run in consecutive_runs(paid_in):
+        units, _ = capitation_units(engine, book, run, component)
+        if "r_area" not in units.columns:
+            units = resident_on(engine, units)
+        units = units.mutate(area_code=units.r_area)
+        parts.append(_weigh(units, _basis(component, units), by_person))
+    return parts
 
 
 def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed_areas: pa.Table,
@@ -117,20 +130,9 @@ def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed
     finally:
         con.unregister("_an_bands")
     def compute(b: Rulebook) -> tuple[list[pa.Table], pa.Table]:
-        parts = []
-        for component in capitation_components(b):  # enrolled persons and children: their own units
-            if component in PER_LISTED:
-                continue
-            for run in consecutive_runs([m for m in months if component in paid[m]]):
-                units, _ = capitation_units(engine, b, run, component)
-                if "r_area" not in units.columns:
-                    units = resident_on(engine, units)
-                g = units.group_by(month=units.month, clinic_id=units.clinic_id,
-                                   basis=ibis.literal(f"cap:{component}:") + units.product_code,
-                                   area_code=units.r_area).aggregate(w=units.contribution.sum())
-                g = g.select("month", "clinic_id", "basis", "area_code", listed=ibis.literal(True), w=g.w.cast("float64"))
-                parts.append(g.to_pyarrow().select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA))
-        return parts, residents_at(engine, months)
+        enrolled = [g for c in capitation_components(b) if c not in PER_LISTED
+                    for g in _enrolled_weights(engine, b, c, [m for m in months if c in paid[m]])]
+        return [g.to_pyarrow().select(WEIGHT_SCHEMA.names).cast(WEIGHT_SCHEMA) for g in enrolled], residents_at(engine, months)
 
     # A scenario that pays the same components takes the base's (the inputs alone decide them).
     key = ("enrolled_and_residents", tuple(months), tuple((m, tuple(paid[m])) for m in months))
