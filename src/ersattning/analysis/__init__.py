@@ -151,8 +151,8 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     neutral_table = None
     case_mix_out = None
     if scenario:
-        # The scenario's visit passes are the base's where the rules they read are unchanged (a
-        # reform of capitation rates); a scenario that replaces inputs below computes its own.
+        # The scenario takes the base's visit passes, capitation counts and the like where the rules
+        # they read are unchanged (a reform of capitation rates); replaced inputs below compute anew.
         memo = PassMemo()
         base = run_analysis(engine, base_book, years, label="base", progress=lambda m: say(f"base {m}"), need=need,
                             microdata=sink["base"], memo=memo)

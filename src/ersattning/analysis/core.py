@@ -95,8 +95,9 @@ def run_analysis(engine: Engine, book: Rulebook, years: Iterable[int], *, label:
 
     `microdata(year, months, lines)` is given each year's statement lines (month by month, not
     scaled), the lines every table is made from (`analysis.microdata` splits them to persons).
-    `memo`: the visit passes of another run on the same engine (a scenario's base), given again
-    where the rules they read are the same (`statements.memo.PassMemo`)."""
+    `memo`: what another run on the same engine (a scenario's base) computed — visit passes,
+    capitation counts, the reconciliation posted on January, the enrolled persons' and residents'
+    counts — given again where the rules they read are the same (`statements.memo.PassMemo`)."""
     years = sorted(set(years))
     picked = sorted(set(months)) if months else list(range(1, 13))
     if 12 % len(picked) or not all(1 <= m <= 12 for m in picked):

@@ -137,8 +137,8 @@ def compute_months(engine: Engine, book: Rulebook, months: list[str], with_usage
     January's reconciliation of the year before, when the caller computed it already (the same
     `reconcile_year` lines, not counted again); `with_areas`: also the contacts per patient area
     the analysis splits visit lines by, and the listed persons' sums per area its capitation
-    lines are split by. `memo`: visit passes computed before on the same inputs and rule values
-    are taken from it (`statements.memo.PassMemo`: an analysis's scenario after its base)."""
+    lines are split by. `memo`: visit passes, capitation counts and the year before's
+    reconciliation computed before on the same inputs and rule values are taken from it (`statements.memo.PassMemo`: an analysis's scenario after its base)."""
     months = list(months)
     prices = ibis.memtable(pa.concat_tables([month_prices(book, m) for m in months]))
     try:
