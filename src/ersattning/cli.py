@@ -1001,10 +1001,16 @@ def analyze(
     microdata: bool = typer.Option(False, "--microdata", help="Also pseudonymised person-month and contact Parquet (OUTPUT/microdata)"),
     microdata_key: Optional[Path] = typer.Option(None, "--microdata-key", help="File holding the pseudonym key (created when missing)"),
     lang: str = typer.Option("sv", "--lang", help="Language of report.html and analysis.xlsx: sv or en"),
+    engine_name: str = typer.Option("duckdb", "--engine", help="duckdb | spark (with --db: the statements and the split by area computed on Spark)"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Spark master URL (default: $ERSATTNING_SPARK_MASTER, ersattning.toml, local[2])"),
+    spark_config: Optional[Path] = typer.Option(None, "--spark-config", help="TOML file with [spark] master and [spark.conf] (default ./ersattning.toml)"),
+    spark_inputs: Optional[Path] = typer.Option(None, "--spark-inputs", help="With --engine spark: the folder the database's inputs are exported "
+                                                "to for Spark (shared with a cluster's workers; default a temporary folder)"),
 ):
     """The StoCHE report's tables and charts (shares, areas, concentration index, correlations, reforms).
 
     Example: ersattning analyze --synthetic --years 2016-2022 --output out/analysis
+    On Spark: ersattning analyze --engine spark --db ersattning.duckdb --years 2022 --rules reform.yaml --output out/reform
     """
     import datetime as dt
 
@@ -1023,6 +1029,18 @@ def analyze(
         as_of = dt.date.fromisoformat(rules_as_of) if rules_as_of else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    _engine_name(engine_name)
+    spark = None
+    if engine_name == "spark":
+        import tempfile
+
+        from ersattning.spark import spark_settings
+
+        try:
+            master, conf = spark_settings(spark_master, spark_config)
+        except ErsattningError as exc:
+            _fail(exc)
+        spark = (master, conf, spark_inputs or Path(tempfile.mkdtemp(prefix="ersattning-inputs-")))
     # A batch job's log (stderr not a terminal) gets a line per year done instead of the spinner.
     batch = not sys.stderr.isatty()
 
@@ -1039,11 +1057,25 @@ def analyze(
         with console.status("Analysing…") if not batch else contextlib.nullcontext() as status:
             result = run(year_list, output, db=db, persons=persons, seed=seed, rules=rules, rules_as_of=as_of,
                          passive_listing=passive_listing, neutral=neutral, case_mix=case_mix, need=need,
-                         microdata=microdata, microdata_key=microdata_key, lang=lang,
+                         microdata=microdata, microdata_key=microdata_key, lang=lang, spark=spark,
                          progress=lambda text: progress(text, status))
     except ErsattningError as exc:
         _fail(exc)
+    finally:
+        if spark is not None:
+            _stop_spark()
     _analysis_summary(result, output, lang)
+
+
+def _stop_spark() -> None:
+    """Stop this process's Spark session, if one was started (the JVM and its executors go with it)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # the spark extra is not installed: nothing was started
+        return
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 #: `analyze`'s summary on the console in the report's language (`--lang`), by its English text.

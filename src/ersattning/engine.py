@@ -92,6 +92,7 @@ class Engine:
     #: (first, last) -> the live contacts dated in that period, when they come from a register.
     contacts_between: object = None
     _cached: list = field(default_factory=list, repr=False)
+    _local: object = field(default=None, repr=False)
 
     @classmethod
     def duckdb(cls, path: str | Path | None = None) -> "Engine":
@@ -222,6 +223,18 @@ class Engine:
     def release_cached(self) -> None:
         while self._cached:
             self._cached.pop().release()
+
+    def local_sql(self):
+        """A DuckDB connection for SQL over small Arrow tables the caller registers (an analysis's
+        weights and summed lines): this engine's own on DuckDB; beside Spark, an in-memory one of
+        this process, as those tables are already collected."""
+        if self.backend == "duckdb":
+            return self.con.con
+        if self._local is None:
+            import duckdb
+
+            self._local = duckdb.connect()
+        return self._local
 
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]

@@ -16,6 +16,7 @@ from pathlib import Path
 from ersattning.analysis.core import Analysis, run_analysis
 from ersattning.analysis.report import report_html
 from ersattning.analysis.scenarios import DEFAULT_PERSONS
+from ersattning.errors import ErsattningError
 
 __all__ = ["Analysis", "AnalyzeResult", "DEFAULT_PERSONS", "analyze", "parse_years", "report_html", "run_analysis"]
 
@@ -52,7 +53,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             rules: Path | None = None, rules_as_of: dt.date | None = None, passive_listing: bool = False,
             progress: Callable[[str], None] | None = None, region: Path | None = None,
             neutral: str | None = None, case_mix: str = "acg", need: bool = False, microdata: bool = False,
-            microdata_key: Path | None = None, lang: str = "sv") -> AnalyzeResult:
+            microdata_key: Path | None = None, lang: str = "sv", spark: tuple | None = None) -> AnalyzeResult:
     """The report's tables for `years` on a database (`db`) or the synthetic region of `persons`;
     with `rules` (a reform file), `rules_as_of` (the rulebook as it stood on a date) or
     `passive_listing`, the scenario's tables and its differences from the base rulebook.
@@ -66,7 +67,12 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
     (Parquet, `analysis.microdata`) in `output`/microdata, pseudonyms keyed by the file
     `microdata_key` (created when missing), else by the database's secret (`--db`, as the trace's
     pseudonyms), else by a key of this run only. `lang`: report.html and analysis.xlsx in Swedish
-    ("sv") or English ("en"); the CSVs keep their column names."""
+    ("sv") or English ("en"); the CSVs keep their column names.
+    `spark`: (master, conf, staging folder) — the statements and the split by area computed on
+    Spark (`ersattning.spark.spark_engine`) from the database's inputs and live contacts, which are
+    exported to the staging folder first (one the cluster's executors can read); the stored
+    statement lines are read from the database as on DuckDB. Needs `db`; not with `need`,
+    `microdata`, `passive_listing` or the open case mix (their queries are DuckDB SQL)."""
     from ersattning.analysis.case_mix import CASE_MIX, LABEL, case_mix_table, open_risk
     from ersattning.analysis.output import tables as make_tables, write_outputs
     from ersattning.core import choose_rulebook
@@ -86,17 +92,35 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
         if microdata:  # the person-level split is of the lines as computed, not of the rescaled ones
             raise NeutralError("--microdata cannot be combined with --neutral")
 
+    if spark is not None:
+        unsupported = [flag for flag, on in (("--synthetic (export a database: --db)", db is None), ("--need", need),
+                                             ("--microdata", microdata), ("--passive-listing", passive_listing),
+                                             ("--case-mix open", case_mix == "open")) if on]
+        if unsupported:
+            raise ErsattningError(f"--engine spark does not run {', '.join(unsupported)}: their queries run on DuckDB only")
+
     started = time.perf_counter()
     say = progress or (lambda _: None)
     notes = []
     sv = lang == "sv"
+    stored = None  # the database (DuckDB) its stored statement lines are read from
     if db is not None:
-        say("opening the database")
-        engine = database_engine(db)
-        notes.append(f"Data: {db}." if not sv else f"Underlag: {db}.")
         from ersattning.store import sample_size
 
-        sample = sample_size(engine)
+        if spark is not None:
+            from ersattning.spark import export_inputs, spark_engine
+
+            master, conf, staging = spark
+            say("exporting the database's inputs for Spark")
+            export_inputs(db, staging)  # before the database is opened here: it opens and closes it
+            engine, sample = spark_engine(str(Path(staging).resolve()), master=master, conf=conf)
+            stored = database_engine(db)
+            notes.append(f"Data: {db}, computed on Spark ({master})." if not sv else f"Underlag: {db}, beräknat på Spark ({master}).")
+        else:
+            say("opening the database")
+            engine = stored = database_engine(db)
+            notes.append(f"Data: {db}." if not sv else f"Underlag: {db}.")
+            sample = sample_size(engine)
     else:
         say(f"building the synthetic region ({persons:,} persons)".replace(",", " "))
         engine, summary = synthetic_engine(persons, years, seed=seed, folder=region, reuse=region is not None)
@@ -173,7 +197,7 @@ def analyze(years: list[int], output: Path, *, db: Path | None = None, persons: 
             notes.append(f"Budget-neutral: {neutral} rescaled so that each year's total equals the base's to the öre ({factors})." if not sv else
                          f"Budgetneutralt: {neutral} omräknad så att varje års totala ersättning blir lika med basens på öret ({factors}).")
     else:
-        analysis = run_analysis(engine, book, years, stored_lines=stored_lines(engine) if db is not None else None,
+        analysis = run_analysis(engine, book, years, stored_lines=stored_lines(stored) if stored is not None else None,
                                 progress=say, need=need, microdata=sink["run"])
     say("writing tables and report.html")
     out = make_tables(analysis, base, neutral_table)

@@ -120,7 +120,7 @@ def _weights_from_pass(engine: Engine, book: Rulebook, months: list[str], listed
                        f"sum({w}) AS w FROM _an_bands WHERE month IN ({in_months}) GROUP BY ALL"
                        + (f" HAVING sum({decl.only}) > 0" if decl.only else ""))
     selects.append("SELECT month, clinic_id, 'persons' AS basis, area_code, sum(persons) AS w FROM _an_bands GROUP BY ALL")
-    con = engine.con.con
+    con = engine.local_sql()
     con.register("_an_bands", listed_areas)
     try:
         union = " UNION ALL ".join(f"({q})" for q in selects)
@@ -242,9 +242,11 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
     # Each line is split by the rows of the expression that paid it (its component's producer).
     visit_list = ", ".join(f"'{c}'" for c in visit_components(book))
     capitation_list = ", ".join(f"'{c}'" for c in capitation_components(book))
-    con = engine.con.con
+    con = engine.local_sql()
     con.register("_an_lines", lines.select(["month", "clinic_id", "component", "product_code", "amount_ore"]))
     con.register("_an_weights", weights)
+    # The clinics' own areas, collected (a few hundred rows): the query runs where the lines are.
+    con.register("_an_clinics", engine["clinics"].select("clinic_id", "area_code").to_pyarrow())
     try:
         out = con.sql(f"""
             WITH l AS (
@@ -273,13 +275,14 @@ def allocate(engine: Engine, book: Rulebook, lines: pa.Table, weights: pa.Table)
             FROM q
             UNION ALL
             SELECT l.month, l.clinic_id, l.component, l.product_code, c.area_code, true, l.amount_ore
-            FROM l LEFT JOIN clinics c ON l.clinic_id = c.clinic_id
+            FROM l LEFT JOIN _an_clinics c ON l.clinic_id = c.clinic_id
             WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.month = l.month AND t.clinic_id = l.clinic_id AND t.component = l.component
                               AND t.product_code = l.product_code AND t.total <> 0)
         """).to_arrow_table()
     finally:
         con.unregister("_an_lines")
         con.unregister("_an_weights")
+        con.unregister("_an_clinics")
     return out.cast(ALLOCATED_SCHEMA)
 
 
